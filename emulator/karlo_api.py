@@ -1,0 +1,5 @@
+"""Karlo wire protocol (placeholder until implemented)."""
+
+
+def routes(state):
+    return []

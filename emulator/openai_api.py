@@ -1,0 +1,5 @@
+"""OpenAI wire protocol (placeholder until implemented)."""
+
+
+def routes(state):
+    return []

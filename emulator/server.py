@@ -1,0 +1,63 @@
+"""Run the emulator: in a background thread (demo mode, tests) or as a process (``python -m emulator``)."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+import uvicorn
+
+from emulator.app import create_app
+
+
+@dataclass
+class RunningEmulator:
+    """A live emulator: where to reach it and how to stop it."""
+
+    base_url: str  # http://127.0.0.1:PORT
+    server: uvicorn.Server
+    thread: threading.Thread
+    app: object
+
+    @property
+    def openai_base_url(self) -> str:
+        return self.base_url + "/v1"
+
+    @property
+    def karlo_base_url(self) -> str:
+        return self.base_url
+
+    @property
+    def state(self):
+        return self.app.state.emulator
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+
+
+class _ThreadServer(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # signals belong to the host process (Streamlit, pytest)
+        pass
+
+
+def start_in_thread(host: str = "127.0.0.1", port: int = 0, **app_options) -> RunningEmulator:
+    """Start an emulator on a free loopback port (or ``port``) and return once it accepts connections."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    actual_port = sock.getsockname()[1]
+    app = create_app(**app_options)
+    base_url = f"http://{host}:{actual_port}"
+    app.state.emulator.public_base_url = base_url
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=1, lifespan="off")
+    server = _ThreadServer(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="studio-emulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the emulator did not start within 10 s")
+        time.sleep(0.01)
+    return RunningEmulator(base_url, server, thread, app)

@@ -1,0 +1,120 @@
+"""What the OpenAI image and chat modules share: building the SDK client and turning its errors into plain words."""
+from __future__ import annotations
+
+import json
+
+import openai
+
+from lib.config import ProviderConfig
+from lib.errors import (
+    AuthError,
+    ContentRejected,
+    InvalidInput,
+    NotAvailable,
+    ProviderDown,
+    QuotaExceeded,
+    StudioError,
+    redact,
+)
+
+DEFAULT_TIMEOUT_S = 120.0  # image calls at high quality take a while; chat overrides it
+
+
+def make_client(cfg: ProviderConfig, *, timeout: float = DEFAULT_TIMEOUT_S, max_retries: int = 2) -> openai.OpenAI:
+    """An SDK client for this config: its own key, base URL, timeout and retry budget."""
+    return openai.OpenAI(
+        api_key=cfg.key or "missing",
+        base_url=cfg.base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        default_headers=dict(cfg.extra_headers) or None,
+    )
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    try:
+        value = exc.response.headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def translate_error(exc: Exception, cfg: ProviderConfig, *, model: str | None = None, timeout: float | None = None) -> StudioError:
+    """One of our errors, with a message a person can act on, for any exception the SDK raises."""
+    secrets = [cfg.key] if cfg.key else []
+    where = cfg.base_url
+    common = {"provider": "openai"}
+    if isinstance(exc, openai.APITimeoutError):
+        limit = f" within {timeout:g} s" if timeout else ""
+        return ProviderDown(
+            f"OpenAI did not answer{limit}. Try again, or ask for a smaller size, lower quality or fewer images.",
+            code="timeout", **common,
+        )
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderDown(
+            f"Could not reach {where}. Check OPENAI_BASE_URL and that the server is running.",
+            code="connection_error", detail=redact(str(exc), secrets), **common,
+        )
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ProviderDown(
+            "OpenAI sent a reply this app could not read. Try again; if it keeps happening the server at "
+            f"{where} is not speaking the OpenAI protocol.",
+            code="malformed_response", http_status=getattr(exc, "status_code", None), **common,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        body = exc.body if isinstance(exc.body, dict) else {}
+        server_msg = redact(str(body.get("message") or exc.message), secrets)
+        code = str(exc.code) if exc.code is not None else None
+        param = exc.param if isinstance(exc.param, str) else None
+        fields = dict(http_status=status, code=code, param=param, detail=server_msg,
+                      request_id=exc.request_id, **common)
+        if status == 401:
+            return AuthError(
+                "OpenAI refused the API key (401). Check OPENAI_API_KEY, or paste a valid key in the sidebar.", **fields
+            )
+        if status == 403:
+            return AuthError(
+                f"This key may not use {model or 'this model'} (403). Check the project's model access or verify "
+                "your organisation on platform.openai.com.", **fields
+            )
+        if status == 404 or code == "model_not_found":
+            return NotAvailable(
+                f"The model {model or ''} is not available at {where} (it may be retired). "
+                "Pick a current model from the list.".replace("model  is", "model is"), **fields
+            )
+        if code in ("moderation_blocked", "content_policy_violation"):
+            stage = ""
+            details = body.get("moderation_details") or {}
+            if details.get("categories"):
+                stage = f" (flagged: {', '.join(map(str, details['categories']))})"
+            return ContentRejected(
+                f"OpenAI's safety system rejected this request{stage}. Reword the prompt; your text is kept.", **fields
+            )
+        if status == 429:
+            if code == "insufficient_quota":
+                return QuotaExceeded(
+                    "This OpenAI account is out of credit. Add billing credit, or switch to demo mode.",
+                    retry_after=_retry_after(exc), **fields,
+                )
+            wait = _retry_after(exc)
+            when = f" in {wait:g} s" if wait else " in a moment"
+            return QuotaExceeded(f"OpenAI's rate limit was hit. Try again{when}.", retry_after=wait, **fields)
+        if status >= 500:
+            return ProviderDown(
+                f"OpenAI had a server error ({status}). Nothing was charged for a failed call; try again shortly.", **fields
+            )
+        if status in (400, 422):
+            named = f" the parameter `{param}`" if param else " the request"
+            return InvalidInput(f"OpenAI rejected{named}: {server_msg}", **fields)
+        return StudioError(f"OpenAI answered {status}: {server_msg}", **fields)
+    if isinstance(exc, openai.APIError):  # e.g. an error event inside a stream
+        return ProviderDown(
+            f"The stream from OpenAI broke: {redact(str(exc.message), secrets)}", code=str(exc.code or "stream_error"), **common
+        )
+    if isinstance(exc, (json.JSONDecodeError, ValueError)):
+        return ProviderDown(
+            "OpenAI sent a reply this app could not read. Try again.", code="malformed_response",
+            detail=redact(str(exc), secrets), **common,
+        )
+    return ProviderDown(f"The call to OpenAI failed: {redact(str(exc), secrets)}", code=type(exc).__name__, **common)

@@ -1,0 +1,55 @@
+"""Shared fixtures: a real emulator on loopback, and an isolated environment per test."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+# Tests never talk to the internet and never wait for demo latency.
+os.environ.setdefault("STUDIO_DEMO_LATENCY_MS", "0")
+for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO"):
+    os.environ.pop(_var, None)
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """One emulator for the whole session, served over real HTTP on 127.0.0.1."""
+    from emulator import start_in_thread
+
+    running = start_in_thread(hang_seconds=30)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def emulator_calls(emulator):
+    """The emulator's call log, emptied before the test."""
+    with emulator.state.lock:
+        emulator.state.calls.clear()
+    return emulator.state.calls
+
+
+@pytest.fixture
+def studio_env(tmp_path, monkeypatch):
+    """A fresh data dir and a clean provider environment (demo mode unless the test sets keys)."""
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # no stray .streamlit/secrets.toml from the repo
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def live_env(studio_env, emulator, monkeypatch):
+    """Keys present and base URLs pointing at the emulator: the app believes it is live."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-live-key-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", emulator.openai_base_url)
+    monkeypatch.setenv("KAKAO_REST_API_KEY", "kakao-test-live-key-0123456789")
+    monkeypatch.setenv("KARLO_BASE_URL", emulator.karlo_base_url)
+    return studio_env

@@ -1,0 +1,75 @@
+"""The sidebar every page shares: keys for this browser session, demo-mode fault injection, and the provider configs."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import config
+
+# The faults a person can ask the demo emulator for (emulator/faults.py knows them all).
+DEMO_FAULTS = {
+    "none": None,
+    "429 rate limit": "429",
+    "500 server error": "500",
+    "503 unavailable": "503",
+    "hang past the timeout": "hang",
+    "malformed reply": "malformed",
+    "moderation_blocked": "moderation_blocked",
+    "model_not_found": "model_not_found",
+    "chat stream breaks": "stream_break",
+    "Karlo -9 API terminated": "-9",
+    "Karlo -10 quota exceeded": "-10",
+    "Karlo -401 invalid key": "-401",
+    "HTML 502 from a proxy": "html502",
+}
+_KEY_LABELS = {"openai": "OpenAI API key", "karlo": "Kakao REST API key (Karlo)"}
+
+
+def _session_keys() -> dict[str, str]:
+    return {p: st.session_state.get(f"session_key_{p}", "") for p in config.PROVIDERS}
+
+
+def _fault_headers() -> dict[str, str]:
+    fault = DEMO_FAULTS.get(st.session_state.get("demo_fault", "none"))
+    return {"X-Emulator-Fault": fault} if fault else {}
+
+
+def configs() -> dict[str, config.ProviderConfig]:
+    """Every provider's config for this session (keys from the sidebar win over the environment)."""
+    return config.resolve(_session_keys(), extra_headers=_fault_headers())
+
+
+def sidebar() -> dict[str, config.ProviderConfig]:
+    """Draw the shared sidebar and return the configs; streamlit_app.py calls it once per run."""
+    with st.sidebar:
+        with st.expander("API keys for this session", icon=":material/key:"):
+            st.caption("Kept in this browser session's memory only: never written to disk, the ledger or logs.")
+            for provider in config.PROVIDERS:
+                st.text_input(_KEY_LABELS[provider], type="password", key=f"session_key_{provider}")
+        try:
+            cfgs = configs()
+        except Exception as exc:  # the emulator could not start: say so instead of a stack trace
+            st.error(f"Demo mode could not start its emulator: {exc}")
+            st.stop()
+        if any(c.mode == "demo" for c in cfgs.values()):
+            st.selectbox(
+                "Demo: make the next calls fail with",
+                list(DEMO_FAULTS),
+                key="demo_fault",
+                help="The emulator answers as the real service does when it misbehaves. "
+                "You can also type [fault:429] or [latency:3000] into a prompt.",
+            )
+        for cfg in cfgs.values():
+            badge = {"live": ":green-badge[live]", "demo": ":orange-badge[demo]", "misconfigured": ":red-badge[misconfigured]"}[cfg.mode]
+            st.markdown(f"**{cfg.provider.title()}** {badge}")
+    return cfgs
+
+
+def demo_banner(cfgs: dict[str, config.ProviderConfig]) -> None:
+    """Say plainly, on every page, which providers are served by the emulator."""
+    demo = [c.provider.title() for c in cfgs.values() if c.mode == "demo"]
+    if demo:
+        st.info(
+            f"Demo mode for {' and '.join(demo)}: calls go to the built-in emulator, images are synthetic "
+            "and nothing is charged. Add a key in the sidebar to go live.",
+            icon=":material/science:",
+        )

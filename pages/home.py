@@ -1,0 +1,65 @@
+"""Home: is each provider live, in demo or misconfigured, and what has it all cost so far."""
+from datetime import datetime, timezone
+from pathlib import Path
+
+import streamlit as st
+
+from lib import config
+from lib.store import open_store
+from lib.ui import session
+
+st.title("Imagine Studio")
+st.caption("Chat, generate, edit, vary and compare images with OpenAI and Karlo — every call priced and kept.")
+
+cfgs = session.configs()
+
+st.subheader("Providers")
+MODE_WORDS = {
+    "live": ":green-badge[live] calls go to the real service with your key",
+    "demo": ":orange-badge[demo] served by the built-in emulator, nothing is charged",
+    "misconfigured": ":red-badge[misconfigured] cannot be used until this is fixed",
+}
+for column, cfg in zip(st.columns(len(cfgs)), cfgs.values()):
+    with column, st.container(border=True):
+        st.markdown(f"#### {cfg.provider.title()}")
+        st.markdown(MODE_WORDS[cfg.mode])
+        st.caption(f"Base URL: `{cfg.base_url}`")
+        if cfg.key_source and cfg.mode == "live":
+            st.caption(f"Key from: {cfg.key_source}")
+        if cfg.problem:
+            st.error(cfg.problem, icon=":material/warning:")
+
+st.subheader("Spend")
+try:
+    store, ledger = open_store()
+except Exception as exc:  # an unwritable data dir, a broken ledger file: say where and what to do
+    st.error(
+        f"The usage ledger in `{config.data_dir()}` cannot be opened: {exc}. "
+        "Set STUDIO_DATA_DIR to a writable folder and restart the app.",
+        icon=":material/folder_off:",
+    )
+    st.stop()
+
+now = datetime.now(timezone.utc)
+day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+month_start = day_start.replace(day=1)
+today, month, month_demo = st.columns(3)
+today.metric("Live spend today", f"${ledger.spend(since=day_start, backend='live'):,.4f}")
+month.metric("Live spend this month", f"${ledger.spend(since=month_start, backend='live'):,.4f}")
+month_demo.metric("Demo calls would have cost (month)", f"${ledger.spend(since=month_start, backend='demo'):,.4f}")
+st.caption("Demo calls are priced as if they were live, and kept out of the spending totals.")
+
+st.subheader("Start")
+links = [
+    ("pages/chat.py", "Chat with a model", ":material/chat:"),
+    ("pages/pipeline.py", "Imagine → detail → translate → condense → image", ":material/auto_awesome:"),
+    ("pages/generate.py", "Generate images", ":material/image:"),
+    ("pages/edit.py", "Edit with a mask", ":material/brush:"),
+    ("pages/karlo.py", "Karlo", ":material/palette:"),
+    ("pages/compare.py", "Compare engines side by side", ":material/compare:"),
+    ("pages/ledger.py", "Usage ledger", ":material/receipt_long:"),
+]
+root = Path(__file__).resolve().parent.parent
+for path, label, icon in links:
+    if (root / path).exists():
+        st.page_link(path, label=label, icon=icon)

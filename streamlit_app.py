@@ -1,0 +1,36 @@
+"""Imagine Studio: the entry point. Shared sidebar, then the page the person picked."""
+from pathlib import Path
+
+import streamlit as st
+
+from lib.ui import session
+
+ROOT = Path(__file__).parent
+
+# (file, title, icon) per section; a page is listed only once its file exists.
+PAGES = {
+    "Studio": [("pages/home.py", "Home", ":material/home:")],
+    "Create": [
+        ("pages/chat.py", "Chat", ":material/chat:"),
+        ("pages/pipeline.py", "Imagination pipeline", ":material/auto_awesome:"),
+        ("pages/generate.py", "Generate", ":material/image:"),
+        ("pages/edit.py", "Edit with a mask", ":material/brush:"),
+        ("pages/variations.py", "Variations", ":material/content_copy:"),
+        ("pages/karlo.py", "Karlo", ":material/palette:"),
+    ],
+    "Review": [
+        ("pages/compare.py", "Compare", ":material/compare:"),
+        ("pages/ledger.py", "Usage ledger", ":material/receipt_long:"),
+    ],
+}
+
+st.set_page_config(page_title="Imagine Studio", page_icon=":material/palette:", layout="wide")
+navigation = st.navigation(
+    {
+        section: [st.Page(path, title=title, icon=icon, default=(path == "pages/home.py")) for path, title, icon in pages if (ROOT / path).exists()]
+        for section, pages in PAGES.items()
+    }
+)
+provider_configs = session.sidebar()
+session.demo_banner(provider_configs)
+navigation.run()

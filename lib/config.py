@@ -23,6 +23,7 @@ _KEY_VARS = {"openai": "OPENAI_API_KEY", "karlo": "KAKAO_REST_API_KEY"}
 _URL_VARS = {"openai": "OPENAI_BASE_URL", "karlo": "KARLO_BASE_URL"}
 _DEFAULT_URLS = {"openai": OPENAI_DEFAULT_BASE_URL, "karlo": KARLO_DEFAULT_BASE_URL}
 PROVIDERS = ("openai", "karlo")
+DISPLAY_NAMES = {"openai": "OpenAI", "karlo": "Karlo"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class ProviderConfig:
     key_source: str | None = None  # "sidebar" | "environment" | "secrets.toml" | "demo"
     problem: str | None = None  # why it is misconfigured, written for a person
     extra_headers: dict[str, str] = field(default_factory=dict)  # e.g. emulator fault injection
+
+    @property
+    def name(self) -> str:
+        return DISPLAY_NAMES[self.provider]
 
     @property
     def backend(self) -> str:
@@ -126,7 +131,9 @@ def resolve(
                 f"No {provider} key: set {_KEY_VARS[provider]} in the environment or .streamlit/secrets.toml, "
                 "or paste one in the sidebar. (STUDIO_DEMO=0 forbids demo mode.)"
             )
-        problem = problem or check_base_url(base_url) or (secrets_problem if source is None else None)
+        if problem and secrets_problem:
+            problem = f"{secrets_problem} {problem}"
+        problem = problem or check_base_url(base_url)
         configs[provider] = ProviderConfig(
             provider,
             "misconfigured" if problem else "live",

@@ -12,6 +12,9 @@ st.title("Imagine Studio")
 st.caption("Chat, generate, edit, vary and compare images with OpenAI and Karlo — every call priced and kept.")
 
 cfgs = session.configs()
+_, secrets_problem = config.read_secrets_file()
+if secrets_problem:
+    st.warning(secrets_problem, icon=":material/warning:")
 
 st.subheader("Providers")
 MODE_WORDS = {
@@ -21,7 +24,7 @@ MODE_WORDS = {
 }
 for column, cfg in zip(st.columns(len(cfgs)), cfgs.values()):
     with column, st.container(border=True):
-        st.markdown(f"#### {cfg.provider.title()}")
+        st.markdown(f"#### {cfg.name}")
         st.markdown(MODE_WORDS[cfg.mode])
         st.caption(f"Base URL: `{cfg.base_url}`")
         if cfg.key_source and cfg.mode == "live":

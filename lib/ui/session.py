@@ -60,13 +60,13 @@ def sidebar() -> dict[str, config.ProviderConfig]:
             )
         for cfg in cfgs.values():
             badge = {"live": ":green-badge[live]", "demo": ":orange-badge[demo]", "misconfigured": ":red-badge[misconfigured]"}[cfg.mode]
-            st.markdown(f"**{cfg.provider.title()}** {badge}")
+            st.markdown(f"**{cfg.name}** {badge}")
     return cfgs
 
 
 def demo_banner(cfgs: dict[str, config.ProviderConfig]) -> None:
     """Say plainly, on every page, which providers are served by the emulator."""
-    demo = [c.provider.title() for c in cfgs.values() if c.mode == "demo"]
+    demo = [c.name for c in cfgs.values() if c.mode == "demo"]
     if demo:
         st.info(
             f"Demo mode for {' and '.join(demo)}: calls go to the built-in emulator, images are synthetic "

@@ -1,0 +1,159 @@
+"""What a call cost in USD, and where that figure came from (``cost_source``).
+
+- ``reported``: the provider put a cost in the usage (``usage.details["cost_usd"]``).
+- ``computed``: genai-prices priced the reported token usage.
+- ``table``: ``lib/data/prices.toml`` priced it (a model genai-prices does not know
+  yet, legacy DALL·E per-image prices, Karlo's free quota).
+- ``unpriced``: no usage or no known price.  The cost is then ``None``, never a silent 0.
+"""
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+import warnings
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lib.types import Usage
+
+PRICES_FILE = Path(__file__).with_name("data") / "prices.toml"
+KARLO_FREE_QUOTA_PER_MONTH = 500
+
+# Our usage detail keys (OpenAI's own names, nested or flattened) -> genai-prices usage keys.
+_NESTED = {
+    "input_tokens_details": {"text_tokens": "input_text_tokens", "image_tokens": "input_image_tokens", "cached_tokens": "cache_read_tokens", "audio_tokens": "input_audio_tokens"},
+    "prompt_tokens_details": {"cached_tokens": "cache_read_tokens", "audio_tokens": "input_audio_tokens", "image_tokens": "input_image_tokens", "text_tokens": "input_text_tokens"},
+    "output_tokens_details": {"image_tokens": "output_image_tokens", "text_tokens": "output_text_tokens", "reasoning_tokens": "output_reasoning_tokens"},
+    "completion_tokens_details": {"reasoning_tokens": "output_reasoning_tokens", "audio_tokens": "output_audio_tokens"},
+}
+_FLAT = {
+    "cached_tokens": "cache_read_tokens",
+    "cache_read_tokens": "cache_read_tokens",
+    "input_text_tokens": "input_text_tokens",
+    "input_image_tokens": "input_image_tokens",
+    "output_image_tokens": "output_image_tokens",
+    "output_text_tokens": "output_text_tokens",
+    "reasoning_tokens": "output_reasoning_tokens",
+    "audio_tokens": "input_audio_tokens",
+    # OpenAI's images usage only breaks down the input, so bare text/image counts are input counts
+    "text_tokens": "input_text_tokens",
+    "image_tokens": "input_image_tokens",
+}
+
+
+@lru_cache(maxsize=1)
+def price_table() -> dict[str, Any]:
+    """The dated table in ``lib/data/prices.toml``."""
+    return tomllib.loads(PRICES_FILE.read_text(encoding="utf-8"))
+
+
+def token_counts(usage: Usage) -> dict[str, int]:
+    """Usage as genai-prices keys (``input_tokens``, ``input_image_tokens``, ``cache_read_tokens``, ...)."""
+    counts: dict[str, int] = {}
+    if usage.input_tokens is not None:
+        counts["input_tokens"] = int(usage.input_tokens)
+    if usage.output_tokens is not None:
+        counts["output_tokens"] = int(usage.output_tokens)
+    details = usage.details or {}
+    for group, names in _NESTED.items():
+        part = details.get(group)
+        if isinstance(part, dict):
+            for name, key in names.items():
+                if isinstance(part.get(name), int) and part[name] > 0:
+                    counts.setdefault(key, part[name])
+    for name, key in _FLAT.items():
+        value = details.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            counts.setdefault(key, value)
+    # genai-prices counts reasoning within output_tokens; dropping an unknown audio split keeps it valid
+    return counts
+
+
+def _genai_price(model: str, counts: dict[str, int], when: datetime | None) -> float | None:
+    try:
+        from genai_prices import Usage as GenaiUsage, calc_price
+    except ImportError:  # pragma: no cover - genai-prices is a declared dependency
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = calc_price(GenaiUsage(**counts), model, provider_id="openai", genai_request_timestamp=when)
+    except Exception:  # an unknown model or usage it cannot split: fall back to the table, never crash a record
+        return None
+    return float(result.total_price)
+
+
+def _table_token_price(provider: str, model: str, counts: dict[str, int]) -> float | None:
+    for row in price_table().get("tokens", []):
+        if row["provider"] != provider or not any(fnmatch.fnmatchcase(model, p) for p in row["models"]):
+            continue
+        per = {k: Decimal(str(v)) / Decimal(1_000_000) for k, v in row.items() if isinstance(v, (int, float))}
+        total_in = counts.get("input_tokens", 0)
+        image_in = counts.get("input_image_tokens", 0)
+        cached = counts.get("cache_read_tokens", 0)
+        text_in = counts.get("input_text_tokens", max(total_in - image_in, 0))
+        cached_text = min(cached, text_in)
+        total_out = counts.get("output_tokens", 0)
+        text_out = counts.get("output_text_tokens", 0)
+        image_out = counts.get("output_image_tokens", max(total_out - text_out, 0))
+        cost = (
+            (text_in - cached_text) * per["text_in"]
+            + cached_text * per.get("cached_text_in", per["text_in"])
+            + image_in * per["image_in"]
+            + image_out * per["image_out"]
+            + text_out * per.get("text_out", per["image_out"])
+        )
+        return float(cost)
+    return None
+
+
+def _table_image_price(provider: str, model: str, n_images: int, size: str | None, quality: str | None) -> float | None:
+    for row in price_table().get("per_image", []):
+        if row["provider"] != provider or not fnmatch.fnmatchcase(model, row["model"]):
+            continue
+        if "quality" in row and row["quality"] != (quality or "standard"):
+            continue
+        if "usd" in row:
+            return float(Decimal(str(row["usd"])) * n_images)
+        each = row.get("sizes", {}).get(size or "")
+        if each is not None:
+            return float(Decimal(str(each)) * n_images)
+    return None
+
+
+def price(
+    provider: str,
+    model: str | None,
+    usage: Usage | None,
+    *,
+    n_images: int = 0,
+    size: str | None = None,
+    quality: str | None = None,
+    when: datetime | None = None,
+) -> tuple[float | None, str]:
+    """``(cost_usd, cost_source)`` for one call; ``(None, "unpriced")`` when we cannot know."""
+    if usage is not None and isinstance((usage.details or {}).get("cost_usd"), (int, float)):
+        return float(usage.details["cost_usd"]), "reported"
+    model = model or ""
+    if provider == "karlo":
+        cost = _table_image_price("karlo", model or "karlo", n_images, size, quality)
+        return (cost, "table") if cost is not None else (None, "unpriced")
+    counts = token_counts(usage) if usage is not None else {}
+    if counts.get("input_tokens") is not None or counts.get("output_tokens") is not None:
+        if provider == "openai":
+            cost = _genai_price(model, counts, when)
+            if cost is not None:
+                return cost, "computed"
+        cost = _table_token_price(provider, model, counts)
+        if cost is not None:
+            return cost, "table"
+        return None, "unpriced"
+    if n_images > 0:
+        quality = {"auto": None}.get(quality or "", quality)
+        cost = _table_image_price(provider, model, n_images, size, quality)
+        if cost is not None:
+            return cost, "table"
+    return None, "unpriced"

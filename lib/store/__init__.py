@@ -1,0 +1,213 @@
+"""Where every call leaves its trace: ``open_store()`` gives the image store and the ledger, ``record_call()`` writes one row.
+
+``record_call`` stores every image first (so a file exists before the row naming
+it is committed), prices the call with ``lib.pricing``, and never writes a key.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from lib import APP_VERSION
+from lib.config import ProviderConfig, data_dir
+from lib.errors import InvalidInput, StudioError, redact
+from lib.pricing import price
+from lib.store.images import ImageRef, ImageStore, StoreUnavailable
+from lib.store.ledger import Ledger, LedgerRow, new_id, utc_now
+from lib.types import ChatTurn, ImageResult
+
+__all__ = ["open_store", "record_call", "LedgerRow", "ImageRef", "ImageStore", "Ledger", "StoreUnavailable"]
+
+LEDGER_FILE = "ledger.sqlite3"
+_KEY_VARS = ("OPENAI_API_KEY", "KAKAO_REST_API_KEY")
+
+_stores: dict[Path, tuple[ImageStore, Ledger]] = {}
+_stores_lock = threading.Lock()
+
+
+def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageStore, Ledger]:
+    """The image store and ledger under ``data_dir_path`` (default ``STUDIO_DATA_DIR``), one pair per dir per process.
+
+    Raises ``StoreUnavailable`` with a plain message when the folder cannot be used.
+    """
+    root = Path(data_dir_path) if data_dir_path is not None else data_dir()
+    root = root.expanduser().resolve()
+    with _stores_lock:
+        found = _stores.get(root)
+        if found is not None:
+            return found
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            # prove we can write here before anyone relies on it
+            with tempfile.NamedTemporaryFile(dir=root, prefix=".probe-"):
+                pass
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"The data folder {root} cannot be used ({exc.strerror or type(exc).__name__}). "
+                "Set STUDIO_DATA_DIR to a folder this app can write to, then restart."
+            ) from exc
+        images = ImageStore(root)
+        ledger = Ledger(root / LEDGER_FILE, images=images)
+        _stores[root] = (images, ledger)
+        return images, ledger
+
+
+def _secrets(cfg: ProviderConfig | None) -> list[str]:
+    """Every key this process might hold: the call's own and the environment's."""
+    found = [os.environ.get(var, "").strip() for var in _KEY_VARS]
+    if cfg is not None and cfg.key:
+        found.append(cfg.key)
+    return [s for s in found if len(s) >= 4]
+
+
+def _scrub(text: str | None, secrets: list[str]) -> str | None:
+    """Cut known keys out of user text (prompts); unlike ``redact`` it leaves key-shaped words alone."""
+    if text is None:
+        return None
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
+def _scrub_json(value: Any, secrets: list[str]) -> Any:
+    """``value`` with known keys cut out of every string inside it, JSON-safe."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return json.loads(_scrub(text, [json.dumps(s)[1:-1] for s in secrets]))
+
+
+def record_call(
+    page: str,
+    action: str,
+    cfg: ProviderConfig,
+    result: ImageResult | ChatTurn | None = None,
+    error: StudioError | None = None,
+    *,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
+    params: dict[str, Any] | None = None,
+    model: str | None = None,
+    endpoint: str | None = None,
+    inputs: list[bytes] | None = None,
+    mask: bytes | None = None,
+    group_id: str | None = None,
+    output_text: str | None = None,
+    latency_ms: float | None = None,
+    ttft_ms: float | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> LedgerRow:
+    """Store the call's images, price it and commit its ledger row (see docs/contracts.md).
+
+    Explicit arguments win over what ``result`` says (e.g. ``params`` as the page
+    sent them).  ``error`` sets status/http_status/error_code/error_message.
+    """
+    images, ledger = open_store(data_dir)
+    secrets = _secrets(cfg)
+    notes: dict[str, Any] = {}
+
+    def put_all(blobs: list[bytes]) -> list[ImageRef]:
+        refs = []
+        for blob in blobs:
+            try:
+                refs.append(images.put(blob))
+            except InvalidInput:
+                notes["unstored_images"] = notes.get("unstored_images", 0) + 1  # not an image; the row still counts
+        return refs
+
+    input_refs = put_all(list(inputs or []))
+    mask_refs = put_all([mask] if mask else [])
+    output_refs: list[ImageRef] = []
+    usage = None
+    revised_prompt = None
+    request_id = None
+    merged_params: dict[str, Any] = {}
+    status = "ok"
+
+    if isinstance(result, ImageResult):
+        output_refs = put_all([img.data for img in result.images])
+        usage = result.usage
+        revised_prompt = next((img.revised_prompt for img in result.images if img.revised_prompt), None)
+        request_id = result.request_id
+        merged_params = dict(result.params or {})
+        model = model or result.model
+        endpoint = endpoint or result.endpoint
+        latency_ms = latency_ms if latency_ms is not None else result.latency_ms
+        ttft_ms = ttft_ms if ttft_ms is not None else result.ttft_ms
+        seeds = [img.seed for img in result.images if img.seed is not None]
+        if seeds:
+            notes["seeds"] = seeds
+        nsfw = [img.nsfw for img in result.images if img.nsfw is not None]
+        if nsfw:
+            notes["nsfw"] = nsfw
+        if result.notes:
+            notes["notes"] = list(result.notes)
+    elif isinstance(result, ChatTurn):
+        usage = result.usage
+        request_id = result.request_id
+        model = model or result.model
+        output_text = output_text if output_text is not None else result.text
+        latency_ms = latency_ms if latency_ms is not None else result.latency_ms
+        ttft_ms = ttft_ms if ttft_ms is not None else result.ttft_ms
+        if result.finish_reason:
+            notes["finish_reason"] = result.finish_reason
+        if not result.complete:
+            notes["complete"] = False
+            status = "cancelled"  # stopped early; an error passed with it says more
+    merged_params.update(params or {})
+
+    first = output_refs[0] if output_refs else None
+    n_images = len(output_refs) if isinstance(result, ImageResult) else None
+    size = merged_params.get("size") if isinstance(merged_params.get("size"), str) else (f"{first.width}x{first.height}" if first else None)
+    quality = merged_params.get("quality") if isinstance(merged_params.get("quality"), str) else None
+
+    if error is not None:
+        status = error.status_label
+        request_id = request_id or error.request_id
+    if error is not None and usage is None:
+        cost_usd, cost_source = None, "unpriced"  # nothing came back to price; not a silent 0
+    else:
+        cost_usd, cost_source = price(cfg.provider, model, usage, n_images=n_images or 0, size=size, quality=quality)
+
+    usage_detail: dict[str, Any] = dict(usage.details) if usage is not None and usage.details else {}
+    usage_detail.update(notes)
+
+    row = LedgerRow(
+        id=new_id(),
+        created_at=utc_now(),
+        page=page,
+        action=action,
+        provider=cfg.provider,
+        backend=cfg.backend,
+        status=status,
+        cost_source=cost_source,
+        group_id=group_id,
+        endpoint=endpoint,
+        model=model,
+        params=_scrub_json(merged_params, secrets),
+        prompt=_scrub(prompt, secrets),
+        negative_prompt=_scrub(negative_prompt, secrets),
+        revised_prompt=_scrub(revised_prompt, secrets),
+        input_refs=[r.sha256 for r in input_refs],
+        mask_ref=mask_refs[0].sha256 if mask_refs else None,
+        output_text=_scrub(output_text, secrets),
+        output_refs=[r.sha256 for r in output_refs],
+        n_images=n_images,
+        width=first.width if first else None,
+        height=first.height if first else None,
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        usage_detail=_scrub_json(usage_detail, secrets),
+        cost_usd=cost_usd,
+        latency_ms=float(latency_ms) if latency_ms is not None else None,
+        ttft_ms=float(ttft_ms) if ttft_ms is not None else None,
+        http_status=error.http_status if error is not None else None,
+        error_code=error.code if error is not None else None,
+        error_message=redact(error.message, secrets) if error is not None else None,
+        error_detail=redact(error.detail, secrets) if error is not None else None,
+        request_id=request_id,
+        app_version=APP_VERSION,
+    )
+    return ledger.insert(row)

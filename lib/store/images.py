@@ -1,0 +1,194 @@
+"""Image files on disk, named by the sha256 of their bytes, written atomically, each with a small thumbnail.
+
+Layout under the data dir: ``images/ab/<sha>.<ext>`` (``ext`` from the real format,
+not from a file name) and ``thumbs/ab/<sha>.webp``.  Everything that touches the
+file system goes through ``ImageStore``, so moving it to object storage later is
+one new class with the same methods.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from lib.errors import InvalidInput, StudioError
+
+THUMB_MAX_PX = 160
+THUMB_FORMAT, THUMB_EXT, THUMB_MIME = "WEBP", "webp", "image/webp"
+
+# Pillow format name -> (file extension, mime type)
+_FORMATS = {
+    "PNG": ("png", "image/png"),
+    "JPEG": ("jpg", "image/jpeg"),
+    "WEBP": ("webp", "image/webp"),
+    "GIF": ("gif", "image/gif"),
+    "BMP": ("bmp", "image/bmp"),
+    "TIFF": ("tiff", "image/tiff"),
+}
+
+
+class StoreUnavailable(StudioError):
+    """The data dir cannot be used (missing permission, full disk, not a directory)."""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One stored image: its address (``sha256``) and what it is."""
+
+    sha256: str
+    ext: str
+    mime: str
+    width: int
+    height: int
+    size_bytes: int
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` so that readers see either nothing or the whole file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    """A WebP no larger than ``THUMB_MAX_PX`` on its long side; transparency kept."""
+    thumb = image.copy()
+    if getattr(thumb, "n_frames", 1) > 1:
+        thumb.seek(0)
+    thumb.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX))
+    if thumb.mode not in ("RGB", "RGBA"):
+        thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
+    out = io.BytesIO()
+    thumb.save(out, THUMB_FORMAT, quality=70, method=4)
+    return out.getvalue()
+
+
+class ImageStore:
+    """Content-addressed image files under ``root``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.images_dir = self.root / "images"
+        self.thumbs_dir = self.root / "thumbs"
+        self._paths: dict[str, Path] = {}  # sha -> path, so lookups don't glob every time
+        self._lock = threading.Lock()
+
+    # --- writing -----------------------------------------------------------
+    def put(self, data: bytes) -> ImageRef:
+        """Store ``data`` (an image Pillow can read) and its thumbnail; same bytes, same file, no rewrite."""
+        if not data:
+            raise InvalidInput("The image is empty (0 bytes).")
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+            raise InvalidInput(f"This file is not an image this app can read ({type(exc).__name__}). Use PNG, JPEG or WebP.") from exc
+        ext, mime = _FORMATS.get(image.format or "", ((image.format or "bin").lower(), Image.MIME.get(image.format or "", "application/octet-stream")))
+        sha = hashlib.sha256(data).hexdigest()
+        ref = ImageRef(sha, ext, mime, image.width, image.height, len(data))
+        target = self.images_dir / sha[:2] / f"{sha}.{ext}"
+        thumb = self._thumb_path(sha)
+        try:
+            if not target.exists():
+                _write_atomically(target, data)
+            if not thumb.exists():
+                _write_atomically(thumb, make_thumbnail(image))
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"Could not save an image under {self.root} ({exc.strerror or type(exc).__name__}). "
+                "Check that STUDIO_DATA_DIR points to a writable folder with free space."
+            ) from exc
+        with self._lock:
+            self._paths[sha] = target
+        return ref
+
+    def delete(self, sha: str) -> bool:
+        """Remove the image and its thumbnail; ``True`` if the image was there."""
+        path = self._find(sha)
+        with self._lock:
+            self._paths.pop(sha, None)
+        self._thumb_path(sha).unlink(missing_ok=True)
+        if path is None:
+            return False
+        path.unlink(missing_ok=True)
+        return True
+
+    # --- reading -----------------------------------------------------------
+    def exists(self, sha: str) -> bool:
+        return self._find(sha) is not None
+
+    def path(self, sha: str) -> Path:
+        """Where the image with this sha lives; ``FileNotFoundError`` if it is not stored."""
+        found = self._find(sha)
+        if found is None:
+            raise FileNotFoundError(f"No stored image {sha[:12]}… under {self.images_dir}")
+        return found
+
+    def read(self, sha: str) -> bytes:
+        return self.path(sha).read_bytes()
+
+    def ref(self, sha: str) -> ImageRef:
+        """The ``ImageRef`` of a stored image (reads its header)."""
+        data = self.read(sha)
+        with Image.open(io.BytesIO(data)) as image:
+            ext, mime = _FORMATS.get(image.format or "", (self.path(sha).suffix.lstrip("."), "application/octet-stream"))
+            return ImageRef(sha, ext, mime, image.width, image.height, len(data))
+
+    def thumbnail(self, sha: str) -> bytes:
+        """The thumbnail's bytes, rebuilt from the image if the thumbnail went missing."""
+        thumb = self._thumb_path(sha)
+        try:
+            return thumb.read_bytes()
+        except FileNotFoundError:
+            with Image.open(self.path(sha)) as image:
+                data = make_thumbnail(image)
+            _write_atomically(thumb, data)
+            return data
+
+    def thumbnail_data_url(self, sha: str) -> str | None:
+        """A ``data:`` URL for ``st.column_config.ImageColumn``; ``None`` when the image is gone."""
+        try:
+            data = self.thumbnail(sha)
+        except (FileNotFoundError, OSError):
+            return None
+        return f"data:{THUMB_MIME};base64," + base64.b64encode(data).decode("ascii")
+
+    def all_shas(self) -> list[str]:
+        """Every stored image's sha (for housekeeping and tests)."""
+        return sorted(p.name.split(".", 1)[0] for p in self.images_dir.glob("??/*.*") if not p.name.startswith("."))
+
+    # --- internals ---------------------------------------------------------
+    def _thumb_path(self, sha: str) -> Path:
+        return self.thumbs_dir / sha[:2] / f"{sha}.{THUMB_EXT}"
+
+    def _find(self, sha: str) -> Path | None:
+        if not sha or len(sha) < 3 or not all(c in "0123456789abcdef" for c in sha):
+            return None  # also keeps odd strings from walking the file system
+        with self._lock:
+            cached = self._paths.get(sha)
+        if cached is not None and cached.exists():
+            return cached
+        for candidate in (self.images_dir / sha[:2]).glob(f"{sha}.*"):
+            if not candidate.name.startswith("."):
+                with self._lock:
+                    self._paths[sha] = candidate
+                return candidate
+        return None

@@ -1,0 +1,471 @@
+"""Run one or more prompts against several image engines at once, each cell isolated, and judge them.
+
+A *target* is an engine with its settings (the same model twice with different
+settings is fine).  ``run_compare`` sends every (prompt x target) *cell* at the
+same time on a thread pool.  Each cell succeeds, fails or times out on its own:
+a hung target becomes a "timed out" error in its own cell while the others
+finish, and results reach the caller in the order they complete, not after the
+slowest.  Every cell leaves exactly one ledger row in the run's group.
+
+Votes and the leaderboard: see ``leaderboard``.  Export: ``export_zip``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import queue
+import re
+import threading
+import time
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+import pandas as pd
+
+from lib.config import ProviderConfig
+from lib.errors import AuthError, Cancelled, InvalidInput, ProviderDown, StudioError, redact
+from lib.types import ImageResult
+
+MAX_PROMPTS = 100  # a batch is for judging engines, not for bulk production
+DEFAULT_MAX_WORKERS = 8  # enough to run a typical row of targets at once without tripping rate limits
+
+FAULT_HEADER = "X-Emulator-Fault"  # demo/test only: a target can ask the emulator to misbehave for it alone
+ENDPOINTS = {"openai": "/v1/images/generations", "karlo": "/v2/inference/karlo/t2i"}
+ACTIONS = {"openai": "generate", "karlo": "t2i"}
+TIE, BOTH_BAD = "tie", "both bad"
+
+# A target's call: (provider config, prompt as sent, settings incl. "model" and "timeout") -> ImageResult.
+TargetCall = Callable[[ProviderConfig, str, dict[str, Any]], ImageResult]
+
+
+@dataclass
+class Target:
+    """One engine with its settings, as a person set it up on the Compare page."""
+
+    label: str
+    provider: str  # "openai" | "karlo"
+    model: str
+    settings: dict[str, Any] = field(default_factory=dict)  # keyword arguments for the provider call
+    extra_headers: dict[str, str] = field(default_factory=dict)  # sent with this target's calls only (fault injection)
+
+
+@dataclass
+class Cell:
+    """One prompt sent to one target, and what came of it."""
+
+    prompt_index: int
+    target_index: int
+    prompt: str
+    target: Target
+    prompt_sent: str | None = None  # what the engine got (Karlo: the English translation)
+    status: str = "pending"  # pending | running | ok | error | rejected | cancelled
+    result: ImageResult | None = None
+    error: StudioError | None = None
+    row: Any = None  # the LedgerRow written for this cell
+    latency_ms: float | None = None
+    started_at: float | None = None  # time.monotonic() when the call went out
+    ledger_problem: str | None = None  # the row could not be written (shown, never fatal)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.prompt_index, self.target_index)
+
+
+@dataclass
+class CompareRun:
+    """A whole comparison: its group id (shared by every ledger row), prompts, targets and cells."""
+
+    group_id: str
+    prompts: list[str]
+    targets: list[Target]
+    cells: list[Cell]
+    cancelled: bool = False
+
+    def cell(self, prompt_index: int, target_index: int) -> Cell:
+        return self.cells[prompt_index * len(self.targets) + target_index]
+
+
+# --- the provider calls ---------------------------------------------------------------------------
+
+def call_openai(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:
+    from lib.providers import openai_images
+
+    return openai_images.generate(cfg, prompt=prompt, **settings)
+
+
+def call_karlo(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:
+    from lib.providers.karlo import KarloClient
+
+    settings = dict(settings)
+    settings.pop("model", None)  # Karlo picks its model with `version`
+    timeout = settings.pop("timeout", None)
+    client = KarloClient(cfg, timeout=timeout) if timeout else KarloClient(cfg)
+    return client.text_to_image(prompt, **settings)
+
+
+CALLS: dict[str, TargetCall] = {"openai": call_openai, "karlo": call_karlo}
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+def parse_prompts(text_or_csv: str | bytes) -> list[str]:
+    """Prompts from text pasted one per line, or from CSV bytes with a ``prompt`` column (blank ones skipped)."""
+    if isinstance(text_or_csv, bytes):
+        try:
+            text = text_or_csv.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise InvalidInput("The CSV is not UTF-8 text. Save it as 'CSV UTF-8' and upload it again.", param="prompts")
+        reader = csv.DictReader(io.StringIO(text))
+        column = next((c for c in (reader.fieldnames or []) if c and c.strip().lower() == "prompt"), None)
+        if column is None:
+            found = ", ".join(c for c in (reader.fieldnames or []) if c) or "none"
+            raise InvalidInput(f"The CSV needs a column named `prompt` (columns found: {found}).", param="prompts")
+        prompts = [(row.get(column) or "").strip() for row in reader]
+    else:
+        prompts = [line.strip() for line in text_or_csv.splitlines()]
+    prompts = [p for p in prompts if p]
+    if len(prompts) > MAX_PROMPTS:
+        raise InvalidInput(
+            f"That is {len(prompts)} prompts; a comparison takes at most {MAX_PROMPTS}. Split the batch.", param="prompts"
+        )
+    return prompts
+
+
+# --- running -------------------------------------------------------------------------------------
+
+def new_group_id() -> str:
+    return "cmp_" + uuid.uuid4().hex[:20]
+
+
+def _record_with_store(**fields) -> Any:
+    from lib.store import record_call
+
+    return record_call(**fields)
+
+
+def _looks_non_english(text: str) -> bool:
+    try:
+        from lib.pipeline import looks_non_english
+    except ImportError:  # the chat helper's module is not there (yet): a plain check will do
+        return any(ch.isalpha() and not ch.isascii() for ch in text)
+    return looks_non_english(text)
+
+
+class _Translations:
+    """English versions of prompts for Karlo: one translation per prompt however many Karlo targets, each on the ledger."""
+
+    def __init__(self, configs: dict[str, ProviderConfig], record: Callable[..., Any], group_id: str, page: str):
+        self._cfg = configs.get("openai")
+        self._record, self._group_id, self._page = record, group_id, page
+        self._lock = threading.Lock()
+        self._per_prompt: dict[str, threading.Lock] = {}
+        self._english: dict[str, str] = {}
+
+    def english(self, prompt: str) -> str:
+        if not _looks_non_english(prompt):
+            return prompt
+        try:
+            from lib.pipeline import translate_to_english
+        except ImportError:
+            return prompt  # nothing here can translate; Karlo's own check will ask for English
+        with self._lock:
+            lock = self._per_prompt.setdefault(prompt, threading.Lock())
+        with lock:
+            if prompt not in self._english:
+                self._english[prompt] = self._translate(translate_to_english, prompt)
+        return self._english[prompt]
+
+    def _translate(self, translate_to_english, prompt: str) -> str:
+        cfg = self._cfg
+        if cfg is None or not cfg.usable:
+            raise AuthError(
+                "Karlo needs an English prompt, and translating it needs OpenAI, which is not set up. "
+                "Write the prompt in English, or add an OpenAI key.", provider="openai",
+            )
+        started = time.monotonic()
+        turn, error = None, None
+        try:
+            english, turn = translate_to_english(cfg, prompt)
+        except StudioError as exc:
+            error = exc
+        try:
+            self._record(
+                page=self._page, action="chat", cfg=cfg, result=turn, error=error, prompt=prompt,
+                model=getattr(turn, "model", None), params={"purpose": "translate the prompt to English for Karlo"},
+                group_id=self._group_id, output_text=getattr(turn, "text", None),
+                latency_ms=(time.monotonic() - started) * 1000,
+            )
+        except Exception:
+            pass  # the Karlo cell's own row still records what was sent
+        if error is not None:
+            raise type(error)(
+                f"Karlo needs English, and translating the prompt failed: {error.message}",
+                provider=error.provider, http_status=error.http_status, code=error.code, request_id=error.request_id,
+            )
+        return english.strip() or prompt
+
+
+def run_compare(
+    configs: dict[str, ProviderConfig],
+    prompts: list[str],
+    targets: list[Target],
+    *,
+    timeout_s: float,
+    on_result: Callable[[Cell], None] | None = None,
+    cancel_event: threading.Event | None = None,
+    group_id: str | None = None,
+    on_wait: Callable[[CompareRun], None] | None = None,
+    calls: dict[str, TargetCall] | None = None,
+    record: Callable[..., Any] = _record_with_store,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    page: str = "compare",
+) -> CompareRun:
+    """Send every prompt to every target concurrently and return when all cells are settled.
+
+    ``on_result(cell)`` and ``on_wait(run)`` are called on *this* thread (so a
+    Streamlit page may draw from them): ``on_result`` once per cell, in the order
+    cells finish; ``on_wait`` every ~0.1 s while waiting.  A cell still running
+    ``timeout_s`` after its call went out becomes a ProviderDown "timed out"
+    error.  Setting ``cancel_event`` (or an exception escaping a callback) keeps
+    the finished cells and records every other one as cancelled.
+    """
+    if not prompts:
+        raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
+    if not targets:
+        raise InvalidInput("Add at least one target to compare.", param="targets")
+    calls = {**CALLS, **(calls or {})}
+    cancel_event = cancel_event or threading.Event()
+    run = CompareRun(
+        group_id=group_id or new_group_id(),
+        prompts=list(prompts),
+        targets=list(targets),
+        cells=[Cell(pi, ti, p, t) for pi, p in enumerate(prompts) for ti, t in enumerate(targets)],
+    )
+    translations = _Translations(configs, record, run.group_id, page)
+    lock = threading.Lock()
+    claimed: set[tuple[int, int]] = set()  # cells whose outcome is decided: first claim wins
+    finished: queue.Queue[Cell] = queue.Queue()  # cells settled and recorded, for delivery on this thread
+
+    def claim(cell: Cell) -> bool:
+        with lock:
+            if cell.key in claimed:
+                return False
+            claimed.add(cell.key)
+            return True
+
+    def settle(cell: Cell, result: ImageResult | None, error: StudioError | None) -> None:
+        """Fill in the outcome and write the cell's one ledger row (only the claimer gets here)."""
+        cell.result, cell.error = result, error
+        if cell.latency_ms is None and cell.started_at is not None:
+            cell.latency_ms = (time.monotonic() - cell.started_at) * 1000
+        cell.status = "ok" if error is None else error.status_label
+        target = cell.target
+        cfg = configs.get(target.provider)
+        try:
+            cell.row = record(
+                page=page, action=ACTIONS.get(target.provider, "generate"), cfg=cfg, result=result, error=error,
+                prompt=cell.prompt_sent or cell.prompt, model=target.model,
+                endpoint=ENDPOINTS.get(target.provider), params=_ledger_params(target, result),
+                group_id=run.group_id,
+                latency_ms=(result.latency_ms if result and result.latency_ms is not None else cell.latency_ms),
+            )
+        except Exception as exc:  # a full disk must not hide a result the person already paid for
+            cell.ledger_problem = f"This result could not be written to the ledger: {type(exc).__name__}: {exc}"[:300]
+
+    def work(cell: Cell) -> None:
+        if cancel_event.is_set() or cell.key in claimed:
+            return
+        target = cell.target
+        cfg = configs.get(target.provider)
+        cell.status = "running"
+        cell.started_at = time.monotonic()
+        result, error = None, None
+        try:
+            if target.provider not in calls:
+                raise InvalidInput(f"{target.label}: unknown provider {target.provider!r}.", param="provider")
+            if cfg is None or not cfg.usable:
+                raise AuthError(
+                    (cfg.problem if cfg is not None else None) or f"{target.provider} is not set up.",
+                    provider=target.provider,
+                )
+            if target.extra_headers:
+                cfg = replace(cfg, extra_headers={**cfg.extra_headers, **target.extra_headers})
+            cell.prompt_sent = (
+                translations.english(cell.prompt) if target.provider == "karlo" else cell.prompt
+            )
+            settings = {"model": target.model, **target.settings, "timeout": timeout_s}
+            result = calls[target.provider](cfg, cell.prompt_sent, settings)
+        except StudioError as exc:
+            error = exc
+        except Exception as exc:  # a provider bug must stay in its own cell
+            error = ProviderDown(
+                f"{target.label} failed unexpectedly ({type(exc).__name__}: "
+                f"{redact(str(exc), [cfg.key] if cfg and cfg.key else [])[:200]}).",
+                provider=target.provider, code=type(exc).__name__,
+            )
+        if claim(cell):
+            cell.latency_ms = (time.monotonic() - cell.started_at) * 1000
+            settle(cell, result, error)
+            finished.put(cell)
+
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(run.cells))), thread_name_prefix="compare")
+    delivered = 0
+    try:
+        for cell in run.cells:
+            pool.submit(work, cell)
+        while delivered < len(run.cells) and not cancel_event.is_set():
+            _time_out_overdue(run, timeout_s, claim, settle, finished)
+            try:
+                cell = finished.get(timeout=0.05)
+            except queue.Empty:
+                if on_wait is not None:
+                    on_wait(run)
+                continue
+            delivered += 1
+            if on_result is not None:
+                on_result(cell)
+        if delivered < len(run.cells):  # cancelled: close every open cell, then deliver the rest
+            _cancel_rest(run, claim, settle, finished)
+            while delivered < len(run.cells):
+                try:  # cells claimed by a worker just before the cancel are only writing their ledger row
+                    cell = finished.get(timeout=5)
+                except queue.Empty:
+                    break
+                delivered += 1
+                if on_result is not None:
+                    on_result(cell)
+        return run
+    except BaseException:
+        # An exception from a callback (e.g. Streamlit stopping the script for a rerun): keep what finished.
+        _cancel_rest(run, claim, settle, finished)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _time_out_overdue(run: CompareRun, timeout_s: float, claim, settle, finished: queue.Queue) -> None:
+    """Settle every cell whose call has run past the timeout; its thread is left to finish on its own."""
+    now = time.monotonic()
+    for cell in run.cells:
+        if cell.started_at is not None and now - cell.started_at >= timeout_s and claim(cell):
+            cell.latency_ms = timeout_s * 1000
+            settle(cell, None, ProviderDown(
+                f"{cell.target.label} timed out: no answer within {timeout_s:g} s. "
+                "The other targets were not held up; try this one again or allow more time.",
+                provider=cell.target.provider, code="timeout",
+            ))
+            finished.put(cell)
+
+
+def _cancel_rest(run: CompareRun, claim, settle, finished: queue.Queue) -> None:
+    """Record every cell that has no outcome yet as cancelled (one ledger row each); finished cells stay."""
+    run.cancelled = True
+    for cell in run.cells:
+        if claim(cell):
+            settle(cell, None, Cancelled(
+                f"Cancelled before {cell.target.label} answered." if cell.started_at is not None
+                else f"Cancelled before this prompt was sent to {cell.target.label}.",
+                provider=cell.target.provider, code="cancelled",
+            ))
+            finished.put(cell)
+
+
+def _ledger_params(target: Target, result: ImageResult | None) -> dict[str, Any]:
+    """What the ledger keeps as the call's settings: what was sent, else what the target asked for."""
+    if result is not None and result.params:
+        return dict(result.params)
+    return {k: v for k, v in target.settings.items() if k != "timeout"}
+
+
+# --- votes and the leaderboard -------------------------------------------------------------------
+
+def leaderboard(votes: pd.DataFrame) -> pd.DataFrame:
+    """Win rate per target over the votes, with the number of votes behind each figure.
+
+    Each vote is one judged prompt of one comparison; every target in it takes
+    part.  The named winner scores 1 and the others 0; a "tie" scores every
+    target 1/2 (like a drawn game); "both bad" (none good) scores everyone 0.
+    ``win_rate = (wins + ties / 2) / votes``.  When the same prompt of the same
+    comparison was voted on more than once, only the latest vote counts.
+    Columns: target, votes, wins, ties, both_bad, losses, win_rate; best first.
+    """
+    columns = ["target", "votes", "wins", "ties", "both_bad", "losses", "win_rate"]
+    if votes is None or votes.empty:
+        return pd.DataFrame(columns=columns)
+    votes = votes.copy()
+    if "created_at" in votes.columns:
+        votes = votes.sort_values("created_at", kind="stable")
+    if {"group_id", "prompt"} <= set(votes.columns):
+        votes = votes.drop_duplicates(["group_id", "prompt"], keep="last")
+    tally: dict[str, dict[str, int]] = {}
+    for winner, targets in zip(votes["winner"], votes["targets"]):
+        for target in _as_list(targets):
+            t = tally.setdefault(target, {"votes": 0, "wins": 0, "ties": 0, "both_bad": 0, "losses": 0})
+            t["votes"] += 1
+            if winner == TIE:
+                t["ties"] += 1
+            elif winner == BOTH_BAD:
+                t["both_bad"] += 1
+            elif winner == target:
+                t["wins"] += 1
+            else:
+                t["losses"] += 1
+    frame = pd.DataFrame([{"target": name, **counts} for name, counts in tally.items()], columns=columns[:-1])
+    frame["win_rate"] = (frame["wins"] + frame["ties"] / 2) / frame["votes"]
+    return frame.sort_values(["win_rate", "votes"], ascending=[False, False], kind="stable").reset_index(drop=True)
+
+
+def _as_list(targets: Any) -> list[str]:
+    if isinstance(targets, str):
+        try:
+            value = json.loads(targets)
+        except json.JSONDecodeError:
+            return [t.strip() for t in targets.split(",") if t.strip()]
+        return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    return [str(t) for t in (targets if targets is not None else [])]
+
+
+# --- export --------------------------------------------------------------------------------------
+
+_EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "target"
+
+
+def export_zip(run: CompareRun) -> bytes:
+    """A zip of the comparison: every image, and ``comparison.csv`` with each cell's settings and outcome."""
+    buffer = io.BytesIO()
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow([
+        "group_id", "prompt_no", "prompt", "prompt_sent", "target", "provider", "model", "settings", "status",
+        "error", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "cost_source", "ledger_id", "images",
+    ])
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for cell in run.cells:
+            names = []
+            for i, image in enumerate(cell.result.images if cell.result else []):
+                name = f"p{cell.prompt_index + 1:02d}_t{cell.target_index + 1}_{_slug(cell.target.label)}_{i + 1}." \
+                       f"{_EXTENSIONS.get(image.mime, 'png')}"
+                zf.writestr(f"images/{name}", image.data)
+                names.append(name)
+            usage = cell.result.usage if cell.result else None
+            row = cell.row
+            writer.writerow([
+                run.group_id, cell.prompt_index + 1, cell.prompt, cell.prompt_sent or "", cell.target.label,
+                cell.target.provider, cell.target.model, json.dumps(_ledger_params(cell.target, cell.result)),
+                cell.status, cell.error.message if cell.error else "",
+                "" if cell.latency_ms is None else round(cell.latency_ms),
+                "" if usage is None or usage.input_tokens is None else usage.input_tokens,
+                "" if usage is None or usage.output_tokens is None else usage.output_tokens,
+                "" if getattr(row, "cost_usd", None) is None else row.cost_usd,
+                getattr(row, "cost_source", "") or "", getattr(row, "id", "") or "", " ".join(names),
+            ])
+        zf.writestr("comparison.csv", table.getvalue())
+    return buffer.getvalue()

@@ -1,0 +1,412 @@
+"""OpenAI images: generate, edit (with a mask) and make variations, returning downloaded pictures and their usage.
+
+Every request is checked against the catalog before it is sent, so a person
+hears "use 992 or 1008" rather than a 400 from the server. GPT image models
+always answer in base64; the legacy DALL-E contract answers with URLs that
+expire, so those are downloaded at once. With ``partial_images`` the call
+streams and hands each preview to ``on_partial`` as it arrives.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import requests
+from PIL import Image, UnidentifiedImageError
+
+from lib import catalog
+from lib.config import ProviderConfig
+from lib.errors import InvalidInput, NotAvailable, ProviderDown, StudioError
+from lib.providers.openai_common import make_client, translate_error
+from lib.types import GeneratedImage, ImageResult, Usage
+
+GENERATIONS = "/v1/images/generations"
+EDITS = "/v1/images/edits"
+VARIATIONS = "/v1/images/variations"
+DEFAULT_TIMEOUT_S = 120.0
+DOWNLOAD_TIMEOUT_S = 30.0
+MAX_RETRIES = 2  # the SDK backs off and honours retry-after between them
+DEFAULT_VARIATION_PROMPT = (
+    "Create a variation of this image: keep its subject, composition, palette and style, and change the details."
+)
+
+_MIME_BY_PIL_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+_MIME_BY_OUTPUT_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
+_FILE_MIME = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+OnPartial = Callable[[int, bytes], None]
+
+
+# ------------------------------------------------------------------ client
+
+_clients: dict[tuple, openai.OpenAI] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(cfg: ProviderConfig) -> openai.OpenAI:
+    """One SDK client per (base URL, key, extra headers), reused so connections are pooled."""
+    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())))
+    with _clients_lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            client = _clients[cache_key] = make_client(cfg, timeout=DEFAULT_TIMEOUT_S, max_retries=MAX_RETRIES)
+    return client
+
+
+# ------------------------------------------------------------------ public calls
+
+def generate(
+    cfg: ProviderConfig,
+    *,
+    model: str,
+    prompt: str,
+    size: str | None = "auto",
+    quality: str | None = "auto",
+    background: str | None = None,
+    output_format: str | None = None,
+    output_compression: int | None = None,
+    n: int = 1,
+    moderation: str | None = None,
+    partial_images: int = 0,
+    on_partial: OnPartial | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> ImageResult:
+    """Images from a prompt through ``POST /v1/images/generations``."""
+    spec = _usable_model(cfg, model)
+    size, quality = _legacy_defaults(spec, size, quality)
+    _refuse_problems(spec, prompt=prompt, size=size, n=n, quality=quality, output_format=output_format,
+                     background=background, output_compression=output_compression, moderation=moderation,
+                     partial_images=partial_images)
+    params = _params(spec, model=model, n=n, size=size, quality=quality, background=background,
+                     output_format=output_format, output_compression=output_compression, moderation=moderation,
+                     partial_images=partial_images)
+    return _call(cfg, GENERATIONS, model, params, {"prompt": prompt}, output_format, on_partial, timeout,
+                 lambda client, **kw: client.images.generate(**kw))
+
+
+def edit(
+    cfg: ProviderConfig,
+    *,
+    model: str,
+    prompt: str,
+    images: list[tuple[str, bytes]],
+    mask: bytes | None = None,
+    size: str | None = "auto",
+    quality: str | None = "auto",
+    background: str | None = None,
+    output_format: str | None = None,
+    output_compression: int | None = None,
+    n: int = 1,
+    input_fidelity: str | None = None,
+    partial_images: int = 0,
+    on_partial: OnPartial | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> ImageResult:
+    """Images changed by a prompt (inside the mask's transparent area, if any) through ``POST /v1/images/edits``.
+
+    ``images`` are ``(filename, bytes)``; the mask applies to the first one.
+    """
+    spec = _usable_model(cfg, model)
+    size, quality = _legacy_defaults(spec, size, quality)
+    if spec is not None:
+        _refuse_edit_inputs(spec, images, mask, input_fidelity)
+    _refuse_problems(spec, prompt=prompt, size=size, n=n, quality=quality, output_format=output_format,
+                     background=background, output_compression=output_compression, partial_images=partial_images)
+    params = _params(spec, model=model, n=n, size=size, quality=quality, background=background,
+                     output_format=output_format, output_compression=output_compression,
+                     input_fidelity=input_fidelity, partial_images=partial_images)
+    files: dict[str, Any] = {"prompt": prompt, "image": _file_parts(images)}
+    if mask is not None:
+        files["mask"] = ("mask.png", mask, "image/png")
+    return _call(cfg, EDITS, model, params, files, output_format, on_partial, timeout,
+                 lambda client, **kw: client.images.edit(**kw))
+
+
+def variation(
+    cfg: ProviderConfig,
+    *,
+    model: str,
+    image: tuple[str, bytes],
+    n: int = 1,
+    size: str | None = None,
+    prompt: str = DEFAULT_VARIATION_PROMPT,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> ImageResult:
+    """Variations of one image: GPT image models edit it with ``prompt``; dall-e-2 uses the legacy endpoint.
+
+    The legacy ``/v1/images/variations`` is retired on api.openai.com, so there it
+    is refused before sending; an OpenAI-compatible server may still offer it.
+    """
+    spec = catalog.image_model(model)
+    if spec is None or not spec.can("variation_endpoint"):
+        return edit(cfg, model=model, prompt=prompt, images=[image], n=n, size=size or "auto", timeout=timeout)
+    if cfg.is_official_openai:
+        raise InvalidInput(
+            f"{model} variations used /v1/images/variations, which api.openai.com no longer serves. "
+            f"Pick a GPT image model (e.g. {spec.replacement or 'gpt-image-2'}): it makes variations through edits.",
+            provider="openai", param="model", code="endpoint_retired",
+        )
+    _refuse_edit_inputs(spec, [image], None, None)
+    size = size or "1024x1024"
+    _refuse_problems(spec, prompt=None, size=size, n=n, needs_prompt=False)
+    params = {"model": model, "n": n, "size": size}
+    return _call(cfg, VARIATIONS, model, params, {"image": _file_parts([image])[0]}, None, None, timeout,
+                 lambda client, **kw: client.images.create_variation(**kw))
+
+
+# ------------------------------------------------------------------ checks before sending
+
+def _usable_model(cfg: ProviderConfig, model: str) -> catalog.ImageModel | None:
+    """The catalog row, refusing a model retired on api.openai.com; ``None`` for a model we do not know."""
+    if not cfg.usable:
+        raise InvalidInput(cfg.problem or "OpenAI is not configured.", provider="openai")
+    spec = catalog.image_model(model)
+    if spec is not None and cfg.is_official_openai and spec.is_retired():
+        raise NotAvailable(
+            f"{model} was retired on {spec.retires.isoformat()}; api.openai.com no longer serves it. "
+            f"Use {spec.replacement or 'a current GPT image model'} instead.",
+            provider="openai", param="model", code="model_retired",
+        )
+    return spec
+
+
+def _legacy_defaults(spec: catalog.ImageModel | None, size: str | None, quality: str | None) -> tuple[str | None, str | None]:
+    """DALL-E has no "auto": leave those out so the server's own default applies."""
+    if spec is not None and spec.legacy:
+        size = None if size == "auto" else size
+        quality = None if quality == "auto" else quality
+    return size, quality
+
+
+def _refuse_problems(spec: catalog.ImageModel | None, *, prompt: str | None, needs_prompt: bool = True, **request) -> None:
+    if spec is None:  # a model the catalog does not know: the server judges it
+        if needs_prompt and not (prompt or "").strip():
+            raise InvalidInput("Write a prompt first: describe the picture you want.", provider="openai", param="prompt")
+        return
+    problems = catalog.check_request(spec, prompt, needs_prompt=needs_prompt, **request)
+    if problems:
+        raise InvalidInput(" ".join(message for _p, message in problems), provider="openai", param=problems[0][0],
+                           code="invalid_request")
+
+
+def _refuse_edit_inputs(spec: catalog.ImageModel, images: list[tuple[str, bytes]], mask: bytes | None,
+                        input_fidelity: str | None) -> None:
+    def refuse(message: str, param: str) -> None:
+        raise InvalidInput(message, provider="openai", param=param, code="invalid_request")
+
+    if not spec.can("edit") and not spec.can("variation_endpoint"):
+        refuse(f"{spec.id} cannot edit images; pick a model such as gpt-image-2.", "model")
+    if not images:
+        refuse("Add an image to edit.", "image")
+    limit = spec.max_input_images if spec.can("multi_image_edit") else 1
+    if len(images) > limit:
+        refuse(f"{spec.id} takes at most {limit} image{'s' if limit > 1 else ''}; remove {len(images) - limit}.", "image")
+    for name, data in images:
+        if len(data) > spec.max_input_bytes:
+            refuse(f"{name} is {len(data) / 2**20:.1f} MB; {spec.id} takes images under "
+                   f"{spec.max_input_bytes / 2**20:.0f} MB. Make it smaller.", "image")
+        if spec.square_input:
+            width, height = _decoded(data, None).width, _decoded(data, None).height
+            if width != height:
+                refuse(f"{spec.id} takes only square images and {name} is {width}x{height}; crop or pad it to a square.",
+                       "image")
+    if mask is not None:
+        if not spec.can("mask"):
+            refuse(f"{spec.id} does not take a mask; remove it or pick a model such as gpt-image-2.", "mask")
+        if len(mask) > 4 * 2**20:
+            refuse(f"The mask is {len(mask) / 2**20:.1f} MB; masks must be PNGs under 4 MB.", "mask")
+    if input_fidelity and input_fidelity not in spec.input_fidelity:
+        offered = f"choose {', '.join(spec.input_fidelity)}" if spec.input_fidelity else "leave it unset"
+        refuse(f"{spec.id} does not take input fidelity {input_fidelity!r}; {offered}.", "input_fidelity")
+
+
+def _params(spec: catalog.ImageModel | None, **given) -> dict[str, Any]:
+    """What goes on the wire besides prompt and files: unset values are left out (the server's defaults apply)."""
+    params = {k: v for k, v in given.items() if v is not None}
+    if not params.get("partial_images"):
+        params.pop("partial_images", None)
+    if spec is not None and spec.legacy:
+        # The DALL-E contract has none of the GPT image parameters; it answers with URLs by default.
+        for name in ("background", "output_format", "output_compression", "moderation", "input_fidelity", "partial_images"):
+            params.pop(name, None)
+    return params
+
+
+def _file_parts(images: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
+    """``(name, bytes, mime)`` tuples: the SDK can replay them on a retry, and the server sees a real type."""
+    parts = []
+    for name, data in images:
+        ext = (name or "").rsplit(".", 1)[-1].lower()
+        parts.append((name or "image.png", data, _FILE_MIME.get(ext, "image/png")))
+    return parts
+
+
+# ------------------------------------------------------------------ the call itself
+
+def _call(
+    cfg: ProviderConfig,
+    endpoint: str,
+    model: str,
+    params: dict[str, Any],
+    body_extra: dict[str, Any],
+    output_format: str | None,
+    on_partial: OnPartial | None,
+    timeout: float,
+    send: Callable[..., Any],
+) -> ImageResult:
+    client = _client(cfg)
+    streaming = bool(params.get("partial_images"))
+    started = time.perf_counter()
+    try:
+        if streaming:
+            images, usage, request_id, ttft_ms = _read_stream(
+                send(client, **params, **body_extra, stream=True, timeout=timeout), on_partial, output_format, started
+            )
+            revised = None
+        else:
+            response = send(client, **params, **body_extra, timeout=timeout)
+            request_id = getattr(response, "_request_id", None)
+            ttft_ms = None
+            images = [_image_from_item(item, output_format, cfg, timeout) for item in (response.data or [])]
+            usage = _usage(getattr(response, "usage", None))
+    except StudioError:
+        raise
+    except Exception as exc:  # everything the SDK or the network raises, in plain words
+        raise _explained(translate_error(exc, cfg, model=model, timeout=timeout), model) from exc
+    if not images:
+        raise ProviderDown("OpenAI answered without any image. Try again.", provider="openai", code="no_images",
+                           request_id=request_id)
+    return ImageResult(
+        provider="openai", model=model, endpoint=endpoint, images=images, params=params, usage=usage,
+        request_id=request_id, latency_ms=(time.perf_counter() - started) * 1000, ttft_ms=ttft_ms,
+    )
+
+
+def _read_stream(stream, on_partial: OnPartial | None, output_format: str | None, started: float):
+    """Partials go to ``on_partial`` as they come; completed images are returned with the usage they carry."""
+    images: list[GeneratedImage] = []
+    usage: Usage | None = None
+    ttft_ms: float | None = None
+    request_id = None
+    try:
+        response = getattr(stream, "response", None)
+        request_id = response.headers.get("x-request-id") if response is not None else None
+        for event in stream:
+            kind = getattr(event, "type", "")
+            if kind.endswith("partial_image"):
+                if ttft_ms is None:
+                    ttft_ms = (time.perf_counter() - started) * 1000
+                if on_partial is not None:
+                    on_partial(int(getattr(event, "partial_image_index", 0) or 0), _b64(event.b64_json))
+            elif kind.endswith("completed"):
+                images.append(_decoded(_b64(event.b64_json), event.output_format or output_format))
+                usage = _add_usage(usage, _usage(getattr(event, "usage", None)))
+    except StudioError:
+        raise
+    except openai.APIError:
+        raise
+    except Exception as exc:  # the connection dropped mid-stream
+        if ttft_ms is not None or images:
+            raise ProviderDown(
+                "The image stream from OpenAI broke before the final image arrived. Try again, "
+                "or set partial images to 0.", provider="openai", code="stream_broken", request_id=request_id,
+            ) from exc
+        raise
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+    if not images:
+        raise ProviderDown(
+            "The image stream from OpenAI ended before the final image arrived. Try again, or set partial images to 0.",
+            provider="openai", code="stream_broken", request_id=request_id,
+        )
+    return images, usage, request_id, ttft_ms
+
+
+def _explained(err: StudioError, model: str) -> StudioError:
+    """Name the replacement when the server says a model we know is gone."""
+    if isinstance(err, NotAvailable):
+        better = catalog.replacement(model)
+        if better and better not in err.message:
+            err.message = f"{err.message} Try {better} instead."
+            err.args = (err.message,)
+    return err
+
+
+def _b64(data: str | None) -> bytes:
+    try:
+        return base64.b64decode(data or "", validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProviderDown("OpenAI sent an image this app could not decode. Try again.", provider="openai",
+                           code="malformed_image") from exc
+
+
+def _image_from_item(item, output_format: str | None, cfg: ProviderConfig, timeout: float) -> GeneratedImage:
+    if getattr(item, "b64_json", None):
+        data = _b64(item.b64_json)
+    elif getattr(item, "url", None):
+        data = _download(item.url, cfg, timeout)
+    else:
+        raise ProviderDown("OpenAI answered with an empty image entry. Try again.", provider="openai", code="no_images")
+    image = _decoded(data, output_format)
+    image.revised_prompt = getattr(item, "revised_prompt", None)
+    return image
+
+
+def _download(url: str, cfg: ProviderConfig, timeout: float) -> bytes:
+    """Fetch a result URL now: they expire after an hour. No API key goes with it."""
+    try:
+        reply = requests.get(url, timeout=min(timeout, DOWNLOAD_TIMEOUT_S))
+        reply.raise_for_status()
+        return reply.content
+    except requests.RequestException as exc:
+        raise ProviderDown(
+            f"The image was made but downloading it failed ({type(exc).__name__}). Try again; "
+            "result links expire after an hour.", provider="openai", code="download_failed",
+        ) from exc
+
+
+def _decoded(data: bytes, output_format: str | None) -> GeneratedImage:
+    """Size and type read from the bytes themselves (Pillow only parses the header here)."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            width, height = picture.size
+            mime = _MIME_BY_PIL_FORMAT.get(picture.format or "")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ProviderDown("OpenAI sent an image this app could not read. Try again.", provider="openai",
+                           code="malformed_image") from exc
+    return GeneratedImage(data=data, mime=mime or _MIME_BY_OUTPUT_FORMAT.get(output_format or "png", "image/png"),
+                          width=width, height=height)
+
+
+def _usage(raw) -> Usage | None:
+    """Our ``Usage`` from the SDK's; ``details`` keeps the API's own nesting (input/output token details)."""
+    if raw is None:
+        return None
+    dumped = raw.model_dump(exclude_none=True) if hasattr(raw, "model_dump") else dict(raw)
+    details = {k: v for k, v in dumped.items() if k not in ("input_tokens", "output_tokens")}
+    return Usage(input_tokens=dumped.get("input_tokens"), output_tokens=dumped.get("output_tokens"), details=details)
+
+
+def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
+    """Streams with n > 1 report usage on each completed image: add them up."""
+    if total is None or more is None:
+        return total or more
+
+    def add(a, b):
+        if isinstance(a, dict) and isinstance(b, dict):
+            return {k: add(a.get(k), b.get(k)) for k in a.keys() | b.keys()}
+        if a is None or b is None:
+            return a if b is None else b
+        return a + b
+
+    return Usage(input_tokens=add(total.input_tokens, more.input_tokens),
+                 output_tokens=add(total.output_tokens, more.output_tokens),
+                 details=add(total.details, more.details))

@@ -1,0 +1,209 @@
+"""Every upload a person might try, generated here, turned into an API-ready PNG or a clear refusal."""
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lib.errors import InvalidInput
+from lib.imaging import (
+    GPT_MAX_SIDE,
+    LEGACY_MAX_BYTES,
+    normalise_for_edit,
+)
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def decode(png: bytes) -> np.ndarray:
+    img = Image.open(io.BytesIO(png))
+    assert img.format == "PNG" and img.mode == "RGBA"
+    return np.asarray(img)
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size but carries (almost) no pixels: how a decompression bomb starts."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"")) + png_chunk(b"IEND", b"")
+
+
+def png_16bit(arr: np.ndarray) -> bytes:
+    """Pillow cannot write 16-bit RGB(A) PNGs, so write one by hand."""
+    height, width, channels = arr.shape
+    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, {3: 2, 4: 6}[channels], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(raw)) + png_chunk(b"IEND", b"")
+
+
+def solid(size=(256, 256), colour=(200, 30, 30), mode="RGB") -> Image.Image:
+    return Image.new(mode, size, colour)
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_truncated_png_is_refused_as_cut_off():
+    data = encode(Image.fromarray(np.random.default_rng(1).integers(0, 255, (300, 300, 3), dtype=np.uint8)))
+    with pytest.raises(InvalidInput, match="cut off or damaged"):
+        normalise_for_edit(data[: len(data) // 2], legacy=False, filename="photo.png")
+
+
+def test_text_file_named_png_is_refused_as_text():
+    with pytest.raises(InvalidInput, match="contains text, not an image") as err:
+        normalise_for_edit(b"hello, this is my shopping list\nmilk\neggs\n", legacy=False, filename="notes.png")
+    assert "“notes.png”" in err.value.message
+
+
+def test_empty_file_is_refused():
+    with pytest.raises(InvalidInput, match="empty"):
+        normalise_for_edit(b"", legacy=False)
+
+
+def test_decompression_bomb_past_pillows_limit_is_refused():
+    with pytest.raises(InvalidInput, match="megapixels") as err:
+        normalise_for_edit(png_header_only(30000, 30000), legacy=False, filename="bomb.png")
+    assert "Resize it" in err.value.message
+
+
+def test_image_past_our_pixel_limit_is_refused_with_its_size():
+    with pytest.raises(InvalidInput, match="13000×13000 px"):
+        normalise_for_edit(png_header_only(13000, 13000), legacy=False)
+
+
+def test_one_pixel_image_is_too_small():
+    with pytest.raises(InvalidInput, match="only 1×1 px"):
+        normalise_for_edit(encode(solid((1, 1))), legacy=False)
+
+
+def test_heic_photo_gets_a_how_to_export_message():
+    fake_heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 100
+    with pytest.raises(InvalidInput, match="HEIC/HEIF.*Export it as JPEG or PNG"):
+        normalise_for_edit(fake_heic, legacy=False, filename="IMG_0001.HEIC")
+
+
+def test_unknown_binary_format_is_refused():
+    with pytest.raises(InvalidInput, match="not an image format this app can read"):
+        normalise_for_edit(bytes(range(256)) * 4, legacy=False)
+
+
+# --------------------------------------------------------------------------- fixes
+
+
+def test_clean_rgba_png_passes_without_fixes():
+    result = normalise_for_edit(encode(solid(mode="RGBA", colour=(1, 2, 3, 255))), legacy=False)
+    assert result.fixes == []
+    assert (result.width, result.height) == (256, 256)
+
+
+def test_12000_square_image_is_downscaled_not_refused():
+    img = Image.new("1", (12000, 12000), 0)
+    img.paste(1, (6000, 0, 12000, 12000))  # right half white
+    result = normalise_for_edit(encode(img), legacy=False)
+    assert (result.width, result.height) == (GPT_MAX_SIDE, GPT_MAX_SIDE)
+    assert any("Downscaled from 12000×12000 to 4096×4096" in f for f in result.fixes)
+    pixels = decode(result.png_bytes)
+    assert pixels[10, 10, 0] == 0 and pixels[10, -10, 0] == 255  # the picture survived, not just the size
+
+
+def test_big_jpeg_is_reported_in_its_own_pixels():
+    img = Image.fromarray(np.full((1000, 9000, 3), 90, np.uint8))
+    result = normalise_for_edit(encode(img, "JPEG"), legacy=False)
+    assert result.width == GPT_MAX_SIDE
+    assert any("Downscaled from 9000×1000 to 4096×455" in f for f in result.fixes)
+
+
+def test_cmyk_jpeg_becomes_rgba_with_the_right_colour():
+    cyan = Image.new("CMYK", (128, 128), (255, 0, 0, 0))
+    result = normalise_for_edit(encode(cyan, "JPEG", quality=95), legacy=False)
+    r, g, b, a = decode(result.png_bytes)[64, 64]
+    assert r < 30 and g > 225 and b > 225 and a == 255
+    assert any("Converted JPEG (CMYK colour) to an RGBA PNG" in f for f in result.fixes)
+
+
+def test_16bit_greyscale_png_is_scaled_not_clipped():
+    grey = Image.fromarray(np.full((100, 100), 32768, np.uint16))  # mid-grey in 16 bits
+    result = normalise_for_edit(encode(grey), legacy=False)
+    assert 126 <= decode(result.png_bytes)[50, 50, 0] <= 129
+    assert "Reduced 16-bit colour depth to 8-bit." in result.fixes
+
+
+def test_16bit_rgba_png_is_reported_and_keeps_its_alpha():
+    arr = np.zeros((80, 80, 4), np.uint16)
+    arr[..., 0] = 65535
+    arr[:, :40, 3] = 65535  # left half opaque, right half transparent
+    result = normalise_for_edit(png_16bit(arr), legacy=False)
+    pixels = decode(result.png_bytes)
+    assert pixels[10, 10].tolist() == [255, 0, 0, 255] and pixels[10, 70, 3] == 0
+    assert "Reduced 16-bit colour depth to 8-bit." in result.fixes
+
+
+def test_palette_png_keeps_its_transparency():
+    img = Image.new("P", (100, 100), 0)
+    img.putpalette([0, 0, 0, 250, 10, 10] + [0] * 762)
+    img.paste(1, (0, 0, 50, 100))
+    result = normalise_for_edit(encode(img, transparency=0), legacy=False)
+    pixels = decode(result.png_bytes)
+    assert pixels[50, 10].tolist() == [250, 10, 10, 255]
+    assert pixels[50, 90, 3] == 0
+    assert any("palette colours" in f for f in result.fixes)
+
+
+def test_animated_gif_uses_the_first_frame_and_says_so():
+    frames = [solid((120, 120), c).convert("P") for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
+    data = encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = normalise_for_edit(data, legacy=False, filename="party.gif")
+    r, g, b, _ = decode(result.png_bytes)[60, 60]
+    assert r > 200 and b < 50
+    assert any("animated (3 frames): used the first frame" in f for f in result.fixes)
+
+
+def test_exif_rotated_jpeg_is_turned_upright():
+    stored = np.zeros((100, 200, 3), np.uint8)
+    stored[:, :100] = (255, 0, 0)  # left half red, as the sensor stored it
+    stored[:, 100:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display needs a 90° clockwise turn
+    data = encode(Image.fromarray(stored), "JPEG", quality=95, exif=exif.tobytes())
+    result = normalise_for_edit(data, legacy=False)
+    assert (result.width, result.height) == (100, 200)
+    pixels = decode(result.png_bytes)
+    assert pixels[20, 50, 0] > 200 and pixels[20, 50, 2] < 60  # the red half is now on top
+    assert pixels[180, 50, 2] > 200
+    assert any("rotated 90°" in f and "EXIF" in f for f in result.fixes)
+
+
+def test_legacy_contract_crops_the_centre_square_and_caps_at_1024():
+    img = np.zeros((1500, 3000, 3), np.uint8)
+    img[:, 750:2250] = 255  # the centre square is white, the sides black
+    result = normalise_for_edit(encode(Image.fromarray(img)), legacy=True)
+    assert (result.width, result.height) == (1024, 1024)
+    pixels = decode(result.png_bytes)
+    assert pixels[:, :, :3].min() > 240  # only the white centre is left
+    assert any("Cropped the centre 1500×1500 square out of 3000×1500" in f for f in result.fixes)
+
+
+def test_gpt_models_keep_non_square_images():
+    result = normalise_for_edit(encode(solid((640, 320))), legacy=False)
+    assert (result.width, result.height) == (640, 320)
+
+
+def test_legacy_image_over_4mb_is_downscaled_under_the_limit():
+    noise = np.random.default_rng(7).integers(0, 256, (1024, 1024, 4), dtype=np.uint8)
+    data = encode(Image.fromarray(noise, "RGBA"))
+    assert len(data) > LEGACY_MAX_BYTES
+    result = normalise_for_edit(data, legacy=True)
+    assert len(result.png_bytes) <= LEGACY_MAX_BYTES
+    assert result.width == result.height < 1024
+    assert any("4.0 MB limit" in f for f in result.fixes)

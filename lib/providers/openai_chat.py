@@ -142,6 +142,15 @@ class ChatStream:
         if self._gen is None or inspect.getgeneratorstate(self._gen) == inspect.GEN_CLOSED:
             self._finish_cancelled()
 
+    def _broken(self, cause: StudioError | None) -> ProviderDown:
+        silent = " (no data for {:g} s)".format(self.timeout) if cause is not None and cause.code == "timeout" else ""
+        return ProviderDown(
+            f"The reply stopped before it was finished: the connection dropped{silent}. The text received so far is "
+            "kept; regenerate to try again.",
+            provider="openai", code="stream_incomplete", request_id=self.request_id,
+            detail=cause.detail if cause is not None else None,
+        )
+
     def _finish_cancelled(self) -> None:
         if not self.done:
             self.error = Cancelled(
@@ -150,9 +159,9 @@ class ChatStream:
             self.done = True
 
     def __iter__(self) -> Iterator[str]:
-        if self._gen is not None:
-            raise RuntimeError("A ChatStream can be read only once.")
-        self._gen = self._generate()
+        # One reply, one reader: every iter() gets the same generator (st.write_stream calls iter() twice).
+        if self._gen is None:
+            self._gen = self._generate()
         return self._gen
 
     def _generate(self) -> Iterator[str]:
@@ -188,14 +197,12 @@ class ChatStream:
                     return
             if self.finish_reason is None and not self._stop_requested.is_set():
                 # The SDK ends quietly when the server closes the connection early: no finish_reason means cut short.
-                self.error = ProviderDown(
-                    "The reply stopped before it was finished (the connection dropped). The text received so far is kept; "
-                    "regenerate to try again.",
-                    provider="openai", code="stream_incomplete", request_id=self.request_id,
-                )
+                self.error = self._broken(None)
         except Exception as exc:  # any failure of the call or the stream ends the reply with an error, never a trace
             if not self._stop_requested.is_set():
                 err = exc if isinstance(exc, StudioError) else translate_error(exc, self.cfg, model=self.model, timeout=self.timeout)
+                if self._sdk_stream is not None and isinstance(err, ProviderDown) and err.code in ("connection_error", "timeout"):
+                    err = self._broken(err)  # the server did answer: the reply was cut, the address is fine
                 if err.request_id is None:
                     err.request_id = self.request_id
                 self.error = err

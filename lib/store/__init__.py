@@ -53,7 +53,7 @@ def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageSto
         images = ImageStore(root)
         ledger = Ledger(root / LEDGER_FILE, images=images)
         _stores[root] = (images, ledger)
-        return images, ledger
+        return _stores[root]
 
 
 def _secrets(cfg: ProviderConfig | None) -> list[str]:

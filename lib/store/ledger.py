@@ -409,7 +409,7 @@ class Ledger:
 
 def _typed_frame(records: list[tuple]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    frame["created_at"] = pd.to_datetime(frame["created_at"], format=_TS_FORMAT, utc=True)
+    frame["created_at"] = pd.to_datetime(frame["created_at"], format=_TS_FORMAT, utc=True).astype("datetime64[us, UTC]")
     for name in _INT_COLUMNS:
         frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
     for name in _FLOAT_COLUMNS:

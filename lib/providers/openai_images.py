@@ -121,7 +121,9 @@ def edit(
     params = _params(spec, model=model, n=n, size=size, quality=quality, background=background,
                      output_format=output_format, output_compression=output_compression,
                      input_fidelity=input_fidelity, partial_images=partial_images)
-    files: dict[str, Any] = {"prompt": prompt, "image": _file_parts(images)}
+    parts = _file_parts(images)
+    # One image goes as `image`, several as `image[]`: the SDK picks the field name from the type.
+    files: dict[str, Any] = {"prompt": prompt, "image": parts[0] if len(parts) == 1 else parts}
     if mask is not None:
         files["mask"] = ("mask.png", mask, "image/png")
     return _call(cfg, EDITS, model, params, files, output_format, on_partial, timeout,
@@ -306,13 +308,13 @@ def _read_stream(stream, on_partial: OnPartial | None, output_format: str | None
                     on_partial(int(getattr(event, "partial_image_index", 0) or 0), _b64(event.b64_json))
             elif kind.endswith("completed"):
                 images.append(_decoded(_b64(event.b64_json), event.output_format or output_format))
-                usage = _add_usage(usage, _usage(getattr(event, "usage", None)))
+                # Each completed event repeats the whole call's usage (n images), so keep the last, never add.
+                usage = _usage(getattr(event, "usage", None)) or usage
     except StudioError:
         raise
-    except openai.APIError:
-        raise
-    except Exception as exc:  # the connection dropped mid-stream
-        if ttft_ms is not None or images:
+    except Exception as exc:
+        dropped = not isinstance(exc, openai.APIError) or isinstance(exc, openai.APIConnectionError)
+        if dropped and (ttft_ms is not None or images):  # the connection went away after the stream began
             raise ProviderDown(
                 "The image stream from OpenAI broke before the final image arrived. Try again, "
                 "or set partial images to 0.", provider="openai", code="stream_broken", request_id=request_id,
@@ -393,20 +395,3 @@ def _usage(raw) -> Usage | None:
     dumped = raw.model_dump(exclude_none=True) if hasattr(raw, "model_dump") else dict(raw)
     details = {k: v for k, v in dumped.items() if k not in ("input_tokens", "output_tokens")}
     return Usage(input_tokens=dumped.get("input_tokens"), output_tokens=dumped.get("output_tokens"), details=details)
-
-
-def _add_usage(total: Usage | None, more: Usage | None) -> Usage | None:
-    """Streams with n > 1 report usage on each completed image: add them up."""
-    if total is None or more is None:
-        return total or more
-
-    def add(a, b):
-        if isinstance(a, dict) and isinstance(b, dict):
-            return {k: add(a.get(k), b.get(k)) for k in a.keys() | b.keys()}
-        if a is None or b is None:
-            return a if b is None else b
-        return a + b
-
-    return Usage(input_tokens=add(total.input_tokens, more.input_tokens),
-                 output_tokens=add(total.output_tokens, more.output_tokens),
-                 details=add(total.details, more.details))

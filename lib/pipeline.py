@@ -96,7 +96,7 @@ class StepResult:
     output: str
     turn: ChatTurn | None = None
     error: StudioError | None = None
-    note: str | None = None  # e.g. "already English: not sent"
+    note: str | None = None  # e.g. "kept" for a step taken from an earlier run
     ledger_id: str | None = None
 
     @property
@@ -187,12 +187,13 @@ def fill(template: str, values: dict[str, object]) -> str:
 
 def split_descriptors(text: str) -> list[str]:
     """Descriptors from a model's reply: split on commas, full stops, semicolons, lines and list bullets."""
-    pieces = re.split(r"[,;\n]|\.(?:\s|$)", text)
     out = []
-    for piece in pieces:
-        piece = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", piece).strip(" .\"'")
-        if piece:
-            out.append(piece)
+    for line in text.splitlines():
+        line = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", line)  # "1. red dunes", "- glass domes"
+        for piece in re.split(r"[,;]|\.(?:\s|$)", line):
+            piece = piece.strip(" .\"'")
+            if piece:
+                out.append(piece)
     return out
 
 
@@ -309,8 +310,6 @@ def _run_step(cfg, name, template, idea, outputs, prompts, *, model, n, style_wo
         return StepResult(name, template.user, text)
     if name == "prompt":
         return StepResult(name, outputs[-1], tidy_prompt(outputs[-1]))
-    if name == "translate" and not looks_non_english(outputs[-1]):
-        return StepResult(name, fill(template.user, {}), outputs[-1], note="already English: not sent")
     messages = _messages(name, template, idea, outputs, prompts, n)
     sent = messages[-1]["content"]
     try:
@@ -321,8 +320,42 @@ def _run_step(cfg, name, template, idea, outputs, prompts, *, model, n, style_wo
     return StepResult(name, sent, output, turn=turn)
 
 
+def render_images(
+    configs: dict[str, ProviderConfig],
+    prompt: str,
+    targets: list,
+    *,
+    group_id: str,
+    timeout_s: float = 180.0,
+    on_result: Callable | None = None,
+    page: str = "pipeline",
+):
+    """The final prompt on every engine the person picked, all at once, each image row in the run's ledger group.
+
+    ``targets`` are ``lib.compare.Target``s; a failing engine fails only its own
+    cell.  Karlo gets ``karlo_prompt(prompt)`` (English, at most 256 characters).
+    Returns the ``lib.compare.CompareRun``.
+    """
+    from lib import compare
+
+    def karlo_call(cfg: ProviderConfig, sent: str, settings: dict):
+        from lib.providers.karlo import KarloClient
+
+        settings = dict(settings)
+        settings.pop("model", None)  # Karlo picks its model with `version`
+        timeout = settings.pop("timeout", timeout_s)
+        fitted = karlo_prompt(sent)
+        result = KarloClient(cfg, read_timeout=timeout).text_to_image(fitted, **settings)
+        if fitted != sent:
+            result.notes.append(f"Karlo was sent the English, {KARLO_PROMPT_MAX}-character form: {fitted}")
+        return result
+
+    return compare.run_compare(configs, [prompt], targets, timeout_s=timeout_s, on_result=on_result,
+                               group_id=group_id, calls={"karlo": karlo_call}, page=page)
+
+
 __all__ = [
     "STEPS", "STEP_NAMES", "StepTemplate", "StepResult", "PipelineRun", "default_templates", "run_pipeline",
-    "translate_to_english", "looks_non_english", "karlo_prompt", "condense", "tidy_prompt", "fill",
+    "translate_to_english", "looks_non_english", "karlo_prompt", "render_images", "condense", "tidy_prompt", "fill",
     "KARLO_PROMPT_MAX", "DEFAULT_STYLE_WORDS", "DEFAULT_CONDENSE_MAX",
 ]

@@ -155,6 +155,16 @@ def _looks_non_english(text: str) -> bool:
     return looks_non_english(text)
 
 
+def _translation_model(cfg: ProviderConfig) -> str:
+    """The catalog's default chat model (small and cheap is all a translation needs)."""
+    try:
+        from lib import catalog
+
+        return next(m.id for m in catalog.load().chats if not m.is_retired())
+    except Exception:  # no catalog, or no chat models offered: the long-lived small default
+        return "gpt-5.4-mini"
+
+
 class _Translations:
     """English versions of prompts for Karlo: one translation per prompt however many Karlo targets, each on the ledger."""
 
@@ -165,7 +175,7 @@ class _Translations:
         self._per_prompt: dict[str, threading.Lock] = {}
         self._english: dict[str, str] = {}
 
-    def english(self, prompt: str) -> str:
+    def english(self, prompt: str, timeout_s: float) -> str:
         if not _looks_non_english(prompt):
             return prompt
         try:
@@ -176,10 +186,10 @@ class _Translations:
             lock = self._per_prompt.setdefault(prompt, threading.Lock())
         with lock:
             if prompt not in self._english:
-                self._english[prompt] = self._translate(translate_to_english, prompt)
+                self._english[prompt] = self._translate(translate_to_english, prompt, timeout_s)
         return self._english[prompt]
 
-    def _translate(self, translate_to_english, prompt: str) -> str:
+    def _translate(self, translate_to_english, prompt: str, timeout_s: float) -> str:
         cfg = self._cfg
         if cfg is None or not cfg.usable:
             raise AuthError(
@@ -189,7 +199,7 @@ class _Translations:
         started = time.monotonic()
         turn, error = None, None
         try:
-            english, turn = translate_to_english(cfg, prompt)
+            english, turn = translate_to_english(cfg, prompt, model=_translation_model(cfg), timeout=timeout_s)
         except StudioError as exc:
             error = exc
         try:
@@ -295,7 +305,7 @@ def run_compare(
             if target.extra_headers:
                 cfg = replace(cfg, extra_headers={**cfg.extra_headers, **target.extra_headers})
             cell.prompt_sent = (
-                translations.english(cell.prompt) if target.provider == "karlo" else cell.prompt
+                translations.english(cell.prompt, timeout_s) if target.provider == "karlo" else cell.prompt
             )
             settings = {"model": target.model, **target.settings, "timeout": timeout_s}
             result = calls[target.provider](cfg, cell.prompt_sent, settings)

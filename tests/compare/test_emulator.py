@@ -1,0 +1,101 @@
+"""A real comparison against the emulator: real providers over loopback HTTP, the real store and ledger.
+
+These tests use an emulator of their own: a timed-out request is retried by the
+SDK in the background after the comparison has moved on, and those stray calls
+must not land in the call log other tests assert on.
+"""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from lib import compare
+from lib.compare import Target, leaderboard, run_compare
+from lib.config import resolve
+from lib.errors import ProviderDown
+from lib.store import open_store
+
+TIMEOUT_S = 5.0  # generous for a busy machine; the emulator below hangs far longer
+
+
+@pytest.fixture(scope="module")
+def own_emulator():
+    from emulator import start_in_thread
+
+    running = start_in_thread(hang_seconds=60)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def env(studio_env, own_emulator, monkeypatch):
+    """Keys present and base URLs at this module's emulator: the app believes it is live."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-live-key-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", own_emulator.openai_base_url)
+    monkeypatch.setenv("KAKAO_REST_API_KEY", "kakao-test-live-key-0123456789")
+    monkeypatch.setenv("KARLO_BASE_URL", own_emulator.karlo_base_url)
+    with own_emulator.state.lock:
+        own_emulator.state.calls.clear()
+    return own_emulator.state.calls
+
+
+def three_targets():
+    return [
+        Target("gpt-image-2 low", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "low"}),
+        Target("gpt-image-2 medium 1536x1024", "openai", "gpt-image-2", {"size": "1536x1024", "quality": "medium"}),
+        Target("gpt-image-2 hung", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "low"},
+               extra_headers={compare.FAULT_HEADER: "hang"}),
+    ]
+
+
+def test_three_targets_one_hung_gives_two_results_one_timeout_and_three_rows(env):
+    emulator_calls = env
+    configs = resolve()
+    arrived = []
+    run = run_compare(configs, ["a lighthouse at dusk"], three_targets(), timeout_s=TIMEOUT_S,
+                      on_result=lambda cell: arrived.append(cell.target.label))
+
+    low, medium, hung = run.cells
+    assert low.status == "ok" and Image.open(io.BytesIO(low.result.images[0].data)).size == (1024, 1024)
+    assert medium.status == "ok" and Image.open(io.BytesIO(medium.result.images[0].data)).size == (1536, 1024)
+    assert isinstance(hung.error, ProviderDown) and "timed out" in hung.error.message
+    assert arrived[-1] == "gpt-image-2 hung"  # the two answers were shown before the hung one gave up
+
+    _, ledger = open_store()
+    rows = ledger.rows(group_id=run.group_id)
+    assert len(rows) == 3
+    by_status = sorted((r.status, r.page, r.action, r.backend) for r in rows)
+    assert by_status == [("error", "compare", "generate", "live"), ("ok", "compare", "generate", "live"),
+                         ("ok", "compare", "generate", "live")]
+    ok_rows = [r for r in rows if r.status == "ok"]
+    assert all(r.output_refs and r.output_tokens and r.cost_usd is not None for r in ok_rows)
+    assert {r.params.get("quality") for r in ok_rows} == {"low", "medium"}
+    error_row = next(r for r in rows if r.status == "error")
+    assert "timed out" in error_row.error_message
+    # Only the hung target's request carried the fault.
+    faulted = [c for c in emulator_calls if c["path"] == "/v1/images/generations"
+               and c["headers"].get("x-emulator-fault") == "hang"]
+    clean = [c for c in emulator_calls if c["path"] == "/v1/images/generations"
+             and "x-emulator-fault" not in c["headers"]]
+    assert faulted and len(clean) == 2
+
+
+def test_votes_move_the_leaderboard(env):
+    configs = resolve()
+    targets = three_targets()[:2]
+    run = run_compare(configs, ["a fox", "an owl"], targets, timeout_s=10)
+    assert [c.status for c in run.cells] == ["ok"] * 4
+    _, ledger = open_store()
+    labels = [t.label for t in targets]
+
+    ledger.add_vote(run.group_id, "a fox", labels[0], labels)
+    board = leaderboard(ledger.votes_frame()).set_index("target")
+    assert board.loc[labels[0], "win_rate"] == 1.0 and board.loc[labels[1], "win_rate"] == 0.0
+
+    ledger.add_vote(run.group_id, "an owl", labels[1], labels)
+    ledger.add_vote(run.group_id, "a fox", compare.TIE, labels)  # changes the earlier fox vote
+    board = leaderboard(ledger.votes_frame()).set_index("target")
+    assert board.loc[labels[0], "votes"] == 2 and board.loc[labels[0], "win_rate"] == 0.25
+    assert board.loc[labels[1], "win_rate"] == 0.75

@@ -12,7 +12,7 @@ import hashlib
 import io
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpeg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
 _GROUT = np.array([38, 30, 26], dtype=np.float32)  # warm near-black between the tiles
@@ -138,10 +138,9 @@ def inpaint(source: Image.Image, edit_area: np.ndarray, prompt: str, seed: int, 
 
 
 def upscale(source: Image.Image, scale: int) -> Image.Image:
-    """A real resample to ``scale`` × the size, then a light sharpen, as an upscaler would."""
+    """A real Lanczos resample to ``scale`` × the size."""
     img = source.convert("RGB")
-    big = img.resize((img.width * scale, img.height * scale), Image.Resampling.LANCZOS)
-    return big.filter(ImageFilter.UnsharpMask(radius=2, percent=60, threshold=2))
+    return img.resize((img.width * scale, img.height * scale), Image.Resampling.LANCZOS)
 
 
 def nsfw_score(img: Image.Image) -> float:
@@ -156,8 +155,11 @@ def encode(img: Image.Image, image_format: str, quality: int) -> tuple[bytes, st
     """Bytes and MIME type in the asked-for format (PNG ignores ``quality``, as Karlo's does)."""
     fmt, mime = FORMATS[image_format]
     buf = io.BytesIO()
+    # Fast encoder settings: the emulator should answer in a blink, not win on size.
     if fmt == "PNG":
-        img.save(buf, fmt, optimize=False)
+        img.save(buf, fmt, compress_level=1)
+    elif fmt == "WEBP":
+        img.save(buf, fmt, quality=int(quality), method=2)
     else:
         img.save(buf, fmt, quality=int(quality))
     return buf.getvalue(), mime

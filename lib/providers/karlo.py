@@ -424,7 +424,7 @@ class KarloClient:
         _check_choice("scale", scale, (2, 4))
         for _, img in encoded:
             if max(img.size) * scale > MAX_UPSCALED_SIDE:
-                raise _bad("scale", f"×{scale} would make a {img.width}×{img.height} image larger than Karlo's "
+                raise _bad("scale", f"scale ×{scale} would make a {img.width}×{img.height} image larger than Karlo's "
                                     f"{MAX_UPSCALED_SIDE} px per side. Use ×2.")
         _check_output(image_format, image_quality, return_type)
         body = {"images": [b64 for b64, _ in encoded], "scale": scale, "image_format": image_format,

@@ -96,16 +96,18 @@ class ImageStore:
         """Store ``data`` (an image Pillow can read) and its thumbnail; same bytes, same file, no rewrite."""
         if not data:
             raise InvalidInput("The image is empty (0 bytes).")
+        sha = hashlib.sha256(data).hexdigest()
         try:
-            image = Image.open(io.BytesIO(data))
-            image.load()
+            image = Image.open(io.BytesIO(data))  # reads the header only
+            ext, mime = _FORMATS.get(image.format or "", ((image.format or "bin").lower(), Image.MIME.get(image.format or "", "application/octet-stream")))
+            ref = ImageRef(sha, ext, mime, image.width, image.height, len(data))
+            target = self.images_dir / sha[:2] / f"{sha}.{ext}"
+            thumb = self._thumb_path(sha)
+            if target.exists() and thumb.exists():
+                return ref  # stored before: the bytes are the address, nothing to check or write
+            image.load()  # decode fully: a truncated or corrupt file is refused here, before anything is written
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
             raise InvalidInput(f"This file is not an image this app can read ({type(exc).__name__}). Use PNG, JPEG or WebP.") from exc
-        ext, mime = _FORMATS.get(image.format or "", ((image.format or "bin").lower(), Image.MIME.get(image.format or "", "application/octet-stream")))
-        sha = hashlib.sha256(data).hexdigest()
-        ref = ImageRef(sha, ext, mime, image.width, image.height, len(data))
-        target = self.images_dir / sha[:2] / f"{sha}.{ext}"
-        thumb = self._thumb_path(sha)
         try:
             if not target.exists():
                 _write_atomically(target, data)

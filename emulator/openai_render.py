@@ -72,55 +72,59 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
+RENDER_SIDE = 640  # soft shapes are drawn at most this big, then scaled up: fast at any output size
+
+
 def scene(prompt: str, width: int, height: int, index: int = 0, *, transparent: bool = False,
           caption: bool = True) -> np.ndarray:
     """The picture for a prompt: uint8 RGB (or RGBA with a see-through sky when ``transparent``)."""
     pal = _palette(prompt)
     rng = _rng("scene", _clean(prompt), index)
-    unit = float(min(width, height))
+    scale = min(1.0, RENDER_SIDE / max(width, height))
+    w, h = max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
+    unit = float(min(w, h))
 
-    t = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
+    t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
     img = pal["sky_top"] * (1.0 - t) + pal["sky_bottom"] * t
-    img = np.broadcast_to(img, (height, width, 3)).copy()
-    alpha = np.zeros((height, width), dtype=np.float32)
+    img = np.broadcast_to(img, (h, w, 3)).copy()
+    alpha = np.zeros((h, w), dtype=np.float32)
 
     # the big orb (sun or moon), then smaller bokeh circles
-    _blend_disc(img, alpha, width * (0.2 + 0.6 * rng.random()), height * (0.15 + 0.3 * rng.random()),
+    _blend_disc(img, alpha, w * (0.2 + 0.6 * rng.random()), h * (0.15 + 0.3 * rng.random()),
                 unit * (0.1 + 0.1 * rng.random()), unit * 0.03, pal["orb"], 0.95)
     for _ in range(3 + int(rng.integers(0, 4))):
         colour = pal["accent"] if rng.random() < 0.5 else pal["orb"]
-        _blend_disc(img, alpha, width * rng.random(), height * (0.1 + 0.6 * rng.random()),
+        _blend_disc(img, alpha, w * rng.random(), h * (0.1 + 0.6 * rng.random()),
                     unit * (0.03 + 0.08 * rng.random()), unit * 0.02, colour, 0.35 + 0.4 * rng.random())
 
     # a rolling horizon along the bottom third
-    x = np.linspace(0.0, 2 * np.pi, width, dtype=np.float32)[None, :]
-    ridge = height * (0.68 + 0.06 * np.sin(x * (1 + 2 * rng.random()) + 6.3 * rng.random())
-                      + 0.03 * np.sin(x * (3 + 4 * rng.random()) + 6.3 * rng.random()))
+    x = np.linspace(0.0, 2 * np.pi, w, dtype=np.float32)[None, :]
+    ridge = h * (0.68 + 0.06 * np.sin(x * (1 + 2 * rng.random()) + 6.3 * rng.random())
+                 + 0.03 * np.sin(x * (3 + 4 * rng.random()) + 6.3 * rng.random()))
     top = max(int(ridge.min()) - 1, 0)  # only the rows the hills reach
-    y = np.arange(top, height, dtype=np.float32)[:, None]
+    y = np.arange(top, h, dtype=np.float32)[:, None]
     ground = np.clip((y - ridge) / max(unit * 0.004, 1.0), 0.0, 1.0)
-    shade = pal["ground"] * (1.0 - 0.35 * (y / height))[..., None]
+    shade = pal["ground"] * (1.0 - 0.35 * (y / h))[..., None]
     img[top:] += (shade - img[top:]) * ground[..., None]
     np.maximum(alpha[top:], ground, out=alpha[top:])
 
-    # the thin frame that makes it recognisably "OpenAI" in this emulator
-    m, th = max(int(unit * 0.025), 2), max(int(unit / 512), 1)
-    for sl in ((slice(m, m + th), slice(m, width - m)), (slice(height - m - th, height - m), slice(m, width - m)),
-               (slice(m, height - m), slice(m, m + th)), (slice(m, height - m), slice(width - m - th, width - m))):
-        img[sl] = pal["frame"]
-        alpha[sl] = 1.0
-
     rgb = (np.clip(img, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    out = np.dstack([rgb, (alpha * 255.0 + 0.5).astype(np.uint8)]) if transparent else rgb
+    small = np.dstack([rgb, (alpha * 255.0 + 0.5).astype(np.uint8)]) if transparent else rgb
+    pic = Image.fromarray(small)
+    if (w, h) != (width, height):
+        pic = pic.resize((width, height), Image.Resampling.BILINEAR)
+
+    # the thin frame and the caption, drawn at full size so they stay crisp
+    full = float(min(width, height))
+    m, th = max(int(full * 0.025), 2), max(int(full / 512), 1)
+    frame = tuple(int(c * 255) for c in pal["frame"]) + ((255,) if transparent else ())
+    draw = ImageDraw.Draw(pic)
+    draw.rectangle((m, m, width - m - 1, height - m - 1), outline=frame, width=th)
     words = _clean(prompt).split()[:4]
-    if caption and words and unit >= 64:
-        pic = Image.fromarray(out)
-        size = max(int(unit / 40), 9)
-        ImageDraw.Draw(pic).text((m + 3 * th + 4, height - m - size - 6), " ".join(words)[:48],
-                                 fill=tuple(int(c * 255) for c in pal["frame"]) + ((255,) if transparent else ()),
-                                 font=_font(size))
-        out = np.asarray(pic)
-    return out
+    if caption and words and full >= 64:
+        size = max(int(full / 40), 9)
+        draw.text((m + 3 * th + 4, height - m - size - 6), " ".join(words)[:48], fill=frame, font=_font(size))
+    return np.asarray(pic)
 
 
 def _to_rgb_float(arr: np.ndarray) -> np.ndarray:

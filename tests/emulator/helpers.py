@@ -9,7 +9,7 @@ from PIL import Image
 
 def png_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, "PNG")
+    Image.fromarray(arr).save(buf, "PNG", compress_level=1)
     return buf.getvalue()
 
 

@@ -1,0 +1,316 @@
+"""Images through the emulator: generations, edits, variations, streaming; validated like the real API."""
+from __future__ import annotations
+
+import base64
+import warnings
+
+import numpy as np
+import pytest
+import requests
+
+import openai
+from tests.emulator.helpers import correlation, decode, photo, png_bytes
+
+GPT = "gpt-image-2"
+
+
+def _pixels(item_b64: str) -> np.ndarray:
+    return np.asarray(decode(base64.b64decode(item_b64)))
+
+
+def _gen(http, **body):
+    return http.post("/images/generations", json={"model": GPT, "quality": "low", **body})
+
+
+# ------------------------------------------------------------------ generations
+
+
+def test_generation_matches_spec_with_echo_fields_and_table_usage(http, spec):
+    r = _gen(http, prompt="a lighthouse at dusk", n=2, size="1024x1536")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    spec.validate(body, "ImagesResponse")
+    assert (body["size"], body["quality"], body["output_format"], body["background"]) == \
+        ("1024x1536", "low", "png", "opaque")
+    assert len(body["data"]) == 2 and all("url" not in d for d in body["data"])
+    usage = body["usage"]
+    assert usage["output_tokens"] == 2 * 408  # low quality, 1024x1536, per image x n
+    assert usage["input_tokens_details"]["text_tokens"] == len("a lighthouse at dusk") // 4
+    assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+    for item in body["data"]:
+        assert decode(base64.b64decode(item["b64_json"])).size == (1024, 1536)
+
+
+@pytest.mark.parametrize("quality,expected", [("medium", 1568), ("high", 6208)])
+def test_usage_follows_quality_table(http, quality, expected):
+    r = _gen(http, prompt="a fox", size="1536x1024", quality=quality)
+    assert r.json()["usage"]["output_tokens"] == expected
+
+
+def test_same_request_gives_same_bytes_and_different_prompts_differ(client):
+    a1 = client.images.generate(model=GPT, prompt="a red fox in snow", size="1024x1024", quality="low")
+    a2 = client.images.generate(model=GPT, prompt="a red fox in snow", size="1024x1024", quality="low")
+    b = client.images.generate(model=GPT, prompt="a neon city at night", size="1024x1024", quality="low")
+    assert a1.data[0].b64_json == a2.data[0].b64_json
+    pa, pb = _pixels(a1.data[0].b64_json), _pixels(b.data[0].b64_json)
+    assert np.abs(pa.astype(int) - pb.astype(int)).mean() > 20  # visibly another picture, not noise
+
+
+def test_each_of_n_images_is_different(client):
+    r = client.images.generate(model="gpt-image-1.5", prompt="three hot air balloons", n=3, quality="low")
+    pics = [_pixels(d.b64_json) for d in r.data]
+    assert len({p.tobytes() for p in pics}) == 3
+
+
+@pytest.mark.parametrize("fmt,pil_format", [("png", "PNG"), ("jpeg", "JPEG"), ("webp", "WEBP")])
+def test_output_format_is_really_that_format(client, fmt, pil_format):
+    r = client.images.generate(model=GPT, prompt="a teapot", output_format=fmt, size="1024x1024", quality="low")
+    assert r.output_format == fmt
+    assert decode(base64.b64decode(r.data[0].b64_json)).format == pil_format
+
+
+def test_output_compression_shrinks_jpeg(client):
+    sizes = [len(base64.b64decode(client.images.generate(
+        model=GPT, prompt="a teapot", output_format="jpeg", output_compression=c, quality="low").data[0].b64_json))
+        for c in (90, 20)]
+    assert sizes[1] < sizes[0] * 0.7
+
+
+def test_transparent_background_has_see_through_pixels(client):
+    r = client.images.generate(model=GPT, prompt="a single balloon", background="transparent", output_format="png",
+                               quality="low")
+    assert r.background == "transparent"
+    pic = decode(base64.b64decode(r.data[0].b64_json))
+    assert pic.mode == "RGBA"
+    alpha = np.asarray(pic)[..., 3]
+    assert (alpha == 0).mean() > 0.1 and (alpha == 255).mean() > 0.1
+
+
+def test_arbitrary_sizes_for_gpt_image_2_and_later(client):
+    for model, size in (("gpt-image-2", "1280x720"), ("gpt-image-2.6-flare", "2048x1152"),
+                        ("gpt-image-2.5-sunburst", "3840x2160")):
+        r = client.images.generate(model=model, prompt="a wide valley", size=size, quality="low")
+        w, h = map(int, size.split("x"))
+        assert decode(base64.b64decode(r.data[0].b64_json)).size == (w, h)
+        assert r.usage.output_tokens == round(272 * w * h / 1024 ** 2)
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"size": "1000x1000"}, "size"),  # not multiples of 16
+    ({"size": "4096x1024"}, "size"),  # longer than 3840
+    ({"size": "3200x640"}, "size"),  # 5:1
+    ({"model": "gpt-image-1.5", "size": "1280x720"}, "size"),  # fixed-size model
+    ({"model": "dall-e-2", "size": "1024x1536"}, "size"),
+    ({"model": "dall-e-3", "size": "512x512"}, "size"),
+    ({"n": 11}, "n"),
+    ({"n": 0}, "n"),
+    ({"model": "dall-e-3", "n": 2}, "n"),
+    ({"quality": "hd"}, "quality"),
+    ({"quality": "xhigh"}, "quality"),  # only the 2.5 models have xhigh
+    ({"model": "dall-e-3", "quality": "low"}, "quality"),
+    ({"output_format": "gif"}, "output_format"),
+    ({"background": "transparent", "output_format": "jpeg"}, "background"),
+    ({"background": "sideways"}, "background"),
+    ({"output_compression": 50}, "output_compression"),  # png cannot be compressed lossy
+    ({"output_compression": 101, "output_format": "jpeg"}, "output_compression"),
+    ({"response_format": "url"}, "response_format"),  # GPT image models always return base64
+    ({"model": "dall-e-2", "background": "transparent"}, "background"),
+    ({"partial_images": 4, "stream": True}, "partial_images"),
+])
+def test_invalid_parameters_are_400_naming_the_param(http, spec, body, param):
+    r = _gen(http, prompt="a fox", **{"quality": None, **body})
+    assert r.status_code == 400, r.text
+    spec.validate(r.json(), "ErrorResponse")
+    err = r.json()["error"]
+    assert err["type"] == "invalid_request_error" and err["param"] == param and err["message"]
+
+
+def test_xhigh_quality_is_accepted_by_the_2_5_models(client):
+    r = client.images.generate(model="gpt-image-2.5-flare", prompt="a fox", quality="xhigh")
+    assert r.quality == "xhigh" and r.usage.output_tokens > 4160
+
+
+@pytest.mark.parametrize("model,limit", [(GPT, 32000), ("dall-e-3", 4000), ("dall-e-2", 1000)])
+def test_prompt_length_limits_per_model(http, model, limit):
+    ok = http.post("/images/generations", json={"model": model, "prompt": "x" * limit, "response_format": None,
+                                                "size": "256x256" if model == "dall-e-2" else "1024x1024"})
+    assert ok.status_code == 200, ok.text
+    r = http.post("/images/generations", json={"model": model, "prompt": "x" * (limit + 1)})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "prompt"
+    assert str(limit) in r.json()["error"]["message"]
+
+
+def test_missing_prompt_is_400(http):
+    r = _gen(http)
+    assert r.status_code == 400
+    assert r.json()["error"]["param"] == "prompt" and r.json()["error"]["code"] == "missing_required_parameter"
+
+
+@pytest.mark.parametrize("model", ["dall-e-4", "gpt-image-1"])
+def test_unknown_or_retired_model_is_404_model_not_found(client, model):
+    with pytest.raises(openai.NotFoundError) as err:
+        client.images.generate(model=model, prompt="a fox")
+    assert err.value.code == "model_not_found" and model in err.value.message
+
+
+def test_dalle_urls_are_served_by_the_emulator_and_expire(client, emulator, spec):
+    r = client.images.generate(model="dall-e-2", prompt="a fox", size="512x512", n=2)
+    spec.validate(r.model_dump(mode="json", exclude_none=True), "ImagesResponse")
+    assert r.usage is None and all(d.b64_json is None for d in r.data)
+    got = requests.get(r.data[0].url, timeout=10)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert decode(got.content).size == (512, 512)
+    token = r.data[0].url.split("/files/")[1].split(".")[0]
+    with emulator.state.lock:
+        data, mime, _ = emulator.state.served_files[token]
+        emulator.state.served_files[token] = (data, mime, 0.0)  # an hour later
+    assert requests.get(r.data[0].url, timeout=10).status_code == 403
+
+
+def test_dalle_b64_and_dalle3_revised_prompt(client):
+    r = client.images.generate(model="dall-e-3", prompt="a fox in a field", response_format="b64_json",
+                               size="1792x1024", quality="hd", style="natural")
+    assert decode(base64.b64decode(r.data[0].b64_json)).size == (1792, 1024)
+    assert r.data[0].revised_prompt.startswith("a fox in a field") and len(r.data[0].revised_prompt) > 40
+
+
+def test_streamed_generation_yields_partials_then_the_same_final_image(client, spec):
+    events = list(client.images.generate(model=GPT, prompt="a harbour at dawn", quality="low", stream=True,
+                                         partial_images=2))
+    assert [e.type for e in events] == ["image_generation.partial_image"] * 2 + ["image_generation.completed"]
+    assert [e.partial_image_index for e in events[:2]] == [0, 1]
+    spec.validate(events[0].model_dump(mode="json"), "ImageGenPartialImageEvent")
+    spec.validate(events[-1].model_dump(mode="json", exclude_none=True), "ImageGenCompletedEvent")
+    plain = client.images.generate(model=GPT, prompt="a harbour at dawn", quality="low")
+    assert events[-1].b64_json == plain.data[0].b64_json
+    assert events[-1].usage.output_tokens == 272
+    assert events[0].b64_json != events[-1].b64_json  # a preview, not the final picture
+
+
+def test_stream_with_zero_partials_sends_only_completed(http):
+    r = _gen(http, prompt="a fox", stream=True, partial_images=0)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert r.text.count("event: image_generation.completed") == 1 and "partial_image" not in r.text
+
+
+# ------------------------------------------------------------------ edits
+
+
+def _edit(client, image, mask=None, **kwargs):
+    files = {"image": image if isinstance(image, list) else ("in.png", image, "image/png")}
+    if mask is not None:
+        files["mask"] = ("mask.png", mask, "image/png")
+    return client.images.edit(model=kwargs.pop("model", GPT), prompt=kwargs.pop("prompt", "add a red balloon"),
+                              **files, **kwargs)
+
+
+def test_edit_changes_only_transparent_mask_pixels(client, spec):
+    src = photo(1024, 1024, seed=1)
+    mask = np.full((1024, 1024, 4), 255, np.uint8)
+    mask[100:500, 50:450, 3] = 0  # the area to edit
+    r = _edit(client, png_bytes(src), png_bytes(mask))
+    spec.validate(r.model_dump(mode="json", exclude_none=True), "ImagesResponse")
+    out = _pixels(r.data[0].b64_json)[..., :3]
+    assert out.shape == src.shape  # size auto keeps the input's size
+    keep = mask[..., 3] == 255
+    assert np.array_equal(out[keep], src[keep])
+    changed = np.abs(out[~keep].astype(int) - src[~keep].astype(int)).mean()
+    assert changed > 20
+    assert r.usage.input_tokens_details.image_tokens > 0
+
+
+def test_edit_without_mask_restyles_but_stays_recognisable(client):
+    src = photo(512, 512, seed=2)
+    out = _pixels(_edit(client, png_bytes(src)).data[0].b64_json)
+    assert not np.array_equal(out[..., :3], src)
+    assert correlation(out, src) > 0.7
+    assert correlation(out, src) > correlation(out, photo(512, 512, seed=3)) + 0.4
+
+
+def test_edit_resizes_input_to_requested_size(client):
+    src = photo(512, 512, seed=4)
+    r = _edit(client, png_bytes(src), size="1024x1024")
+    assert decode(base64.b64decode(r.data[0].b64_json)).size == (1024, 1024)
+    assert r.size == "1024x1024"
+
+
+def test_edit_with_several_images_uses_all_of_them(client, emulator_calls):
+    a, b = png_bytes(photo(512, 512, seed=5)), png_bytes(photo(512, 512, seed=6))
+    both = _edit(client, [("a.png", a, "image/png"), ("b.png", b, "image/png")])
+    alone = _edit(client, a)
+    assert both.data[0].b64_json != alone.data[0].b64_json
+    logged = emulator_calls[0]["body"]
+    assert [p["size"] for p in logged["image[]"]] == [len(a), len(b)]  # sizes logged, never bytes
+    assert both.usage.input_tokens_details.image_tokens == 2 * alone.usage.input_tokens_details.image_tokens
+
+
+def test_edit_mask_must_match_size_and_have_alpha(http):
+    src = png_bytes(photo(256, 256, seed=7))
+    small_mask = png_bytes(np.zeros((128, 128, 4), np.uint8))
+    opaque_mask = png_bytes(np.zeros((256, 256, 3), np.uint8))
+    for mask, words in ((small_mask, "same dimensions"), (opaque_mask, "alpha")):
+        r = http.post("/images/edits", data={"model": GPT, "prompt": "x"},
+                      files={"image": ("in.png", src, "image/png"), "mask": ("m.png", mask, "image/png")})
+        assert r.status_code == 400
+        assert r.json()["error"]["param"] == "mask" and words in r.json()["error"]["message"]
+
+
+def test_edit_rejects_non_images_and_missing_image(http):
+    r = http.post("/images/edits", data={"model": GPT, "prompt": "x"},
+                  files={"image": ("notes.txt", b"hello", "text/plain")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "image"
+    r = http.post("/images/edits", data={"model": GPT, "prompt": "x"}, files={"mask": ("m.png", b"x", "image/png")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "image"
+
+
+def test_dalle2_edit_needs_a_square_png(http):
+    wide = png_bytes(photo(512, 256, seed=8))
+    r = http.post("/images/edits", data={"model": "dall-e-2", "prompt": "x", "size": "512x512"},
+                  files={"image": ("in.png", wide, "image/png")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "image"
+
+
+def test_streamed_edit_uses_image_edit_events(client, spec):
+    events = list(_edit(client, png_bytes(photo(256, 256, seed=9)), model="gpt-image-1.5", stream=True,
+                        partial_images=1, quality="low"))
+    assert [e.type for e in events] == ["image_edit.partial_image", "image_edit.completed"]
+    spec.validate(events[-1].model_dump(mode="json", exclude_none=True), "ImageEditCompletedEvent")
+
+
+# ------------------------------------------------------------------ variations
+
+
+def _variations(client, image: bytes, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # retired upstream; the legacy contract still exists
+        return client.images.create_variation(image=("in.png", image, "image/png"), model="dall-e-2", **kwargs)
+
+
+def test_variations_are_derived_from_the_input_and_differ(client):
+    src = photo(256, 256, seed=10)
+    unrelated = photo(256, 256, seed=11)
+    r = _variations(client, png_bytes(src), n=3, size="256x256", response_format="b64_json")
+    pics = [_pixels(d.b64_json) for d in r.data]
+    assert len({p.tobytes() for p in pics}) == 3
+    for p in pics:
+        assert p.shape == (256, 256, 3)
+        assert correlation(p, src) > 0.6
+        assert correlation(p, src) > abs(correlation(p, unrelated)) + 0.4
+
+
+def test_variation_urls_by_default(client):
+    r = _variations(client, png_bytes(photo(256, 256, seed=12)), size="512x512")
+    got = requests.get(r.data[0].url, timeout=10)
+    assert decode(got.content).size == (512, 512)
+
+
+@pytest.mark.parametrize("form,image,param", [
+    ({"model": "gpt-image-2"}, (256, 256), "model"),
+    ({"model": "dall-e-2", "n": "11"}, (256, 256), "n"),
+    ({"model": "dall-e-2", "size": "1024x1536"}, (256, 256), "size"),
+    ({"model": "dall-e-2"}, (256, 128), "image"),
+])
+def test_variation_validation(http, form, image, param):
+    w, h = image
+    r = http.post("/images/variations", data=form, files={"image": ("in.png", png_bytes(photo(w, h, 13)), "image/png")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == param

@@ -17,7 +17,7 @@ from lib.config import resolve
 from lib.errors import ProviderDown
 from lib.store import open_store
 
-TIMEOUT_S = 5.0  # generous for a busy machine; the emulator below hangs far longer
+TIMEOUT_S = 8.0  # generous for a busy shared machine; the emulator below hangs far longer
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,12 @@ def own_emulator():
     from emulator import start_in_thread
 
     running = start_in_thread(hang_seconds=60)
+    # One call first, so the emulator's first-render cost is not mistaken for a slow target.
+    import requests
+
+    requests.post(running.openai_base_url + "/images/generations", timeout=30,
+                  headers={"Authorization": "Bearer sk-warm-up-0123456789"},
+                  json={"model": "gpt-image-2", "prompt": "warm up", "size": "1024x1024", "quality": "low"})
     yield running
     running.stop()
 

@@ -111,6 +111,43 @@ def karlo_mask(studio_mask_png: bytes) -> bytes:
     return out.getvalue()
 
 
+def fit_image(data: bytes, *, max_side: int = 2048) -> tuple[bytes, list[str]]:
+    """An image Karlo takes (RGB, at most ``max_side`` px, at most 2 MB) and one sentence per change made.
+
+    Transparency is flattened onto white (Karlo reads no alpha).  A PNG that is
+    still over 2 MB is sent as a high-quality WebP instead, then shrunk if needed.
+    """
+    fixes: list[str] = []
+    img = Image.open(io.BytesIO(data))
+    img.load()
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        if rgba.getchannel("A").getextrema()[0] < 255:
+            fixes.append("Flattened transparent areas onto white: Karlo reads no transparency.")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        img = flat
+    else:
+        img = img.convert("RGB")
+    if max(img.size) > max_side:
+        before = img.size
+        ratio = max_side / max(img.size)
+        img = img.resize((max(1, round(img.width * ratio)), max(1, round(img.height * ratio))), Image.Resampling.LANCZOS)
+        fixes.append(f"Downscaled from {before[0]}×{before[1]} to {img.width}×{img.height} px (Karlo takes up to {max_side} px here).")
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    quality = 92
+    while buf.tell() > MAX_INPUT_BYTES:
+        buf = io.BytesIO()
+        if quality < 60:
+            img = img.resize((max(1, img.width * 4 // 5), max(1, img.height * 4 // 5)), Image.Resampling.LANCZOS)
+        img.save(buf, "WEBP", quality=max(quality, 60))
+        quality -= 8
+    if quality != 92:
+        fixes.append(f"Re-encoded as WebP ({img.width}×{img.height}) to get under Karlo's 2 MB limit.")
+    return buf.getvalue(), fixes
+
+
 def _bad(param: str, message: str) -> InvalidInput:
     return InvalidInput(message, provider="karlo", param=param)
 

@@ -101,9 +101,9 @@ def call_karlo(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> Im
     from lib.providers.karlo import KarloClient
 
     settings = dict(settings)
-    settings.pop("model", None)  # Karlo picks its model with `version`
-    timeout = settings.pop("timeout", None)
-    client = KarloClient(cfg, timeout=timeout) if timeout else KarloClient(cfg)
+    model = settings.pop("model", None) or "karlo-v2.1"
+    settings.setdefault("version", model.removeprefix("karlo-"))  # Karlo picks its model with `version`
+    client = KarloClient(cfg, read_timeout=settings.pop("timeout"))
     return client.text_to_image(prompt, **settings)
 
 

@@ -50,7 +50,7 @@ def env(studio_env, own_emulator, monkeypatch):
 def three_targets():
     return [
         Target("gpt-image-2 low", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "low"}),
-        Target("gpt-image-2 medium 1536x1024", "openai", "gpt-image-2", {"size": "1536x1024", "quality": "medium"}),
+        Target("Karlo 640x512", "karlo", "karlo-v2.1", {"width": 640, "height": 512}),
         Target("gpt-image-2 hung", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "low"},
                extra_headers={compare.FAULT_HEADER: "hang"}),
     ]
@@ -63,29 +63,29 @@ def test_three_targets_one_hung_gives_two_results_one_timeout_and_three_rows(env
     run = run_compare(configs, ["a lighthouse at dusk"], three_targets(), timeout_s=TIMEOUT_S,
                       on_result=lambda cell: arrived.append(cell.target.label))
 
-    low, medium, hung = run.cells
+    low, karlo, hung = run.cells
     assert low.status == "ok" and Image.open(io.BytesIO(low.result.images[0].data)).size == (1024, 1024)
-    assert medium.status == "ok" and Image.open(io.BytesIO(medium.result.images[0].data)).size == (1536, 1024)
+    assert karlo.status == "ok" and Image.open(io.BytesIO(karlo.result.images[0].data)).size == (640, 512)
     assert isinstance(hung.error, ProviderDown) and "timed out" in hung.error.message
     assert arrived[-1] == "gpt-image-2 hung"  # the two answers were shown before the hung one gave up
 
     _, ledger = open_store()
     rows = ledger.rows(group_id=run.group_id)
     assert len(rows) == 3
-    by_status = sorted((r.status, r.page, r.action, r.backend) for r in rows)
-    assert by_status == [("error", "compare", "generate", "live"), ("ok", "compare", "generate", "live"),
-                         ("ok", "compare", "generate", "live")]
-    ok_rows = [r for r in rows if r.status == "ok"]
-    assert all(r.output_refs and r.output_tokens and r.cost_usd is not None for r in ok_rows)
-    assert {r.params.get("quality") for r in ok_rows} == {"low", "medium"}
+    by_status = sorted((r.status, r.provider, r.action, r.page, r.backend) for r in rows)
+    assert by_status == [("error", "openai", "generate", "compare", "live"), ("ok", "karlo", "t2i", "compare", "live"),
+                         ("ok", "openai", "generate", "compare", "live")]
+    ok_rows = {r.provider: r for r in rows if r.status == "ok"}
+    assert ok_rows["openai"].output_tokens and ok_rows["openai"].cost_usd is not None
+    assert ok_rows["openai"].params["quality"] == "low" and ok_rows["karlo"].params["width"] == 640
+    assert all(r.output_refs and r.latency_ms for r in ok_rows.values())
     error_row = next(r for r in rows if r.status == "error")
     assert "timed out" in error_row.error_message
     # Only the hung target's request carried the fault.
     faulted = [c for c in emulator_calls if c["path"] == "/v1/images/generations"
                and c["headers"].get("x-emulator-fault") == "hang"]
-    clean = [c for c in emulator_calls if c["path"] == "/v1/images/generations"
-             and "x-emulator-fault" not in c["headers"]]
-    assert faulted and len(clean) == 2
+    clean = [c for c in emulator_calls if "x-emulator-fault" not in c["headers"]]
+    assert faulted and sorted(c["path"] for c in clean) == ["/v1/images/generations", "/v2/inference/karlo/t2i"]
 
 
 def test_votes_move_the_leaderboard(env):

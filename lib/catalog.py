@@ -7,6 +7,7 @@ retires and what replaces it, and what exactly is wrong with a size or request
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -219,7 +220,8 @@ def available_model_ids(cfg: ProviderConfig) -> frozenset[str] | None:
     try:
         from lib.providers.openai_common import make_client
 
-        client = make_client(cfg, timeout=MODELS_TIMEOUT_S, max_retries=0)
+        # Without the demo fault headers: an injected fault is meant for the image or chat call, not this listing.
+        client = make_client(dataclasses.replace(cfg, extra_headers={}), timeout=MODELS_TIMEOUT_S, max_retries=0)
         ids = frozenset(m.id for m in client.models.list())
         expires = now + MODELS_TTL_S
     except Exception:  # offline, no permission to list, not an OpenAI server: fall back to the catalog

@@ -1,0 +1,224 @@
+"""Edit with a mask: upload a picture, mark what may change (upload a mask or paint one), describe the change."""
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+
+from lib import catalog
+from lib.errors import InvalidInput, StudioError
+from lib.imaging import (
+    MASK_CONVENTION,
+    Normalised,
+    invert_mask,
+    keep_outside_mask,
+    normalise_for_edit,
+    normalise_mask,
+    overlay_mask_preview,
+)
+from lib.providers import openai_images
+from lib.store import open_store, record_call
+from lib.ui import session
+from lib.ui.cards import error_box, result_card
+from lib.ui.mask_painter import mask_painter
+
+PAGE = "edit"
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
+PASTE_BACK_NOTE = "Kept every pixel outside the mask exactly as in the original (pasted back after the edit)."
+# Session keys: results and the last error live outside widgets so they survive reruns.
+ROWS, LAST_ERROR = "edit_row_ids", "edit_last_error"
+for _key in ("edit_prompt", "edit_model", "edit_size", "edit_quality", "edit_n", "edit_format", "edit_fidelity", "edit_keep"):
+    if _key in st.session_state:  # keep values when the person visits another page and comes back
+        st.session_state[_key] = st.session_state[_key]
+st.session_state.setdefault(ROWS, [])
+
+
+@st.cache_data(max_entries=32, show_spinner="Preparing the image…")
+def prepared_image(data: bytes, legacy: bool, name: str) -> Normalised:
+    return normalise_for_edit(data, legacy=legacy, filename=name)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def prepared_mask(data: bytes, image_size: tuple[int, int], legacy: bool, name: str) -> Normalised:
+    return normalise_mask(data, image_size, legacy=legacy, filename=name)
+
+
+def keep_valid(key: str, options: list, default) -> None:
+    """A remembered choice the newly picked model does not offer falls back to that model's default."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def apply_reuse() -> None:
+    """Fill the form from a result card's "reuse these settings"."""
+    reuse = st.session_state.get("reuse")
+    if not reuse or reuse.get("page") != PAGE:
+        return
+    st.session_state.pop("reuse")
+    params = reuse.get("params") or {}
+    st.session_state["edit_prompt"] = reuse.get("prompt") or ""
+    if reuse.get("model"):
+        st.session_state["edit_model"] = reuse["model"]
+    for key, name in (("edit_size", "size"), ("edit_quality", "quality"), ("edit_n", "n"),
+                      ("edit_format", "output_format"), ("edit_fidelity", "input_fidelity")):
+        if params.get(name) is not None:
+            st.session_state[key] = params[name]
+    if "keep_outside_mask" in params:
+        st.session_state["edit_keep"] = bool(params["keep_outside_mask"])
+
+
+st.title("Edit with a mask")
+st.caption(f"Mask convention: {MASK_CONVENTION}.")
+cfg = session.configs()["openai"]
+try:
+    store, ledger = open_store()
+except StudioError as err:
+    error_box(err)
+    st.stop()
+apply_reuse()
+
+# ---------------------------------------------------------------- model
+models = catalog.image_models(cfg, capability="edit")
+model_ids = [m.id for m in models]
+keep_valid("edit_model", model_ids, model_ids[0])
+model = st.selectbox("Model", model_ids, key="edit_model", format_func=lambda m: catalog.image_model(m).label)
+spec = catalog.image_model(model)
+if warning := catalog.retirement_warning(spec):
+    st.warning(warning, icon=":material/schedule:")
+max_images = spec.max_input_images if spec.can("multi_image_edit") else 1
+
+# ---------------------------------------------------------------- images
+uploads = st.file_uploader(
+    f"Image to edit (up to {max_images})" if max_images > 1 else "Image to edit",
+    type=UPLOAD_TYPES, accept_multiple_files=True, key="edit_images",
+    help="The mask applies to the first image; the others are references the model may draw from.",
+)
+images: list[tuple[str, Normalised]] = []
+problems: list[str] = []
+for upload in uploads or []:
+    try:
+        images.append((upload.name, prepared_image(upload.getvalue(), spec.legacy, upload.name)))
+    except InvalidInput as err:
+        problems.append(err.message)
+for message in problems:
+    st.error(message, icon=":material/broken_image:")
+if len(images) > max_images:
+    problems.append(f"{model} takes at most {max_images} image{'s' if max_images > 1 else ''}: remove {len(images) - max_images}.")
+    st.error(problems[-1])
+if images:
+    columns = st.columns(min(len(images), 4))
+    for i, (name, image) in enumerate(images):
+        with columns[i % len(columns)]:
+            st.image(image.png_bytes, caption=f"{name} · {image.width}×{image.height}", width="stretch")
+    for name, image in images:
+        for fix in image.fixes:
+            st.caption(f":material/build: {name}: {fix}")
+
+# ---------------------------------------------------------------- mask
+mask: Normalised | None = None
+if images and spec.can("mask"):
+    base_name, base = images[0]
+    st.subheader("Mask", divider="gray")
+    upload_tab, paint_tab = st.tabs(["Upload a mask", "Paint the mask"], key="edit_mask_source", on_change="rerun")
+    uploaded_mask = painted_mask = None
+    with upload_tab:
+        if upload_tab.open is not False:
+            mask_file = st.file_uploader("Mask image", type=UPLOAD_TYPES, key="edit_mask_upload",
+                                         help="Transparent = edit. Without transparency: black = edit, white = keep.")
+            invert = st.toggle("Invert the mask", key="edit_mask_invert")
+            if mask_file is not None:
+                try:
+                    uploaded_mask = prepared_mask(mask_file.getvalue(), base.size, spec.legacy, mask_file.name)
+                except InvalidInput as err:
+                    problems.append(err.message)
+                    st.error(err.message, icon=":material/broken_image:")
+                if uploaded_mask is not None and invert:
+                    flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, spec.legacy, "inverted mask")
+                    uploaded_mask = Normalised(flipped.png_bytes, base.width, base.height,
+                                               [*uploaded_mask.fixes, "Inverted: the edit and keep areas are swapped."],
+                                               flipped.warnings, flipped.coverage)
+    with paint_tab:
+        if paint_tab.open:
+            painted = mask_painter(base.png_bytes, key="edit_paint_" + hashlib.sha1(base.png_bytes).hexdigest()[:10])
+            if painted is not None:
+                painted_mask = prepared_mask(painted, base.size, spec.legacy, "painted mask")
+    mask = painted_mask if paint_tab.open else uploaded_mask
+    if mask is not None and not paint_tab.open:  # the painter shows its own preview
+        st.image(overlay_mask_preview(base.png_bytes, mask.png_bytes),
+                 caption=f"Pink = will be edited ({mask.coverage:.0%} of {base_name})")
+        for fix in mask.fixes:
+            st.caption(f":material/build: mask: {fix}")
+        for warning in mask.warnings:
+            st.warning(warning, icon=":material/warning:")
+    if mask is not None and mask.coverage == 0.0:
+        problems.append(mask.warnings[0])
+    if mask is None:
+        st.caption("No mask: the model may change the whole picture.")
+
+# ---------------------------------------------------------------- settings
+prompt = st.text_area("What should change?", key="edit_prompt", height=100,
+                      placeholder="e.g. replace the sky with a pink sunset")
+left, middle, right = st.columns(3)
+sizes = list(spec.size_presets or spec.sizes)
+keep_valid("edit_size", sizes, "auto" if "auto" in sizes else sizes[-1])
+size = left.selectbox("Size", sizes, key="edit_size", help="auto keeps the input's shape.")
+keep_valid("edit_quality", list(spec.qualities), "auto" if "auto" in spec.qualities else spec.qualities[0])
+quality = middle.selectbox("Quality", spec.qualities, key="edit_quality")
+keep_valid("edit_n", list(range(spec.n_min, spec.n_max + 1)), 1)
+n = right.number_input("Images", spec.n_min, spec.n_max, key="edit_n", step=1)
+output_format = None
+if len(spec.output_formats) > 1:
+    keep_valid("edit_format", list(spec.output_formats), spec.output_formats[0])
+    output_format = left.selectbox("Output format", spec.output_formats, key="edit_format")
+input_fidelity = None
+if spec.input_fidelity:
+    fidelity_options = ["default", *spec.input_fidelity]
+    keep_valid("edit_fidelity", fidelity_options, "default")
+    chosen = middle.selectbox("Input fidelity", fidelity_options, key="edit_fidelity",
+                              help="high keeps faces and details of the input closer, at a higher input cost.")
+    input_fidelity = None if chosen == "default" else chosen
+st.session_state.setdefault("edit_keep", True)
+keep_outside = st.toggle("Keep everything outside the mask", key="edit_keep", disabled=mask is None,
+                         help="GPT image models treat the mask as a hint and may repaint the rest; this pastes the "
+                              "original pixels back outside the mask after the edit.")
+
+# ---------------------------------------------------------------- send
+blocked = not images or bool(problems)
+if st.button("Edit", type="primary", icon=":material/brush:", disabled=blocked, key="edit_send"):
+    inputs = [image.png_bytes for _name, image in images]
+    sent_mask = mask.png_bytes if mask is not None else None
+    paste_back = bool(keep_outside and sent_mask is not None)
+    fixes = [f"{name}: {fix}" for name, image in images for fix in image.fixes] + [f"mask: {f}" for f in (mask.fixes if mask else [])]
+    params = {"size": size, "quality": quality, "n": int(n), "output_format": output_format,
+              "input_fidelity": input_fidelity, "keep_outside_mask": paste_back, "input_fixes": fixes}
+    st.session_state[LAST_ERROR] = None
+    try:
+        with st.spinner(f"Editing with {model}…"):
+            result = openai_images.edit(
+                cfg, model=model, prompt=prompt, images=[(f"image-{i + 1}.png", data) for i, data in enumerate(inputs)],
+                mask=sent_mask, size=size, quality=quality, n=int(n), output_format=output_format,
+                input_fidelity=input_fidelity,
+            )
+            if paste_back:
+                for picture in result.images:
+                    picture.data = keep_outside_mask(inputs[0], picture.data, sent_mask)
+                    picture.mime, picture.width, picture.height = "image/png", images[0][1].width, images[0][1].height
+                result.notes.append(PASTE_BACK_NOTE + (" Saved as PNG." if output_format not in (None, "png") else ""))
+            params["notes"] = list(result.notes)  # the result card shows params["notes"]
+            row = record_call(page=PAGE, action="edit", cfg=cfg, result=result, prompt=prompt, params=params,
+                              inputs=inputs, mask=sent_mask)
+    except StudioError as err:
+        st.session_state[LAST_ERROR] = err
+        row = record_call(page=PAGE, action="edit", cfg=cfg, error=err, prompt=prompt, params=params, model=model,
+                          endpoint=openai_images.EDITS, inputs=inputs, mask=sent_mask)
+    st.session_state[ROWS].insert(0, row.id)
+
+if st.session_state.get(LAST_ERROR) is not None:
+    error_box(st.session_state[LAST_ERROR])
+    st.caption("Your prompt, images and mask are still here: change what the message says and press Edit again.")
+
+# ---------------------------------------------------------------- results
+for row_id in st.session_state[ROWS][:6]:
+    row = ledger.get(row_id)
+    if row is not None and row.status == "ok":
+        result_card(row, store)

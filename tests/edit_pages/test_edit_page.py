@@ -1,0 +1,170 @@
+"""The Edit page in demo mode, driven like a person would: upload, mask, prompt, Edit."""
+from __future__ import annotations
+
+import io
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+W, H = 400, 300
+HOLE = (slice(100, 200), slice(100, 300))  # rows, columns of the area to edit
+
+
+def png(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def photo() -> bytes:
+    """An RGBA PNG, so what was uploaded is exactly what is sent (no conversion to compare against)."""
+    arr = np.random.default_rng(5).integers(0, 256, (H, W, 4), dtype=np.uint8)
+    arr[..., 3] = 255
+    return png(Image.fromarray(arr, "RGBA"))
+
+
+def hole_mask() -> bytes:
+    arr = np.full((H, W, 4), 255, np.uint8)
+    arr[HOLE + (3,)] = 0
+    return png(Image.fromarray(arr, "RGBA"))
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+
+
+def open_edit_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
+    at.switch_page("pages/edit.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ledger():
+    from lib.store import open_store
+
+    return open_store()
+
+
+def assert_only_the_hole_changed(at: AppTest, upload: bytes) -> None:
+    store, book = ledger()
+    row = book.get(at.session_state["edit_row_ids"][0])
+    assert row.status == "ok" and row.action == "edit" and row.page == "edit"
+    assert len(row.output_refs) == 1 and row.mask_ref and len(row.input_refs) == 1
+    assert row.params["keep_outside_mask"] is True
+    out, original = pixels(store.read(row.output_refs[0])), pixels(upload)
+    keep = np.ones((H, W), bool)
+    keep[HOLE] = False
+    assert out.shape == original.shape
+    assert np.array_equal(out[keep], original[keep])  # outside the mask: byte for byte the upload
+    assert not np.array_equal(out[~keep], original[~keep])  # inside: the model's work
+    captions = " ".join(c.value for c in at.caption)
+    assert "Kept every pixel outside the mask" in captions
+
+
+def test_uploaded_mask_edit_changes_only_masked_pixels(studio_env):
+    at = open_edit_page()
+    upload = photo()
+    at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png")).run()
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    at.button(key="edit_send").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert_only_the_hole_changed(at, upload)
+
+
+def test_painted_mask_works_the_same(studio_env, monkeypatch):
+    # The canvas cannot be driven in AppTest: stand in for it with a synthetic drawing layer.
+    canvas_calls = []
+
+    def fake_canvas(**kwargs):
+        canvas_calls.append(kwargs)
+        layer = np.zeros((kwargs["height"], kwargs["width"], 4), np.uint8)
+        sy, sx = kwargs["height"] / H, kwargs["width"] / W
+        layer[int(100 * sy):int(200 * sy), int(100 * sx):int(300 * sx)] = (255, 0, 170, 140)
+        return types.SimpleNamespace(image_data=layer)
+
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", types.SimpleNamespace(st_canvas=fake_canvas))
+    at = open_edit_page()
+    upload = photo()
+    at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
+    at.session_state["edit_mask_source"] = "Paint the mask"
+    at.run()
+    assert canvas_calls and canvas_calls[-1]["background_image"]  # the picture is under the brush
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    at.button(key="edit_send").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert_only_the_hole_changed(at, upload)
+
+
+def test_all_opaque_mask_is_flagged_and_not_sent(studio_env):
+    at = open_edit_page()
+    at.file_uploader(key="edit_images").set_value(("photo.png", photo(), "image/png")).run()
+    opaque = png(Image.new("RGBA", (W, H), (255, 255, 255, 255)))
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", opaque, "image/png")).run()
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    assert any("nothing would be edited" in w.value for w in at.warning)
+    assert at.button(key="edit_send").disabled  # AppTest, like a browser, cannot press it
+    assert ledger()[1].count() == 0
+
+
+def test_fixes_are_reported_in_plain_words(studio_env):
+    at = open_edit_page()
+    stored = np.zeros((100, 200, 3), np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, format="JPEG", exif=exif.tobytes())
+    small_grey_mask = io.BytesIO()
+    Image.new("L", (50, 100), 0).save(small_grey_mask, format="PNG")
+    at.file_uploader(key="edit_images").set_value(("phone.jpg", buf.getvalue(), "image/jpeg")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", small_grey_mask.getvalue(), "image/png")).run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "turned it upright as its EXIF orientation says" in captions
+    assert "Converted JPEG (RGB) to an RGBA PNG" in captions
+    assert "read from its brightness: black = edit, white = keep" in captions
+    assert "Resized the mask from 50×100 to 100×200" in captions
+    assert any("whole image would be edited" in w.value for w in at.warning)
+
+
+def test_unreadable_upload_says_why_and_blocks_sending(studio_env):
+    at = open_edit_page()
+    at.file_uploader(key="edit_images").set_value(("notes.png", b"just some text\n", "image/png")).run()
+    assert not at.exception
+    assert any("contains text, not an image" in e.value for e in at.error)
+    assert at.button(key="edit_send").disabled
+
+
+@pytest.mark.parametrize(
+    ("fault", "message", "status", "code"),
+    [
+        ("moderation_blocked", "safety system", "rejected", "moderation_blocked"),
+        ("model_not_found", "gpt-image", "error", "model_not_found"),
+    ],
+)
+def test_injected_fault_shows_message_keeps_inputs_and_writes_an_error_row(studio_env, fault, message, status, code):
+    at = open_edit_page()
+    upload = photo()
+    at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png")).run()
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    at.session_state["demo_fault"] = fault  # the sidebar's fault picker (AppTest runs the page alone)
+    at.button(key="edit_send").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert message in errors
+    assert at.text_area(key="edit_prompt").value == "a red balloon"
+    assert at.button(key="edit_send").disabled is False  # the upload and mask are still there: try again at once
+    assert [f.name for f in at.file_uploader(key="edit_images").value] == ["photo.png"]
+    assert at.file_uploader(key="edit_mask_upload").value.name == "mask.png"
+    store, book = ledger()
+    row = book.get(at.session_state["edit_row_ids"][0])
+    assert (row.status, row.error_code) == (status, code)
+    assert row.prompt == "a red balloon" and row.input_refs and row.mask_ref
+    assert row.output_refs == []

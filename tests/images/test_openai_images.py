@@ -218,3 +218,12 @@ def test_a_broken_image_stream_is_a_clear_error(cfg):
 def test_the_sdk_client_is_reused_per_key_and_base_url(cfg):
     assert oi._client(cfg) is oi._client(dataclasses.replace(cfg))
     assert oi._client(cfg) is not oi._client(with_fault(cfg, "500"))
+
+
+def test_models_listing_from_the_server_narrows_the_offer_and_is_cached(cfg, emulator_calls):
+    offered = [m.id for m in catalog.image_models(cfg)]
+    assert "gpt-image-2" in offered and "dall-e-2" in offered  # a compatible server still lists the legacy models
+    assert "gpt-image-1" not in offered  # retired: the emulator no longer lists it
+    catalog.image_models(cfg)
+    catalog.chat_models(cfg)
+    assert [c["path"] for c in emulator_calls].count("/v1/models") == 1

@@ -81,7 +81,6 @@ _JSON_COLUMNS = {"params": dict, "input_refs": list, "output_refs": list, "usage
 _INT_COLUMNS = ["n_images", "width", "height", "input_tokens", "output_tokens", "http_status"]
 _FLOAT_COLUMNS = ["cost_usd", "latency_ms", "ttft_ms"]
 _CATEGORY_COLUMNS = ["page", "action", "provider", "backend", "endpoint", "model", "cost_source", "status", "error_code"]
-_TEXT_COLUMNS = [c for c in COLUMNS if c not in {"created_at", *_INT_COLUMNS, *_FLOAT_COLUMNS, *_CATEGORY_COLUMNS}]
 
 
 def new_id(now: float | None = None) -> str:
@@ -215,7 +214,8 @@ class Ledger:
             raise StoreUnavailable(f"Could not write to the usage ledger at {self.path} ({exc}).") from exc
 
     # --- calls ------------------------------------------------------------
-    def insert(self, row: LedgerRow) -> LedgerRow:
+    @staticmethod
+    def _values(row: LedgerRow) -> list[Any]:
         values = []
         for name in COLUMNS:
             value = getattr(row, name)
@@ -224,9 +224,33 @@ class Ledger:
             elif name == "created_at":
                 value = _ts(value)
             values.append(value)
-        placeholders = ", ".join("?" for _ in COLUMNS)
-        self._write(f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({placeholders})", values)
+        return values
+
+    _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+
+    def insert(self, row: LedgerRow) -> LedgerRow:
+        self._write(self._INSERT, self._values(row))
         return row
+
+    def insert_many(self, rows: Iterable[LedgerRow]) -> int:
+        """Insert rows in one transaction (imports, benchmarks); all or nothing."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                count = conn.executemany(self._INSERT, (self._values(r) for r in rows)).rowcount
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"Could not write to the usage ledger at {self.path} ({exc}).") from exc
+        return count
+
+    def version(self) -> tuple[int, str | None]:
+        """Changes whenever rows are added or deleted: a cheap cache key for pages."""
+        count, newest = self._connect().execute("SELECT COUNT(*), MAX(id) FROM calls").fetchone()
+        return count, newest
 
     @staticmethod
     def _row(record: sqlite3.Row | tuple) -> LedgerRow:
@@ -251,6 +275,17 @@ class Ledger:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [self._row(r) for r in self._connect().execute(sql, params).fetchall()]
+
+    def first_image_refs(self, ids: list[str]) -> dict[str, str | None]:
+        """Row id -> the sha of its first output image, else its first input image, else None."""
+        found: dict[str, str | None] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = f"SELECT id, output_refs, input_refs FROM calls WHERE id IN ({', '.join('?' for _ in chunk)})"
+            for row_id, outputs, inputs in self._connect().execute(sql, chunk):
+                shas = json.loads(outputs or "[]") or json.loads(inputs or "[]")
+                found[row_id] = shas[0] if shas else None
+        return found
 
     def count(self) -> int:
         return self._connect().execute("SELECT COUNT(*) FROM calls").fetchone()[0]
@@ -298,21 +333,26 @@ class Ledger:
             params.append(group_id)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
-    def frame(self, *, limit: int | None = None, **filters) -> pd.DataFrame:
+    def frame(self, *, limit: int | None = None, columns: Iterable[str] | None = None, **filters) -> pd.DataFrame:
         """Rows newest first as a DataFrame with real dtypes.
 
         Filters (all optional): ``since``/``until`` (datetime, or a date meaning that
         whole day), ``pages``, ``actions``, ``providers``, ``models``, ``backends``,
         ``statuses`` (a value or a list), ``text`` (case-insensitive, in the prompts),
         ``group_id``.  JSON columns (params, input_refs, output_refs, usage_detail)
-        stay JSON text here; ``get(id)`` gives them parsed.
+        stay JSON text here; ``get(id)`` gives them parsed.  ``columns`` picks a
+        subset (faster on big ledgers).
         """
+        chosen = list(columns) if columns is not None else COLUMNS
+        unknown = set(chosen) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"No such ledger columns: {sorted(unknown)}")
         where, params = self._where(**filters)
-        sql = f"SELECT {', '.join(COLUMNS)} FROM calls{where} ORDER BY created_at DESC, id DESC"
+        sql = f"SELECT {', '.join(chosen)} FROM calls{where} ORDER BY created_at DESC, id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         records = self._connect().execute(sql, params).fetchall()
-        return _typed_frame(records)
+        return _typed_frame(records, chosen)
 
     def spend(self, since=None, backend: str | None = "live", until=None, provider: str | None = None) -> float:
         """Total priced cost in USD (unpriced rows add nothing); live rows only unless ``backend=None``."""
@@ -407,17 +447,19 @@ class Ledger:
         )
 
 
-def _typed_frame(records: list[tuple]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
-    frame["created_at"] = pd.to_datetime(frame["created_at"], format=_TS_FORMAT, utc=True).astype("datetime64[us, UTC]")
-    for name in _INT_COLUMNS:
-        frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
-    for name in _FLOAT_COLUMNS:
-        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    for name in _CATEGORY_COLUMNS:
-        frame[name] = frame[name].astype("category")
-    for name in _TEXT_COLUMNS:
-        frame[name] = frame[name].astype("str")  # missing stays missing (NaN), not the text "None"
+def _typed_frame(records: list[tuple], columns: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for name in columns:
+        if name == "created_at":
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601", utc=True).astype("datetime64[us, UTC]")  # fast path
+        elif name in _INT_COLUMNS:
+            frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
+        elif name in _FLOAT_COLUMNS:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        elif name in _CATEGORY_COLUMNS:
+            frame[name] = frame[name].astype("category")
+        else:
+            frame[name] = frame[name].astype("str")  # missing stays missing (NaN), not the text "None"
     return frame
 
 

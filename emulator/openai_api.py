@@ -262,6 +262,16 @@ async def _read(request: Request, multipart: bool) -> tuple[dict, dict, dict]:
     return body, {}, body
 
 
+async def _hang(state, request: Request) -> bool:
+    """Sit on the request for state.hang_seconds, then answer; True if the client hung up first."""
+    deadline = time.monotonic() + state.hang_seconds
+    while time.monotonic() < deadline:
+        if await request.is_disconnected():
+            return True
+        await asyncio.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+    return False
+
+
 def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
     """Wrap a handler with what every OpenAI route does: log, auth, latency, faults, request id, errors."""
 
@@ -284,8 +294,8 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
             directives = read_directives(request.headers, prompt if isinstance(prompt, str) else None)
             await state.delay(directives.latency_ms)
             fault = directives.fault
-            if fault == "hang":
-                await asyncio.sleep(state.hang_seconds)
+            if fault == "hang" and await _hang(state, request):
+                return Response(status_code=499)  # the client gave up; nobody reads this
             error = _fault_error(fault, key, body.get("model"), chat) if fault else None
             if error:
                 raise error

@@ -55,7 +55,7 @@ def spec():
     return Spec(SPEC_PATH)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def client(emulator):
     return openai.OpenAI(api_key=KEY, base_url=emulator.openai_base_url, max_retries=0, timeout=20)
 
@@ -82,6 +82,6 @@ class Http:
                              **kwargs)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def http(emulator):
     return Http(emulator.openai_base_url)

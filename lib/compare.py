@@ -2,10 +2,12 @@
 
 A *target* is an engine with its settings (the same model twice with different
 settings is fine).  ``run_compare`` sends every (prompt x target) *cell* at the
-same time on a thread pool.  Each cell succeeds, fails or times out on its own:
-a hung target becomes a "timed out" error in its own cell while the others
-finish, and results reach the caller in the order they complete, not after the
-slowest.  Every cell leaves exactly one ledger row in the run's group.
+same time on a thread pool (``plan`` lays the cells out, ``execute`` runs them).
+Each cell succeeds, fails or times out on its own: a hung target becomes a
+"timed out" error in its own cell while the others finish, and results reach
+the caller in the order they complete, not after the slowest.  Every cell
+leaves exactly one ledger row in the run's group (plus one "chat" row per
+prompt translated to English for Karlo).
 
 Votes and the leaderboard: see ``leaderboard``.  Export: ``export_zip``.
 """
@@ -155,7 +157,7 @@ def _looks_non_english(text: str) -> bool:
     return looks_non_english(text)
 
 
-def _translation_model(cfg: ProviderConfig) -> str:
+def default_chat_model() -> str:
     """The catalog's default chat model (small and cheap is all a translation needs)."""
     try:
         from lib import catalog
@@ -199,7 +201,7 @@ class _Translations:
         started = time.monotonic()
         turn, error = None, None
         try:
-            english, turn = translate_to_english(cfg, prompt, model=_translation_model(cfg), timeout=timeout_s)
+            english, turn = translate_to_english(cfg, prompt, model=default_chat_model(), timeout=timeout_s)
         except StudioError as exc:
             error = exc
         try:
@@ -219,42 +221,57 @@ class _Translations:
         return english.strip() or prompt
 
 
+def plan(prompts: list[str], targets: list[Target], group_id: str | None = None) -> CompareRun:
+    """A comparison not yet sent: one pending cell per (prompt x target), row by row."""
+    if not prompts:
+        raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
+    if not targets:
+        raise InvalidInput("Add at least one target to compare.", param="targets")
+    return CompareRun(
+        group_id=group_id or new_group_id(),
+        prompts=list(prompts),
+        targets=list(targets),
+        cells=[Cell(pi, ti, p, t) for pi, p in enumerate(prompts) for ti, t in enumerate(targets)],
+    )
+
+
 def run_compare(
     configs: dict[str, ProviderConfig],
     prompts: list[str],
     targets: list[Target],
     *,
     timeout_s: float,
+    group_id: str | None = None,
+    **options,
+) -> CompareRun:
+    """Send every prompt to every target concurrently; see ``execute`` for the options."""
+    return execute(configs, plan(prompts, targets, group_id), timeout_s=timeout_s, **options)
+
+
+def execute(
+    configs: dict[str, ProviderConfig],
+    run: CompareRun,
+    *,
+    timeout_s: float,
     on_result: Callable[[Cell], None] | None = None,
     cancel_event: threading.Event | None = None,
-    group_id: str | None = None,
     on_wait: Callable[[CompareRun], None] | None = None,
     calls: dict[str, TargetCall] | None = None,
     record: Callable[..., Any] = _record_with_store,
     max_workers: int = DEFAULT_MAX_WORKERS,
     page: str = "compare",
 ) -> CompareRun:
-    """Send every prompt to every target concurrently and return when all cells are settled.
+    """Run a planned comparison's cells concurrently and return ``run`` when every cell is settled.
 
     ``on_result(cell)`` and ``on_wait(run)`` are called on *this* thread (so a
     Streamlit page may draw from them): ``on_result`` once per cell, in the order
-    cells finish; ``on_wait`` every ~0.1 s while waiting.  A cell still running
+    cells finish; ``on_wait`` every ~0.05 s while waiting.  A cell still running
     ``timeout_s`` after its call went out becomes a ProviderDown "timed out"
     error.  Setting ``cancel_event`` (or an exception escaping a callback) keeps
     the finished cells and records every other one as cancelled.
     """
-    if not prompts:
-        raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
-    if not targets:
-        raise InvalidInput("Add at least one target to compare.", param="targets")
     calls = {**CALLS, **(calls or {})}
     cancel_event = cancel_event or threading.Event()
-    run = CompareRun(
-        group_id=group_id or new_group_id(),
-        prompts=list(prompts),
-        targets=list(targets),
-        cells=[Cell(pi, ti, p, t) for pi, p in enumerate(prompts) for ti, t in enumerate(targets)],
-    )
     translations = _Translations(configs, record, run.group_id, page)
     lock = threading.Lock()
     claimed: set[tuple[int, int]] = set()  # cells whose outcome is decided: first claim wins
@@ -272,7 +289,6 @@ def run_compare(
         cell.result, cell.error = result, error
         if cell.latency_ms is None and cell.started_at is not None:
             cell.latency_ms = (time.monotonic() - cell.started_at) * 1000
-        cell.status = "ok" if error is None else error.status_label
         target = cell.target
         cfg = configs.get(target.provider)
         try:
@@ -285,6 +301,7 @@ def run_compare(
             )
         except Exception as exc:  # a full disk must not hide a result the person already paid for
             cell.ledger_problem = f"This result could not be written to the ledger: {type(exc).__name__}: {exc}"[:300]
+        cell.status = "ok" if error is None else error.status_label  # last: a settled cell is complete
 
     def work(cell: Cell) -> None:
         if cancel_event.is_set() or cell.key in claimed:

@@ -1,14 +1,12 @@
 """A real comparison against the emulator: real providers over loopback HTTP, the real store and ledger.
 
-These tests use an emulator of their own: a timed-out request is retried by the
-SDK in the background after the comparison has moved on, and those stray calls
-must not land in the call log other tests assert on.
+They use this folder's own emulator (conftest.py), so the SDK's background
+retries of a timed-out request never reach another test's call log.
 """
 from __future__ import annotations
 
 import io
 
-import pytest
 from PIL import Image
 
 from lib import compare
@@ -17,34 +15,7 @@ from lib.config import resolve
 from lib.errors import ProviderDown
 from lib.store import open_store
 
-TIMEOUT_S = 8.0  # generous for a busy shared machine; the emulator below hangs far longer
-
-
-@pytest.fixture(scope="module")
-def own_emulator():
-    from emulator import start_in_thread
-
-    running = start_in_thread(hang_seconds=60)
-    # One call first, so the emulator's first-render cost is not mistaken for a slow target.
-    import requests
-
-    requests.post(running.openai_base_url + "/images/generations", timeout=30,
-                  headers={"Authorization": "Bearer sk-warm-up-0123456789"},
-                  json={"model": "gpt-image-2", "prompt": "warm up", "size": "1024x1024", "quality": "low"})
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def env(studio_env, own_emulator, monkeypatch):
-    """Keys present and base URLs at this module's emulator: the app believes it is live."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-live-key-0123456789")
-    monkeypatch.setenv("OPENAI_BASE_URL", own_emulator.openai_base_url)
-    monkeypatch.setenv("KAKAO_REST_API_KEY", "kakao-test-live-key-0123456789")
-    monkeypatch.setenv("KARLO_BASE_URL", own_emulator.karlo_base_url)
-    with own_emulator.state.lock:
-        own_emulator.state.calls.clear()
-    return own_emulator.state.calls
+TIMEOUT_S = 8.0  # generous for a busy shared machine; conftest.py's emulator hangs for 60 s
 
 
 def three_targets():

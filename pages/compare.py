@@ -1,0 +1,314 @@
+"""Compare: one prompt or a batch on several engines at once, side by side as results arrive; vote, rank, export."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from lib import catalog, compare
+from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
+from lib.errors import InvalidInput, StudioError
+from lib.store import open_store
+from lib.ui import session
+from lib.ui.cards import error_box, result_card
+
+PAGE = "compare"
+# Widget keys (kept when the person visits another page and comes back).
+PROMPTS, USE_PIPELINE, TIMEOUT = "cmp_prompts", "cmp_pipeline", "cmp_timeout"
+ADD_ENGINE, ADD_SIZE, ADD_QUALITY, ADD_KARLO_SIZE, ADD_SAMPLES, ADD_FAULT = (
+    "cmp_add_engine", "cmp_add_size", "cmp_add_quality", "cmp_add_karlo_size", "cmp_add_samples", "cmp_add_fault")
+WIDGETS = (PROMPTS, USE_PIPELINE, TIMEOUT, ADD_ENGINE, ADD_SIZE, ADD_QUALITY, ADD_KARLO_SIZE, ADD_SAMPLES, ADD_FAULT)
+TARGETS, SHOWN, LAST_ERROR = "cmp_targets", "cmp_shown", "cmp_last_error"
+
+KARLO_ENGINES = {"karlo-v2.1": "Karlo v2.1", "karlo-v2.0": "Karlo v2.0"}
+KARLO_SIZES = {"karlo-v2.1": ["512x512", "640x640", "768x768", "1024x1024", "1280x768", "768x1280"],
+               "karlo-v2.0": ["512x512", "640x640", "640x384", "384x640"]}
+NO_FAULT = "none"
+
+for _key in WIDGETS:
+    if _key in st.session_state:
+        st.session_state[_key] = st.session_state[_key]
+st.session_state.setdefault(TIMEOUT, 120)
+
+
+def choose(label: str, options: list, key: str, default=None, container=st, **kwargs):
+    """A selectbox that forgets a remembered value the current engine does not offer."""
+    if st.session_state.get(key) not in options:
+        st.session_state.pop(key, None)
+        if default in options:
+            st.session_state[key] = default
+    return container.selectbox(label, options, key=key, **kwargs)
+
+
+def openai_label(model: str, size: str, quality: str) -> str:
+    return f"{model} · {size} · {quality}"
+
+
+def karlo_label(model: str, size: str, samples: int) -> str:
+    return f"{KARLO_ENGINES.get(model, model)} · {size}" + (f" · ×{samples}" if samples > 1 else "")
+
+
+def make_target(model: str, size: str, quality: str | None = None, samples: int = 1, fault: str | None = None) -> Target:
+    """A target from the picker's values; its label names everything that sets it apart."""
+    if model in KARLO_ENGINES:
+        width, height = (int(v) for v in size.split("x"))
+        target = Target(karlo_label(model, size, samples), "karlo", model,
+                        {"width": width, "height": height, "samples": samples})
+    else:
+        target = Target(openai_label(model, size, quality or "auto"), "openai", model, {"size": size, "quality": quality})
+    if fault:
+        target.label += f" · [{fault}]"
+        target.extra_headers = {compare.FAULT_HEADER: fault}
+    return target
+
+
+def add_target(target: Target) -> None:
+    """Add to the list; the same engine twice gets a numbered label so votes can tell them apart."""
+    labels = {t.label for t in st.session_state[TARGETS]}
+    base, i = target.label, 2
+    while target.label in labels:
+        target.label, i = f"{base} ({i})", i + 1
+    st.session_state[TARGETS].append(target)
+
+
+def take_hand_overs() -> None:
+    """A prompt handed over by Chat, or a compare row's "reuse these settings": fill in once, then forget it."""
+    prompt = st.session_state.pop("prompt_for_compare", None)
+    if prompt:
+        st.session_state[PROMPTS] = prompt
+    reuse = st.session_state.get("reuse")
+    if not reuse or reuse.get("page") != PAGE:
+        return
+    st.session_state.pop("reuse")
+    st.session_state[PROMPTS] = reuse.get("prompt") or ""
+    params, model = reuse.get("params") or {}, reuse.get("model") or ""
+    if model in KARLO_ENGINES:
+        add_target(make_target(model, f"{params.get('width', 512)}x{params.get('height', 512)}",
+                               samples=int(params.get("samples", 1))))
+    elif model:
+        add_target(make_target(model, params.get("size") or "auto", params.get("quality") or "auto"))
+
+
+def default_targets(cfgs) -> list[Target]:
+    models = [m.id for m in catalog.image_models(cfgs["openai"], capability="generate")] if cfgs["openai"].usable else []
+    targets = [make_target(models[0], "1024x1024", "medium")] if models else []
+    if cfgs["karlo"].usable:
+        targets.append(make_target("karlo-v2.1", "512x512"))
+    return targets
+
+
+def target_picker(cfgs) -> None:
+    """Pick an engine and its settings, then add it; the same model twice with other settings is fine."""
+    engines = []
+    if cfgs["openai"].usable:
+        engines += [m.id for m in catalog.image_models(cfgs["openai"], capability="generate")]
+    if cfgs["karlo"].usable:
+        engines += list(KARLO_ENGINES)
+    if not engines:
+        st.warning("Neither OpenAI nor Karlo is set up: add a key in the sidebar.", icon=":material/key_off:")
+        return
+    with st.expander("Add a target", icon=":material/add:"):
+        engine = st.selectbox("Engine", engines, key=ADD_ENGINE, format_func=lambda e: KARLO_ENGINES.get(e, e))
+        provider = "karlo" if engine in KARLO_ENGINES else "openai"
+        left, right = st.columns(2)
+        quality, samples = None, 1
+        if provider == "openai":
+            spec = catalog.image_model(engine)
+            sizes = list(spec.size_presets or spec.sizes) if spec else ["auto"]
+            qualities = list(spec.qualities) if spec else ["auto"]
+            size = choose("Size", sizes, ADD_SIZE, "1024x1024", left)
+            quality = choose("Quality", qualities, ADD_QUALITY, "medium", right)
+            warning = catalog.retirement_warning(engine)
+            if warning:
+                st.warning(warning, icon=":material/event_busy:")
+        else:
+            size = choose("Size", KARLO_SIZES[engine], ADD_KARLO_SIZE, container=left)
+            samples = int(right.number_input("Samples", 1, 4, key=ADD_SAMPLES))
+        fault = None
+        if cfgs[provider].mode == "demo":
+            fault = st.selectbox("Demo: make this target fail with", [NO_FAULT, *(f for f in session.DEMO_FAULTS.values() if f)],
+                                 key=ADD_FAULT, help="Only this target's calls carry the fault; the others run normally.")
+            fault = None if fault == NO_FAULT else fault
+        if st.button("Add target", icon=":material/add:"):
+            add_target(make_target(engine, size, quality, samples, fault))
+
+
+def target_list() -> None:
+    for i, target in enumerate(st.session_state[TARGETS]):
+        name, remove = st.columns([6, 1], vertical_alignment="center")
+        name.markdown(f"**{i + 1}.** {target.label}")
+        if remove.button("Remove", key=f"cmp_remove_{i}", icon=":material/close:"):
+            st.session_state[TARGETS].pop(i)
+            st.rerun()
+
+
+def read_prompts(text: str, upload) -> list[str]:
+    """A CSV upload wins over the text area; either may hold many prompts."""
+    return compare.parse_prompts(upload.getvalue() if upload is not None else text)
+
+
+def expand_with_pipeline(cfg, ideas: list[str], group_id: str) -> list[str]:
+    """Each idea through the imagination chain; its final prompt is what the engines get."""
+    from lib.pipeline import run_pipeline
+
+    prompts = []
+    for idea in ideas:
+        with st.status(f"Imagining: {idea[:60]}", expanded=False) as box:
+            run = run_pipeline(cfg, idea, model=compare.default_chat_model(), group_id=group_id, page=PAGE,
+                               on_step=lambda i, step: st.write(f"{i + 1}. {step.name}: {step.output[:120]}"))
+            failed = next((s for s in run.steps if s.error is not None), None)
+            if failed is not None:
+                box.update(state="error")
+                raise failed.error
+            box.update(label=f"Imagined: {run.final_prompt[:80]}", state="complete")
+        prompts.append(run.final_prompt)
+    return prompts
+
+
+def draw_cell(cell: Cell, store) -> None:
+    """One result (or its error) with what it cost and how long it took."""
+    st.markdown(f"**{cell.target.label}**")
+    if cell.status in ("pending", "running"):
+        st.caption("Waiting for an answer…")
+    elif cell.row is not None and cell.status == "ok":
+        result_card(cell.row, store, key=f"cmp_{cell.row.id}", show_prompt=False)
+    elif cell.error is not None:
+        error_box(cell.error)
+        if cell.latency_ms is not None:
+            st.caption(f"after {cell.latency_ms:,.0f} ms")
+    else:
+        st.caption("Cancelled before it answered.")
+    if cell.prompt_sent and cell.prompt_sent != cell.prompt:
+        st.caption(f"Sent in English: {cell.prompt_sent}")
+    if cell.ledger_problem:
+        st.warning(cell.ledger_problem, icon=":material/warning:")
+
+
+def save_vote(ledger, group_id: str, prompt: str, key: str, labels: list[str]) -> None:
+    winner = st.session_state.get(key)
+    if winner:
+        ledger.add_vote(group_id, prompt, winner, labels)
+
+
+def draw_grid(run: CompareRun, store, ledger, *, running: bool) -> dict:
+    """Rows per prompt, a column per target; returns each cell's placeholder so results can fill in as they come."""
+    slots = {}
+    labels = [t.label for t in run.targets]
+    for pi, prompt in enumerate(run.prompts):
+        st.markdown(f"#### {pi + 1}. {prompt}" if len(run.prompts) > 1 else f"#### {prompt}")
+        for ti, column in enumerate(st.columns(len(labels))):
+            with column:
+                slots[(pi, ti)] = st.empty()
+                with slots[(pi, ti)].container():
+                    draw_cell(run.cell(pi, ti), store)
+        if not running and len(labels) > 1:
+            key = f"cmp_vote_{run.group_id}_{pi}"
+            st.segmented_control("Which is best?", [*labels, TIE, BOTH_BAD], key=key,
+                                 on_change=save_vote, args=(ledger, run.group_id, prompt, key, labels))
+    return slots
+
+
+def summary(run: CompareRun, wall_s: float | None) -> str:
+    counts = {}
+    for cell in run.cells:
+        counts[cell.status] = counts.get(cell.status, 0) + 1
+    cost = sum((c.row.cost_usd or 0) for c in run.cells if c.row is not None and c.row.cost_usd is not None)
+    unpriced = sum(1 for c in run.cells if c.row is not None and c.status == "ok" and c.row.cost_usd is None)
+    parts = [", ".join(f"{n} {status}" for status, n in sorted(counts.items()))]
+    if wall_s is not None:
+        parts.append(f"{wall_s:,.1f} s in all")
+    parts.append(f"${cost:,.4f}" + (f" + {unpriced} unpriced" if unpriced else ""))
+    return " · ".join(parts)
+
+
+# ---------------------------------------------------------------------------- the page
+
+st.title("Compare")
+st.caption("Send the same prompt — or a batch — to several engines at once and see them side by side as they "
+           "answer. A slow or failing engine only affects its own column.")
+cfgs = session.configs()
+try:
+    store, ledger = open_store()
+except StudioError as exc:
+    error_box(exc)
+    st.stop()
+
+if TARGETS not in st.session_state:
+    st.session_state[TARGETS] = default_targets(cfgs)
+take_hand_overs()
+
+st.text_area("Prompt — or several, one per line", key=PROMPTS, height=110,
+             placeholder="A lighthouse on a cliff at dusk, oil painting")
+upload = st.file_uploader("…or a CSV with a `prompt` column", type=["csv"], key="cmp_csv")
+pipeline_ok = cfgs["openai"].usable
+st.checkbox("Expand each prompt with the imagination pipeline first", key=USE_PIPELINE, disabled=not pipeline_ok,
+            help="Each line is an idea: the chat model imagines, details, translates and condenses it into an "
+                 "image prompt, and the engines get that.")
+
+st.subheader("Targets")
+target_list()
+target_picker(cfgs)
+st.number_input("Give up on a target after (seconds)", 1, 600, key=TIMEOUT,
+                help="A target that has not answered by then shows a timeout in its column; the others are not held up.")
+
+if st.button("Compare", type="primary", icon=":material/compare:", disabled=not st.session_state[TARGETS]):
+    st.session_state.pop(LAST_ERROR, None)
+    group_id = compare.new_group_id()
+    try:
+        prompts = read_prompts(st.session_state[PROMPTS], upload)
+        if not prompts:
+            raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
+        if st.session_state.get(USE_PIPELINE) and pipeline_ok:
+            prompts = expand_with_pipeline(cfgs["openai"], prompts, group_id)
+        run = compare.plan(prompts, list(st.session_state[TARGETS]), group_id)
+    except StudioError as exc:  # nothing sent to the engines; every input stays where it was
+        st.session_state[LAST_ERROR] = exc
+    else:
+        # Kept before anything is sent: if the script is stopped mid-run, the next run shows what finished.
+        st.session_state[SHOWN] = shown = {"run": run, "running": True, "wall_s": None}
+        progress = st.empty()
+        st.button("Cancel", icon=":material/stop:", help="Finished results are kept; the rest are recorded as cancelled.")
+        slots = draw_grid(run, store, ledger, running=True)
+        started = time.monotonic()
+
+        def show_result(cell: Cell) -> None:
+            with slots[cell.key].container():
+                draw_cell(cell, store)
+
+        def show_progress(run: CompareRun) -> None:  # drawing here also lets Streamlit stop the script on Cancel
+            done = sum(c.status not in ("pending", "running") for c in run.cells)
+            progress.caption(f":material/hourglass_top: {done} of {len(run.cells)} answered · "
+                             f"{time.monotonic() - started:,.1f} s")
+
+        compare.execute(cfgs, run, timeout_s=float(st.session_state[TIMEOUT]), on_result=show_result,
+                        on_wait=show_progress)
+        shown.update(running=False, wall_s=time.monotonic() - started)
+        st.rerun()
+
+if st.session_state.get(LAST_ERROR) is not None:
+    error_box(st.session_state[LAST_ERROR])
+
+shown = st.session_state.get(SHOWN)
+if shown is not None:
+    run = shown["run"]
+    shown["running"] = False  # if it was still set, the script was stopped mid-run and the runner kept what finished
+    if run.cancelled:
+        st.info("Stopped: the finished results are kept, the rest are recorded as cancelled.", icon=":material/stop:")
+    st.divider()
+    st.caption(summary(run, shown["wall_s"]))
+    draw_grid(run, store, ledger, running=False)
+    st.download_button("Download this comparison (.zip)", lambda: compare.export_zip(run),
+                       file_name=f"comparison-{run.group_id}.zip", mime="application/zip", on_click="ignore",
+                       icon=":material/folder_zip:")
+
+st.subheader("Leaderboard")
+board = compare.leaderboard(ledger.votes_frame())
+if board.empty:
+    st.caption("No votes yet: after a comparison, pick the best result for each prompt.")
+else:
+    st.caption("Win rate over your votes: a win counts 1, a tie ½ for every target in it, \"both bad\" 0. "
+               "Only your latest vote per prompt of a comparison counts.")
+    st.dataframe(board, hide_index=True, column_config={
+        "target": "Target", "votes": st.column_config.NumberColumn("Votes", help="How many judged prompts this figure rests on"),
+        "win_rate": st.column_config.ProgressColumn("Win rate", min_value=0.0, max_value=1.0, format="percent"),
+    })

@@ -1,0 +1,88 @@
+"""The Compare page in demo mode, driven with AppTest: three targets, one hung; votes reach the leaderboard."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from lib.store import open_store
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 5  # short for a person, long enough for a busy test machine; the hang lasts 60 s
+
+
+def open_compare() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert not at.exception
+    return at
+
+
+def add_hung_target(at: AppTest) -> None:
+    at.selectbox(key="cmp_add_engine").set_value("gpt-image-2")
+    at.run()
+    at.selectbox(key="cmp_add_quality").set_value("low")
+    at.selectbox(key="cmp_add_fault").set_value("hang")
+    next(b for b in at.button if b.label == "Add target").click()
+    at.run()
+
+
+def test_three_targets_one_hung_show_two_results_and_a_timeout_then_votes_move_the_leaderboard(demo_env):
+    at = open_compare()
+    labels = [t.label for t in at.session_state["cmp_targets"]]
+    assert len(labels) == 2 and any(label.startswith("Karlo") for label in labels)  # OpenAI + Karlo by default
+    add_hung_target(at)
+    targets = at.session_state["cmp_targets"]
+    assert len(targets) == 3 and targets[2].label.endswith("[hang]")
+
+    at.text_area(key="cmp_prompts").set_value("a lighthouse at dusk")
+    at.number_input(key="cmp_timeout").set_value(TIMEOUT_S)
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception
+
+    run = at.session_state["cmp_shown"]["run"]
+    assert [c.status for c in run.cells] == ["ok", "ok", "error"]
+    assert len(at.image) == 2  # one picture from OpenAI, one from Karlo
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "timed out" in errors[0] and f"{TIMEOUT_S} s" in errors[0]
+    assert at.text_area(key="cmp_prompts").value == "a lighthouse at dusk"  # the prompt stays for another go
+
+    _, ledger = open_store()
+    rows = ledger.rows(group_id=run.group_id)
+    assert sorted((r.provider, r.status, r.backend) for r in rows) == [
+        ("karlo", "ok", "demo"), ("openai", "error", "demo"), ("openai", "ok", "demo")]
+    # Only the hung target's request carried the fault.
+    assert [c["headers"].get("x-emulator-fault") for c in demo_env if c["path"].startswith("/v1/images")].count("hang") == 1
+
+    assert any("No votes yet" in c.value for c in at.caption)
+    at.segmented_control(key=f"cmp_vote_{run.group_id}_0").set_value(labels[1])
+    at.run()
+    board = at.dataframe[-1].value.set_index("target")
+    assert board.loc[labels[1], "win_rate"] == 1.0 and board.loc[labels[1], "votes"] == 1
+    assert board.loc[labels[0], "win_rate"] == 0.0
+    assert len(ledger.votes_frame()) == 1
+
+    at.segmented_control(key=f"cmp_vote_{run.group_id}_0").set_value("tie")  # changing one's mind replaces the vote
+    at.run()
+    board = at.dataframe[-1].value.set_index("target")
+    assert board.loc[labels[1], "win_rate"] == 0.5 and board.loc[labels[1], "votes"] == 1
+
+
+def test_a_csv_batch_and_an_empty_prompt(demo_env):
+    at = open_compare()
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert any("Write a prompt" in e.value for e in at.error)
+    assert "cmp_shown" not in at.session_state
+
+    at.file_uploader(key="cmp_csv").set_value(("batch.csv", b"prompt,notes\na red fox,x\nan owl,y\n", "text/csv"))
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception
+    run = at.session_state["cmp_shown"]["run"]
+    assert run.prompts == ["a red fox", "an owl"] and [c.status for c in run.cells] == ["ok"] * 4
+    assert len(at.image) == 4
+    assert any(b.label == "Download this comparison (.zip)" for b in at.get("download_button"))

@@ -654,10 +654,11 @@ def _revised_prompt(prompt: str, job: ImageJob) -> str:
             "soft directional light and fine detail throughout.")
 
 
-def _images_response(state, job: ImageJob, pictures: list[np.ndarray], usage: dict | None) -> JSONResponse:
+async def _images_response(state, job: ImageJob, pictures: list[np.ndarray], usage: dict | None) -> JSONResponse:
+    # Encoding big pictures takes a while: off the event loop, so other streams keep flowing.
+    encoded = await asyncio.to_thread(lambda: [render.encode(a, job.output_format, job.compression) for a in pictures])
     data = []
-    for arr in pictures:
-        raw = render.encode(arr, job.output_format, job.compression)
+    for raw in encoded:
         item: dict[str, Any] = {}
         if job.response_format == "url":
             item["url"] = _serve_url(state, raw, f"image/{job.output_format}", job.output_format)
@@ -673,7 +674,8 @@ def _images_response(state, job: ImageJob, pictures: list[np.ndarray], usage: di
     return JSONResponse(body)
 
 
-def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, prefix: str, broken: bool) -> Response:
+async def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, prefix: str,
+                        broken: bool) -> Response:
     """SSE: partial_images previews per picture, then one completed event (carrying usage) per picture."""
     def event(kind: str, arr: np.ndarray, **extra) -> bytes:
         raw = render.encode(arr, job.output_format, job.compression)
@@ -683,15 +685,16 @@ def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, prefix
                     event=f"{prefix}.{kind}")
 
     if broken:
-        return _BrokenStream([event("partial_image", render.partial(pictures[0], 0, max(job.partial_images, 1)),
-                                    partial_image_index=0)])
+        first = await asyncio.to_thread(lambda: event(
+            "partial_image", render.partial(pictures[0], 0, max(job.partial_images, 1)), partial_image_index=0))
+        return _BrokenStream([first])
 
     async def frames() -> AsyncIterator[bytes]:
         for arr in pictures:
             for i in range(job.partial_images):
-                yield event("partial_image", render.partial(arr, i, job.partial_images), partial_image_index=i)
-                await asyncio.sleep(0.005)
-            yield event("completed", arr, usage=usage)
+                yield await asyncio.to_thread(lambda: event(
+                    "partial_image", render.partial(arr, i, job.partial_images), partial_image_index=i))
+            yield await asyncio.to_thread(event, "completed", arr, usage=usage)
 
     return StreamingResponse(frames(), media_type="text/event-stream")
 
@@ -703,8 +706,8 @@ async def images_generations(state, call: Call) -> Response:
         lambda: [render.scene(job.prompt, job.width, job.height, i, transparent=transparent) for i in range(job.n)])
     usage = _usage(job) if job.kind.family.startswith("gpt") else None
     if job.stream:
-        return _image_stream(job, pictures, usage, "image_generation", call.fault == "stream_break")
-    return _images_response(state, job, pictures, usage)
+        return await _image_stream(job, pictures, usage, "image_generation", call.fault == "stream_break")
+    return await _images_response(state, job, pictures, usage)
 
 
 def _open_upload(param: str, filename: str, data: bytes, *, limit: int, png_only: bool) -> Image.Image:
@@ -780,8 +783,8 @@ async def images_edits(state, call: Call) -> Response:
         fidelity = call.body.get("input_fidelity")
         usage = _usage(job, sum(_input_image_tokens(p.width, p.height, fidelity) for p in pics))
     if job.stream:
-        return _image_stream(job, pictures, usage, "image_edit", call.fault == "stream_break")
-    return _images_response(state, job, pictures, usage)
+        return await _image_stream(job, pictures, usage, "image_edit", call.fault == "stream_break")
+    return await _images_response(state, job, pictures, usage)
 
 
 def _edit_size(job: ImageJob, size: tuple[int, int]) -> tuple[int, int]:
@@ -831,7 +834,7 @@ async def images_variations(state, call: Call) -> Response:
                    response_format, False, 0)
     base = render.fit(pic, side, side)
     pictures = await asyncio.to_thread(lambda: [render.variation(base, i) for i in range(n)])
-    return _images_response(state, job, pictures, None)
+    return await _images_response(state, job, pictures, None)
 
 
 # ---------------------------------------------------------------- files behind DALL·E URLs

@@ -224,7 +224,7 @@ _KO_EN = {
     "배": "boat", "성": "castle", "여우": "fox", "토끼": "rabbit", "새": "bird", "물고기": "fish", "거리": "street",
     "카페": "cafe", "겨울": "winter", "봄": "spring", "여름": "summer", "가을": "autumn", "노을": "sunset",
     "아침": "morning", "저녁": "evening", "불빛": "lights", "해변": "beach", "정원": "garden", "마을": "village",
-    "우산": "umbrella", "창문": "window", "책": "book", "커피": "coffee", "고래": "whale", "곰": "bear",
+    "밤하늘": "night sky", "하늘의": "sky", "우산": "umbrella", "창문": "window", "책": "book", "커피": "coffee", "고래": "whale", "곰": "bear",
 }
 _KO_PARTICLES = ("에서", "으로", "이", "가", "을", "를", "은", "는", "의", "에", "로", "와", "과", "도", "한")
 
@@ -258,10 +258,10 @@ def message_text(messages: list) -> tuple[str, str]:
 
 
 def _subject_of(text: str) -> str:
-    """The part after an instruction like 'Translate this into English:' (or the whole text)."""
-    head, sep, tail = text.partition(":")
-    if sep and tail.strip() and len(head) < 120:
-        return tail.strip()
+    """The part after an instruction like 'Translate this into English:' or its own first line (else all of it)."""
+    cut = re.search(r"[:\n]", text)
+    if cut and cut.start() < 160 and text[cut.end():].strip():
+        return text[cut.end():].strip()
     return text.strip()
 
 

@@ -9,6 +9,7 @@ arrived and then decides what to say.  ``.turn`` is the finished ``ChatTurn``.
 """
 from __future__ import annotations
 
+import hashlib
 import inspect
 import threading
 import time
@@ -22,6 +23,25 @@ from lib.types import ChatTurn, Usage
 
 DEFAULT_TIMEOUT_S = 60.0  # per read: a reply that stays silent this long is treated as dropped
 ENDPOINT = "/v1/chat/completions"
+_CLIENT_CACHE_MAX = 16
+
+# Building an SDK client loads the CA bundle (~150-200 ms here): every chat turn paid it before its first token.
+# One client per (base URL, key, headers) is reused; with_options() shares its connection pool.
+_clients: dict[tuple, Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _client(cfg: ProviderConfig, *, timeout: float, max_retries: int):
+    # The key is hashed so the cache key is not the secret itself.
+    cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest(),
+                 tuple(sorted(cfg.extra_headers.items())))
+    with _clients_lock:
+        client = _clients.get(cache_key)
+        if client is None:
+            if len(_clients) >= _CLIENT_CACHE_MAX:
+                _clients.pop(next(iter(_clients)))
+            client = _clients[cache_key] = make_client(cfg)
+    return client.with_options(timeout=timeout, max_retries=max_retries)
 
 
 def usage_from_sdk(usage: Any) -> Usage | None:
@@ -170,7 +190,7 @@ class ChatStream:
             return
         started = time.perf_counter()
         try:
-            client = make_client(self.cfg, timeout=self.timeout, max_retries=self.max_retries)
+            client = _client(self.cfg, timeout=self.timeout, max_retries=self.max_retries)
             self._sdk_stream = client.chat.completions.create(
                 **_request_args(self.model, self.messages, self.temperature, self.max_tokens),
                 stream=True,
@@ -247,7 +267,7 @@ def complete(
     _check_messages(messages)
     started = time.perf_counter()
     try:
-        client = make_client(cfg, timeout=timeout, max_retries=max_retries)
+        client = _client(cfg, timeout=timeout, max_retries=max_retries)
         raw = client.chat.completions.with_raw_response.create(**_request_args(model, messages, temperature, max_tokens))
         response = raw.parse()
     except Exception as exc:

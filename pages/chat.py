@@ -1,0 +1,225 @@
+"""Chat: a streamed conversation with an OpenAI model, every turn priced in the ledger, past conversations reopened from it."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from lib import catalog
+from lib.errors import StudioError
+from lib.providers.openai_chat import ENDPOINT, ChatStream
+from lib.store import open_store, record_call
+from lib.ui import session
+from lib.ui.cards import error_box, format_cost, format_tokens
+
+PAGE = "chat"
+ROOT = Path(__file__).resolve().parent.parent
+SAVED_PROMPTS_SETTING = "chat.system_prompts"
+# The seed article's roles, then a plain one.
+PRESETS = {
+    "Helpful assistant": "You are a helpful assistant.",
+    "Good at detailing": "You are a helpful assistant who is good at detailing.",
+    "Good at translating": "You are a helpful assistant who is good at translating.",
+    "Writes prompts for image generation": "You are an assistant who is good at creating prompts for image creation.",
+    "Organises prompts for images": "You are a helpful assistant for organizing prompt for generating images.",
+}
+DEFAULT_TEMPERATURE = 1.0  # the API's own default: not sent, so models that refuse other values still work
+
+# Session keys: the conversation lives outside widgets so it survives page switches.
+MESSAGES, CONVERSATION, SYSTEM = "chat_messages", "chat_conversation_id", "chat_system"
+# Keep these widgets' values when the person visits another page and comes back.
+for _key in ("chat_model", "chat_temperature", "chat_max_tokens", "chat_preset", SYSTEM):
+    if _key in st.session_state:
+        st.session_state[_key] = st.session_state[_key]
+st.session_state.setdefault(MESSAGES, [])
+st.session_state.setdefault(CONVERSATION, uuid.uuid4().hex)
+st.session_state.setdefault(SYSTEM, PRESETS["Helpful assistant"])
+st.session_state.setdefault("chat_temperature", DEFAULT_TEMPERATURE)
+st.session_state.setdefault("chat_max_tokens", 0)
+
+
+def new_conversation() -> None:
+    st.session_state[MESSAGES] = []
+    st.session_state[CONVERSATION] = uuid.uuid4().hex
+
+
+def reply_message(row) -> dict:
+    """What the page shows under a reply: its text and the ledger facts about it."""
+    return {
+        "role": "assistant", "content": row.output_text or "", "row_id": row.id, "model": row.model,
+        "input_tokens": row.input_tokens, "output_tokens": row.output_tokens, "cost_usd": row.cost_usd,
+        "cost_source": row.cost_source, "ttft_ms": row.ttft_ms, "latency_ms": row.latency_ms, "status": row.status,
+        "error": row.error_message, "finish_reason": row.usage_detail.get("finish_reason"),
+    }
+
+
+def reopen(group_id: str) -> None:
+    """Load a past conversation from its ledger rows (a regenerated reply replaces the earlier one)."""
+    turns: dict[int, object] = {}
+    for row in ledger.rows(group_id=group_id):
+        if row.action == "chat":
+            turns[int(row.params.get("turn", len(turns)))] = row
+    messages = []
+    for _, row in sorted(turns.items()):
+        messages += [{"role": "user", "content": row.prompt or ""}, reply_message(row)]
+    st.session_state[MESSAGES] = messages
+    st.session_state[CONVERSATION] = group_id
+    last = turns[max(turns)] if turns else None
+    if last is not None and last.params.get("system"):
+        st.session_state[SYSTEM] = last.params["system"]
+
+
+def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | None, max_tokens: int | None) -> None:
+    """Stream one reply under the history, then write its ledger row and add it to the conversation."""
+    turn_index = sum(1 for m in history if m["role"] == "user") - 1
+    system = st.session_state[SYSTEM].strip()
+    api_messages = ([{"role": "system", "content": system}] if system else []) + [
+        {"role": m["role"], "content": m["content"]} for m in history if m["content"]
+    ]
+    stream = ChatStream(cfg, model=model, messages=api_messages, temperature=temperature, max_tokens=max_tokens)
+    with st.chat_message("assistant"):
+        try:
+            st.write_stream(stream)
+        finally:
+            # Runs even when the person presses stop or the script is interrupted mid-reply:
+            # the partial text is kept and the turn still gets its ledger row.
+            if not stream.done:
+                stream.stop()
+            params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages),
+                      **stream.params}
+            row = record_call(page=PAGE, action="chat", cfg=cfg, result=stream.turn, error=stream.error,
+                              prompt=history[-1]["content"], params=params, model=model, endpoint=ENDPOINT,
+                              group_id=st.session_state[CONVERSATION])
+            st.session_state[MESSAGES] = history + [reply_message(row)]
+    st.rerun()
+
+
+def show_reply_facts(message: dict) -> None:
+    facts = [format_tokens(message["input_tokens"], message["output_tokens"]),
+             format_cost(message["cost_usd"], message["cost_source"])]
+    if message.get("ttft_ms") is not None:
+        facts.append(f"first token {message['ttft_ms']:,.0f} ms")
+    if message.get("latency_ms") is not None:
+        facts.append(f"{message['latency_ms']:,.0f} ms total")
+    if message.get("model"):
+        facts.append(message["model"])
+    st.caption(" · ".join(facts))
+    if message["status"] == "cancelled":
+        st.warning("Stopped before the end: the text above is what arrived.", icon=":material/stop_circle:")
+    elif message["status"] != "ok":
+        st.error(f"Incomplete reply. {message['error'] or ''}", icon=":material/error:")
+    elif message.get("finish_reason") == "length":
+        st.caption(":material/content_cut: Cut off at the max tokens limit.")
+
+
+def use_as_image_prompt(text: str) -> None:
+    st.session_state["prompt_for_generate"] = text
+    st.session_state["prompt_for_compare"] = text
+    if (ROOT / "pages" / "generate.py").exists():
+        st.switch_page("pages/generate.py")
+    st.toast("The Generate page is not installed; the prompt waits on the Compare page.")
+
+
+# ---------------------------------------------------------------------------- the page
+
+st.title("Chat")
+cfg = session.configs()["openai"]
+try:
+    store, ledger = open_store()
+except StudioError as exc:
+    error_box(exc)
+    st.stop()
+if not cfg.usable:
+    st.error(cfg.problem, icon=":material/key_off:")
+    st.stop()
+
+saved_prompts: dict[str, str] = ledger.get_setting(SAVED_PROMPTS_SETTING, {}) or {}
+presets = {**PRESETS, **{f"Saved: {name}": text for name, text in saved_prompts.items()}}
+
+with st.sidebar:
+    st.subheader("Conversations")
+    st.button("New conversation", icon=":material/add_comment:", on_click=new_conversation, width="stretch")
+    past = ledger.frame(actions="chat", limit=2000)
+    if not past.empty:
+        grouped = (past.sort_values("created_at").groupby("group_id")
+                   .agg(first_prompt=("prompt", "first"), last=("created_at", "max"), turns=("id", "count"))
+                   .sort_values("last", ascending=False).head(15))
+        for group_id, info in grouped.iterrows():
+            title = (info.first_prompt or "(empty)").strip().replace("\n", " ")
+            title = title[:38] + ("…" if len(title) > 38 else "")
+            current = group_id == st.session_state[CONVERSATION]
+            st.button(title, key=f"chat_open_{group_id}", on_click=reopen, args=(group_id,), width="stretch",
+                      type="primary" if current else "secondary", help=f"{info.last:%Y-%m-%d %H:%M} UTC")
+
+with st.expander("Model and system prompt", icon=":material/tune:"):
+    models = catalog.chat_models(cfg)
+    model_ids = [m.id for m in models]
+    if st.session_state.get("chat_model") not in model_ids:
+        st.session_state.pop("chat_model", None)
+    left, middle, right = st.columns([2, 1, 1])
+    model = left.selectbox("Model", model_ids, key="chat_model",
+                           format_func=lambda mid: f"{catalog.chat_model(mid).label} ({mid})" if catalog.chat_model(mid) else mid)
+    temperature = middle.slider("Temperature", 0.0, 2.0, step=0.1, key="chat_temperature",
+                                help="1.0 is the model's default and is not sent (some models accept no other value).")
+    max_tokens = right.number_input("Max tokens", 0, 128_000, step=256, key="chat_max_tokens",
+                                    help="0 = no limit beyond the model's own.")
+    warning = catalog.retirement_warning(model) if model else None
+    if warning:
+        st.warning(warning, icon=":material/event_busy:")
+
+    def apply_preset() -> None:
+        st.session_state[SYSTEM] = presets[st.session_state["chat_preset"]]
+
+    st.selectbox("Preset", list(presets), key="chat_preset", index=None, placeholder="Start from a preset…",
+                 on_change=apply_preset)
+    st.text_area("System prompt", key=SYSTEM, height=90)
+    name_col, save_col = st.columns([3, 1], vertical_alignment="bottom")
+    preset_name = name_col.text_input("Save this system prompt as", key="chat_preset_name", placeholder="e.g. Mars architect")
+    if save_col.button("Save preset", icon=":material/save:", disabled=not preset_name.strip()):
+        saved_prompts[preset_name.strip()] = st.session_state[SYSTEM]
+        ledger.set_setting(SAVED_PROMPTS_SETTING, saved_prompts)
+        st.toast(f"Saved “{preset_name.strip()}”.")
+        st.rerun()
+
+if not model:
+    st.error("No chat model is available for this key. Check the key's model access.", icon=":material/block:")
+    st.stop()
+send_temperature = None if temperature == DEFAULT_TEMPERATURE else float(temperature)
+send_max_tokens = int(max_tokens) or None
+
+messages: list[dict] = st.session_state[MESSAGES]
+last_reply = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
+regenerating = st.session_state.pop("chat_regenerating", False) and last_reply is not None
+shown = messages[:last_reply] if regenerating else messages  # a reply being regenerated is replaced, not repeated
+for i, message in enumerate(shown):
+    with st.chat_message(message["role"]):
+        st.markdown(message["content"] or "_(no text arrived)_")
+        if message["role"] != "assistant":
+            continue
+        show_reply_facts(message)
+        use_col, regen_col = st.columns([1, 1])
+        if message["content"] and use_col.button("Use as image prompt", key=f"chat_use_{i}", icon=":material/image:"):
+            use_as_image_prompt(message["content"])
+        if i == last_reply:
+            regen_col.button("Regenerate", key="chat_regenerate", icon=":material/refresh:",
+                             on_click=lambda: st.session_state.update(chat_regenerating=True))
+
+priced = [m["cost_usd"] for m in shown if m["role"] == "assistant" and m["cost_usd"] is not None]
+unpriced = sum(1 for m in shown if m["role"] == "assistant" and m["cost_usd"] is None)
+if priced or unpriced:
+    tokens = sum((m["input_tokens"] or 0) + (m["output_tokens"] or 0) for m in shown if m["role"] == "assistant")
+    extra = f" + {unpriced} unpriced turn{'s' if unpriced != 1 else ''}" if unpriced else ""
+    st.caption(f"Conversation total: ${sum(priced):,.4f}{extra} · {tokens:,} tokens"
+               + (" · demo, nothing charged" if cfg.backend == "demo" else ""))
+
+if regenerating:
+    stream_reply(cfg, messages[:last_reply], model=model, temperature=send_temperature, max_tokens=send_max_tokens)
+
+prompt = st.chat_input("Ask, imagine, describe…", key="chat_prompt", submit_mode="stop")
+if prompt:
+    history = messages + [{"role": "user", "content": prompt}]
+    st.session_state[MESSAGES] = history
+    with st.chat_message("user"):
+        st.markdown(prompt)
+    stream_reply(cfg, history, model=model, temperature=send_temperature, max_tokens=send_max_tokens)

@@ -1,0 +1,127 @@
+"""The Chat page in demo mode through AppTest: streamed turns priced in the ledger, history, faults, handing a prompt on."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.store import open_store
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+
+
+@pytest.fixture
+def at(studio_env):
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.switch_page("pages/chat.py").run()  # straight to Chat: one run of the app instead of two
+    assert not app.exception
+    return app
+
+
+def send(at, text):
+    at.chat_input(key="chat_prompt").set_value(text).run()
+    assert not at.exception, at.exception
+
+
+def chat_rows():
+    _, ledger = open_store()
+    return [r for r in reversed(ledger.rows()) if r.action == "chat"][::-1]
+
+
+def transcript(at):
+    return [(m.name, m.markdown[0].value) for m in at.chat_message]
+
+
+def test_multi_turn_conversation_is_priced_per_turn_and_survives_a_page_switch(at):
+    send(at, "Imagine a house on Mars")
+    send(at, "Describe its outward appearance in more detail")
+
+    rows = chat_rows()
+    assert len(rows) == 2
+    assert len({r.group_id for r in rows}) == 1 and rows[0].group_id == at.session_state["chat_conversation_id"]
+    assert [r.params["turn"] for r in rows] == [0, 1]
+    assert all(r.status == "ok" and r.input_tokens and r.output_tokens and r.cost_usd for r in rows)
+    assert all(r.ttft_ms is not None and r.ttft_ms <= r.latency_ms for r in rows)
+    assert rows[1].input_tokens > rows[0].input_tokens  # the second turn carries the first as history
+
+    shown = transcript(at)
+    assert [role for role, _ in shown] == ["user", "assistant", "user", "assistant"]
+    assert shown[1][1] == rows[0].output_text.strip() and shown[3][1] == rows[1].output_text.strip()
+    captions = [c.value for c in at.caption]
+    assert any(f"{rows[0].input_tokens} in · {rows[0].output_tokens} out" in c and "$" in c for c in captions)
+    total = sum(r.cost_usd for r in rows)
+    assert any(c.startswith(f"Conversation total: ${total:,.4f}") for c in captions)
+
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/chat.py").run()
+    assert transcript(at) == shown
+
+
+def test_past_conversations_reopen_from_the_ledger(at):
+    send(at, "A lighthouse made of glass")
+    first_id = at.session_state["chat_conversation_id"]
+    first = transcript(at)
+    at.button[[b.label for b in at.button].index("New conversation")].click().run()
+    assert transcript(at) == []
+    send(at, "Something else entirely")
+    assert at.session_state["chat_conversation_id"] != first_id
+
+    at.button(key=f"chat_open_{first_id}").click().run()
+    assert at.session_state["chat_conversation_id"] == first_id
+    assert transcript(at) == first
+    send(at, "Now make it night")  # the reopened conversation continues in its own group
+    assert {r.group_id for r in chat_rows() if r.prompt != "Something else entirely"} == {first_id}
+
+
+def test_stream_broken_midway_keeps_the_partial_reply_as_an_error_row(at):
+    at.session_state["demo_fault"] = "chat stream breaks"
+    send(at, "Imagine a city under the sea")
+
+    row = chat_rows()[-1]
+    assert row.status == "error" and row.error_code == "stream_incomplete"
+    assert row.output_text and row.input_tokens is None and row.output_tokens is None
+    assert row.cost_usd is None and row.cost_source == "unpriced"
+    assert transcript(at)[-1] == ("assistant", row.output_text.strip())
+    reply = at.chat_message[-1]
+    assert any("Incomplete reply" in e.value for e in reply.error)
+    assert any("tokens unknown" in c.value and "unpriced" in c.value for c in reply.caption)
+
+
+def test_regenerate_replaces_the_last_reply_and_keeps_both_rows(at):
+    send(at, "Imagine a tree house")
+    at.session_state["demo_fault"] = "chat stream breaks"
+    send(at, "Taller")  # a broken reply: the reason to regenerate
+    at.session_state["demo_fault"] = "none"
+    at.button(key="chat_regenerate").click().run()
+
+    rows = chat_rows()
+    assert [r.params["turn"] for r in rows] == [0, 1, 1]
+    assert [r.status for r in rows] == ["ok", "error", "ok"]
+    shown = transcript(at)
+    assert len(shown) == 4 and shown[-1][1] == rows[-1].output_text.strip()
+    assert not at.chat_message[-1].error
+
+
+def test_use_as_image_prompt_lands_the_reply_on_generate(at):
+    send(at, "Condense a Mars village into image descriptors")
+    reply = chat_rows()[-1].output_text
+    at.button(key="chat_use_1").click().run()
+
+    assert at.session_state["prompt_for_compare"] == reply
+    # The Generate page takes the hand-over into its prompt box.
+    assert any(area.value == reply for area in at.text_area), [a.value for a in at.text_area]
+
+
+def test_a_system_prompt_can_be_saved_as_a_preset(at):
+    at.selectbox(key="chat_preset").set_value("Writes prompts for image generation").run()
+    assert at.text_area(key="chat_system").value.startswith("You are an assistant who is good at creating prompts")
+    at.text_area(key="chat_system").set_value("You design Martian houses.").run()
+    at.text_input(key="chat_preset_name").set_value("Mars architect").run()
+    at.button[[b.label for b in at.button].index("Save preset")].click().run()
+
+    _, ledger = open_store()
+    assert ledger.get_setting("chat.system_prompts", {}) == {"Mars architect": "You design Martian houses."}
+    assert "Saved: Mars architect" in at.selectbox(key="chat_preset").options
+    send(at, "Hello")
+    assert chat_rows()[-1].params["system"] == "You design Martian houses."

@@ -13,6 +13,7 @@ brightness, as if brightness were opacity: **black = edit, white = keep**.
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 import zlib
@@ -40,7 +41,7 @@ LEGACY_MAX_SIDE = 1024  # dall-e-2's largest size
 
 # A mask pixel with alpha below this counts as "edit" (the API edits only alpha 0; we make masks binary).
 _EDIT_ALPHA_BELOW = 128
-_PNG_COMPRESS_LEVEL = 3  # a little larger than the default 6, several times faster on photos
+_PNG_COMPRESS_LEVEL = 1  # ~5% larger than the default 6, about 4x faster on photos
 
 _MODE_NAMES = {
     "1": "black-and-white",
@@ -115,13 +116,20 @@ def _unreadable_message(data: bytes, label: str) -> str:
 
 
 def _open(
-    data: bytes, *, what: str, filename: str | None, fixes: list[str], min_side: int = 1, max_side: int | None = None
+    data: bytes,
+    *,
+    what: str,
+    filename: str | None,
+    fixes: list[str],
+    min_side: int = 1,
+    max_side: int | None = None,
+    square: bool = False,
 ) -> tuple[Image.Image, tuple[int, int]]:
     """Decode the first frame (and its size in the file), refusing empty, unreadable, cut-off, tiny and huge files.
 
     With ``max_side``, a big JPEG is decoded at a reduced scale (1/2, 1/4, 1/8),
-    still at least ``max_side`` on its long side: most of the time saved on a
-    camera photo.
+    still at least ``max_side`` on its long side (on its short side when it will
+    be cropped ``square``): most of the time saved on a camera photo.
     """
     label = _label(filename, what)
     if not data:
@@ -157,8 +165,10 @@ def _open(
         fixes.append(f"{label} is animated ({frames} frames): used the first frame.")
     if ";16" in _source_rawmode(img) and img.mode in ("RGB", "RGBA", "LA"):  # Pillow reads these as 8-bit
         fixes.append("Reduced 16-bit colour depth to 8-bit.")
-    if max_side and img.format == "JPEG" and max(width, height) > 2 * max_side:
-        img.draft(img.mode if img.mode == "CMYK" else "RGB", _fit(img.size, max_side))
+    kept_side = min(width, height) if square else max(width, height)
+    if max_side and img.format == "JPEG" and kept_side > 2 * max_side:
+        scale = max_side / kept_side
+        img.draft(img.mode if img.mode == "CMYK" else "RGB", (math.ceil(width * scale), math.ceil(height * scale)))
     try:
         img.load()
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError):
@@ -242,7 +252,9 @@ def normalise_for_edit(data: bytes, *, legacy: bool, filename: str | None = None
     fixes: list[str] = []
     label = _label(filename, "image")
     max_side = LEGACY_MAX_SIDE if legacy else GPT_MAX_SIDE
-    img, source_size = _open(data, what="image", filename=filename, fixes=fixes, min_side=MIN_SIDE, max_side=max_side)
+    img, source_size = _open(
+        data, what="image", filename=filename, fixes=fixes, min_side=MIN_SIDE, max_side=max_side, square=legacy
+    )
     source_format, source_mode = img.format or "image", img.mode
     # A big JPEG may have been decoded at 1/2..1/8 scale; messages speak in the file's own pixels.
     scale = max(source_size) / max(img.size)

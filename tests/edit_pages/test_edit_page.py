@@ -168,3 +168,16 @@ def test_injected_fault_shows_message_keeps_inputs_and_writes_an_error_row(studi
     assert (row.status, row.error_code) == (status, code)
     assert row.prompt == "a red balloon" and row.input_refs and row.mask_ref
     assert row.output_refs == []
+
+
+def test_real_canvas_tab_opens_and_nothing_painted_means_no_mask(studio_env):
+    # The real component renders in AppTest but cannot be drawn on: the page must carry on without a mask.
+    at = open_edit_page()
+    at.file_uploader(key="edit_images").set_value(("photo.png", photo(), "image/png")).run()
+    at.session_state["edit_mask_source"] = "Paint the mask"
+    at.run()
+    assert not at.exception, at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert "Paint over what should change" in captions
+    assert "No mask: the model may change the whole picture." in captions
+    assert at.toggle(key="edit_keep").disabled  # nothing to keep outside of

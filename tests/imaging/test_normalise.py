@@ -207,3 +207,11 @@ def test_legacy_image_over_4mb_is_downscaled_under_the_limit():
     assert len(result.png_bytes) <= LEGACY_MAX_BYTES
     assert result.width == result.height < 1024
     assert any("4.0 MB limit" in f for f in result.fixes)
+
+
+def test_big_jpeg_for_dalle2_keeps_the_full_1024_square():
+    # Decoding at reduced scale must not leave the centre square short of 1024 px.
+    img = Image.fromarray(np.full((2400, 4800, 3), 120, np.uint8))
+    result = normalise_for_edit(encode(img, "JPEG"), legacy=True)
+    assert (result.width, result.height) == (1024, 1024)
+    assert any("Cropped the centre 2400×2400 square out of 4800×2400" in f for f in result.fixes)

@@ -86,3 +86,36 @@ def test_a_csv_batch_and_an_empty_prompt(demo_env):
     assert run.prompts == ["a red fox", "an owl"] and [c.status for c in run.cells] == ["ok"] * 4
     assert len(at.image) == 4
     assert any(b.label == "Download this comparison (.zip)" for b in at.get("download_button"))
+
+
+def test_karlo_gets_an_english_translation_and_the_card_says_what_was_sent(demo_env):
+    at = open_compare()
+    at.text_area(key="cmp_prompts").set_value("모자를 쓴 고양이")
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception
+    run = at.session_state["cmp_shown"]["run"]
+    openai_cell, karlo_cell = run.cells
+    assert openai_cell.status == karlo_cell.status == "ok"
+    assert openai_cell.prompt_sent == "모자를 쓴 고양이"
+    assert karlo_cell.prompt_sent and karlo_cell.prompt_sent.isascii()
+    assert any(c.value == f"Sent in English: {karlo_cell.prompt_sent}" for c in at.caption)
+    _, ledger = open_store()
+    rows = {r.action: r for r in ledger.rows(group_id=run.group_id)}
+    assert set(rows) == {"chat", "generate", "t2i"}  # the translation is a call too, in the same group
+    assert rows["t2i"].prompt == karlo_cell.prompt_sent and rows["generate"].prompt == "모자를 쓴 고양이"
+
+
+def test_the_imagination_pipeline_can_write_the_prompts(demo_env):
+    at = open_compare()
+    at.text_area(key="cmp_prompts").set_value("a cat who runs a bakery")
+    at.checkbox(key="cmp_pipeline").check()
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception
+    run = at.session_state["cmp_shown"]["run"]
+    assert run.prompts != ["a cat who runs a bakery"] and run.prompts[0].strip()
+    assert [c.status for c in run.cells] == ["ok", "ok"]
+    _, ledger = open_store()
+    actions = [r.action for r in ledger.rows(group_id=run.group_id)]
+    assert actions.count("pipeline-step") >= 4 and {"generate", "t2i"} <= set(actions)

@@ -92,13 +92,12 @@ def calls_by_model(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def latency_histogram(frame: pd.DataFrame, bins: int = 20) -> pd.DataFrame:
-    """How many calls took how long: one row per latency bin, labelled by its lower edge in seconds."""
-    latency = frame["latency_ms"].dropna().to_numpy()
+    """How many calls took how long: one row per latency bin, ``seconds`` being the bin's lower edge."""
+    latency = frame["latency_ms"].dropna().to_numpy(dtype=float)
     if latency.size == 0:
         return pd.DataFrame()
     counts, edges = np.histogram(latency / 1000.0, bins=bins)
-    labels = [f"{edge:.1f} s" for edge in edges[:-1]]
-    return pd.DataFrame({"latency": pd.Categorical(labels, categories=labels, ordered=True), "calls": counts})
+    return pd.DataFrame({"seconds": np.round(edges[:-1], 3), "calls": counts})
 
 
 def chart_frames(frame: pd.DataFrame, *, live_only: bool = True) -> dict[str, pd.DataFrame]:

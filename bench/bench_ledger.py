@@ -1,0 +1,135 @@
+"""Ledger page speed on 100,000 synthetic rows: load + filter + aggregate, and the page's AppTest run.
+
+    python bench/bench_ledger.py [--rows 100000] [--n 7]
+
+Targets (issue "Compare & ledger"): load + filter + aggregate < 300 ms median;
+the ledger page's AppTest run < 1.5 s.  ``run()`` returns rows for bench/run_all.py.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from lib.store.ledger import Ledger, LedgerRow, new_id  # noqa: E402
+
+COMMAND = "python bench/bench_ledger.py"
+_TARGETS = [
+    ("generate", "generate", "openai", "gpt-image-2", "/v1/images/generations"),
+    ("generate", "generate", "openai", "gpt-image-2.6-flare", "/v1/images/generations"),
+    ("edit", "inpaint", "openai", "gpt-image-2", "/v1/images/edits"),
+    ("karlo", "t2i", "karlo", "karlo-v2", "/v2/inference/karlo/t2i"),
+    ("compare", "generate", "openai", "gpt-image-2.5-sunburst", "/v1/images/generations"),
+    ("chat", "chat", "openai", "gpt-5.4-mini", "/v1/chat/completions"),
+    ("pipeline", "pipeline-step", "openai", "gpt-6-luna", "/v1/chat/completions"),
+]
+_WORDS = "fox lighthouse city neon forest whale robot garden storm castle desert portrait watercolor".split()
+
+
+def synthetic_rows(n: int, *, end: datetime | None = None, days: int = 120, seed: int = 0, output_refs: list[str] | None = None) -> list[LedgerRow]:
+    """``n`` plausible ledger rows spread over ``days`` days before ``end`` (no image files)."""
+    rng = random.Random(seed)
+    end = end or datetime.now(timezone.utc)
+    rows = []
+    for i in range(n):
+        page, action, provider, model, endpoint = rng.choice(_TARGETS)
+        created = end - timedelta(seconds=rng.uniform(0, days * 86400))
+        failed = rng.random() < 0.06
+        is_chat = endpoint.endswith("completions")
+        images = 0 if is_chat or failed else rng.choice([1, 1, 1, 2, 4])
+        tokens_in = None if provider == "karlo" or failed else rng.randint(10, 2000)
+        tokens_out = None if provider == "karlo" or failed else rng.randint(20, 6000)
+        cost = None if failed else (0.0 if provider == "karlo" else round(rng.uniform(0.0005, 0.25), 6))
+        rows.append(LedgerRow(
+            id=new_id(created.timestamp()), created_at=created, page=page, action=action, provider=provider,
+            backend="demo" if rng.random() < 0.3 else "live", model=model, endpoint=endpoint,
+            status="error" if failed else "ok",
+            cost_usd=cost, cost_source="unpriced" if cost is None else ("table" if provider == "karlo" else "computed"),
+            group_id=f"g{i // 3}" if page in ("compare", "chat", "pipeline") else None,
+            params={"size": "1024x1024", "quality": rng.choice(["low", "medium", "high"])} if not is_chat else {"temperature": 0.7},
+            prompt=" ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 12))),
+            output_text="A short reply." if is_chat and not failed else None,
+            output_refs=list(output_refs or []) if images else [],
+            n_images=None if is_chat else images, width=1024 if images else None, height=1024 if images else None,
+            input_tokens=tokens_in, output_tokens=tokens_out,
+            latency_ms=round(rng.lognormvariate(7.0, 0.5), 1), ttft_ms=round(rng.uniform(100, 900), 1) if is_chat else None,
+            http_status=rng.choice([429, 500, 503]) if failed else None, error_code="rate_limit_exceeded" if failed else None,
+            error_message="Slow down and try again." if failed else None, app_version="bench",
+        ))
+    rows.sort(key=lambda r: r.created_at)  # a real ledger is written in time order
+    return rows
+
+
+def load_filter_aggregate(ledger: Ledger) -> dict:
+    """What the page does on every run: load the date range, filter, compute figures and chart data."""
+    from lib.store import report
+
+    since = datetime.now(timezone.utc) - timedelta(days=90)
+    frame = report.load(ledger, since=since, text="fox")
+    frame = report.apply_filters(frame, {"provider": ["openai", "karlo"], "status": ["ok", "error"]})
+    return {"figures": report.figures(frame, live_only=True), "charts": report.chart_frames(frame)}
+
+
+def _stats(name: str, seconds: list[float], target: str, **extra) -> dict:
+    ms = [s * 1000 for s in seconds]
+    return {"name": name, "median_ms": statistics.median(ms), "min_ms": min(ms), "max_ms": max(ms), "n": len(ms), "target": target, **extra}
+
+
+def run(rows: int = 100_000, n: int = 7) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        ledger = Ledger(data / "ledger.sqlite3")
+        t0 = time.perf_counter()
+        ledger.insert_many(synthetic_rows(rows))
+        seed_s = time.perf_counter() - t0
+
+        timings = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            load_filter_aggregate(ledger)
+            timings.append(time.perf_counter() - t0)
+
+        os.environ["STUDIO_DATA_DIR"] = str(data)
+        os.environ.setdefault("STUDIO_DEMO_LATENCY_MS", "0")
+        from streamlit.testing.v1 import AppTest
+
+        page_s = []
+        for _ in range(max(3, n // 2)):
+            at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+            at.run()
+            at.switch_page("pages/ledger.py")
+            t0 = time.perf_counter()
+            at.run()
+            page_s.append(time.perf_counter() - t0)
+            if at.exception:
+                raise RuntimeError(f"ledger page raised: {at.exception[0].value}")
+        ledger.close()
+    return [
+        _stats(f"ledger: load + filter + aggregate, {rows:,} rows (90 days, text 'fox')", timings, "< 300 ms", seed_ms=seed_s * 1000),
+        _stats(f"ledger page AppTest run, {rows:,} rows", page_s, "< 1500 ms"),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--n", type=int, default=7)
+    args = parser.parse_args()
+    print(f"$ {COMMAND}" + (f" --rows {args.rows}" if args.rows != 100_000 else "") + (f" --n {args.n}" if args.n != 7 else ""))
+    for row in run(args.rows, args.n):
+        print(f"{row['name']:<70} median {row['median_ms']:8.1f} ms  min {row['min_ms']:8.1f}  max {row['max_ms']:8.1f}  n={row['n']}  target {row['target']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Usage ledger: every call this studio made, what it cost, and the way back to any of them."""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import streamlit as st
+
+from lib.store import StoreUnavailable, open_store, report
+from lib.ui import budget, cards
+
+PAGE_SIZE = 200  # table rows per page: keeps a 100,000-row ledger quick to draw
+ROOT = Path(__file__).resolve().parent.parent
+FILTER_LABELS = {"page": "Page", "action": "Action", "provider": "Provider", "model": "Model", "backend": "Backend", "status": "Status"}
+
+st.title("Usage ledger")
+st.caption("One row per API call: what was asked, what came back, how long it took and what it cost.")
+
+try:
+    store, ledger = open_store()
+except StoreUnavailable as exc:
+    st.error(exc.message, icon=":material/warning:")
+    st.stop()
+
+with st.sidebar:
+    budget.budget_input(ledger)
+budget.budget_warning()
+
+# --- Which rows: date range and prompt search narrow the query; the rest filter what it returned ----------
+today = datetime.now(timezone.utc).date()
+top = st.columns([2, 3, 1.3])
+dates = top[0].date_input("Dates (UTC)", value=(today - timedelta(days=30), today), max_value=today, key="ledger_dates")
+text = top[1].text_input("Search prompts", key="ledger_text", placeholder="words in the prompt, revised or negative prompt")
+include_demo = top[2].toggle("Demo in spend", key="ledger_include_demo", help="Demo calls cost nothing; they are left out of spend unless you switch this on.")
+since = dates[0] if len(dates) > 0 else None
+until = dates[1] if len(dates) > 1 else since  # while a range is half picked, show that one day
+
+
+def load_rows():
+    """The date range's rows, reused across reruns until the ledger changes."""
+    cache_key = (str(ledger.path), ledger.version(), since, until, text.strip())
+    cached = st.session_state.get("ledger_cache")
+    if cached is None or cached[0] != cache_key:
+        cached = (cache_key, report.load(ledger, since=since, until=until, text=text))
+        st.session_state["ledger_cache"] = cached
+    return cached[1]
+
+
+rows = load_rows()
+available = report.options(rows)
+filter_cols = st.columns(len(FILTER_LABELS))
+chosen = {
+    col: filter_cols[i].multiselect(label, available[col], key=f"ledger_filter_{col}", placeholder="All")
+    for i, (col, label) in enumerate(FILTER_LABELS.items())
+}
+rows = report.apply_filters(rows, chosen)
+
+# --- Figures -----------------------------------------------------------------------------------------
+figures = report.figures(rows, live_only=not include_demo)
+cells = st.columns(6)
+cells[0].metric("Spend" + ("" if include_demo else " (live)"), f"${figures.spend_usd:,.2f}",
+                help=f"{figures.unpriced_calls:,} of these calls have no known price and add nothing here.")
+cells[1].metric("Calls", f"{figures.calls:,}")
+cells[2].metric("Images", f"{figures.images:,}")
+cells[3].metric("Tokens", f"{figures.input_tokens + figures.output_tokens:,}",
+                help=f"{figures.input_tokens:,} in · {figures.output_tokens:,} out")
+cells[4].metric("Error rate", "–" if figures.error_rate is None else f"{figures.error_rate:.1%}")
+cells[5].metric("Latency p50 / p95",
+                "–" if figures.p50_latency_ms is None else f"{figures.p50_latency_ms / 1000:.1f} / {figures.p95_latency_ms / 1000:.1f} s")
+if figures.unpriced_calls:
+    st.caption(f"{figures.unpriced_calls:,} call(s) unpriced (failed, no usage reported, or a model without a known price).")
+
+# --- Charts --------------------------------------------------------------------------------------------
+charts = report.chart_frames(rows, live_only=not include_demo)
+spend_tab, model_tab, latency_tab = st.tabs(["Spend per day", "Calls by model", "Latency"])
+with spend_tab:
+    if charts["spend_per_day"].empty:
+        st.caption("No priced calls in this selection.")
+    else:
+        st.bar_chart(charts["spend_per_day"], x_label="day (UTC)", y_label="USD", height=260)
+with model_tab:
+    if charts["calls_by_model"].empty:
+        st.caption("No calls in this selection.")
+    else:
+        st.bar_chart(charts["calls_by_model"], horizontal=True, x_label="calls", height=260, color=["#4c9a2a", "#d1495b"][: charts["calls_by_model"].shape[1]])
+with latency_tab:
+    if charts["latency"].empty:
+        st.caption("No timed calls in this selection.")
+    else:
+        st.bar_chart(charts["latency"], x="seconds", y="calls", x_label="latency, seconds (bin start)", height=260)
+
+# --- Table, one page at a time --------------------------------------------------------------------------
+pages_total = max(1, -(-len(rows) // PAGE_SIZE))
+head = st.columns([3, 1])
+page_no = head[1].number_input(f"Page (of {pages_total})", min_value=1, max_value=pages_total, value=1, key="ledger_page_no") \
+    if pages_total > 1 else 1
+head[0].subheader(f"{len(rows):,} call(s)")
+view = rows.iloc[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE].copy()
+thumbs = report.first_images(ledger, view["id"].tolist())
+view.insert(0, "image", [store.thumbnail_data_url(thumbs[i]) if i in thumbs else None for i in view["id"]])
+
+# A new table key whenever the rows shown change, so a stale selection can never point at other rows.
+signature = json.dumps([ledger.version(), str(since), str(until), text, {k: sorted(v) for k, v in chosen.items()}, page_no], default=str)
+table_key = "ledger_table_" + hashlib.sha1(signature.encode()).hexdigest()[:12]
+event = st.dataframe(
+    view,
+    key=table_key,
+    on_select="rerun",
+    selection_mode="multi-row",
+    hide_index=True,
+    column_order=["image", "created_at", "page", "action", "provider", "backend", "model", "status", "prompt",
+                  "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms"],
+    column_config={
+        "image": st.column_config.ImageColumn("Image", width="small"),
+        "created_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "prompt": st.column_config.TextColumn("Prompt", width="large"),
+        "n_images": st.column_config.NumberColumn("Images"),
+        "input_tokens": st.column_config.NumberColumn("Tokens in", format="%d"),
+        "output_tokens": st.column_config.NumberColumn("Tokens out", format="%d"),
+        "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f"),
+        "cost_source": st.column_config.TextColumn("Priced by"),
+        "latency_ms": st.column_config.NumberColumn("Latency", format="%.0f ms"),
+    },
+    row_height=48,
+)
+selected_ids = view["id"].iloc[list(event.selection.rows)].tolist() if event and event.selection.rows else []
+if not selected_ids:
+    st.caption("Select a row to open its full record; select several to delete them.")
+
+# --- Export and delete ------------------------------------------------------------------------------------
+def export_frame():
+    """The filtered rows with every column (JSON columns as text), read when a download is clicked."""
+    full = ledger.frame(since=since, until=until, text=text or None)
+    return full[full["id"].isin(set(rows["id"]))]
+
+
+def as_csv() -> bytes:
+    return export_frame().to_csv(index=False).encode("utf-8")
+
+
+def as_parquet() -> bytes:
+    buffer = io.BytesIO()
+    export_frame().to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def forget_pending_delete() -> None:
+    st.session_state.pop("ledger_confirm_ids", None)
+
+
+@st.dialog("Delete these calls?", on_dismiss=forget_pending_delete)
+def confirm_delete(ids: list[str]) -> None:
+    doomed = [ledger.get(i) for i in ids]
+    images = sorted({sha for row in doomed if row for sha in ledger.refs(row)})
+    st.write(f"{len(ids)} ledger row(s) will be removed for good, with those of their {len(images)} image(s) "
+             "that no other row uses. Exports you made keep their copies.")
+    left, right = st.columns(2)
+    if left.button("Delete", type="primary", icon=":material/delete:", key="ledger_delete_confirm"):
+        removed = ledger.delete(ids)
+        forget_pending_delete()
+        st.session_state["ledger_flash"] = f"Deleted {len(ids)} row(s) and {len(removed)} image file(s)."
+        st.rerun()
+    if right.button("Keep them", key="ledger_delete_cancel"):
+        forget_pending_delete()
+        st.rerun()
+
+
+actions = st.columns([1, 1, 1, 3])
+stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+actions[0].download_button("CSV", as_csv, file_name=f"ledger-{stamp}.csv", mime="text/csv", on_click="ignore",
+                           icon=":material/download:", disabled=rows.empty, key="ledger_csv")
+actions[1].download_button("Parquet", as_parquet, file_name=f"ledger-{stamp}.parquet", mime="application/vnd.apache.parquet",
+                           on_click="ignore", icon=":material/download:", disabled=rows.empty, key="ledger_parquet")
+if actions[2].button(f"Delete ({len(selected_ids)})", icon=":material/delete:", disabled=not selected_ids, key="ledger_delete"):
+    st.session_state["ledger_confirm_ids"] = selected_ids  # the question stays open until answered or dismissed
+if st.session_state.get("ledger_confirm_ids"):
+    confirm_delete(st.session_state["ledger_confirm_ids"])
+if "ledger_flash" in st.session_state:
+    st.success(st.session_state.pop("ledger_flash"), icon=":material/check:")
+
+# --- The selected call, in full --------------------------------------------------------------------------------
+def show_images(label: str, shas: list[str]) -> None:
+    present = [sha for sha in shas if store.exists(sha)]
+    if not shas:
+        return
+    st.markdown(f"**{label}**")
+    if present:
+        cols = st.columns(min(len(present), 4))
+        for i, sha in enumerate(present):
+            cols[i % len(cols)].image(str(store.path(sha)), width="stretch", caption=sha[:12])
+    if len(present) < len(shas):
+        st.caption(f"{len(shas) - len(present)} image file(s) are missing from the store.")
+
+
+for row_id in selected_ids[:1]:
+    row = ledger.get(row_id)
+    if row is None:
+        continue
+    with st.container(border=True):
+        badge = " :orange-badge[demo]" if row.backend == "demo" else ""
+        st.markdown(f"#### {row.model or row.provider} · {row.action}{badge}")
+        st.caption(f"{row.created_at:%Y-%m-%d %H:%M:%S} UTC · {row.page} page · {row.provider} · status **{row.status}** · id `{row.id}`"
+                   + (f" · group `{row.group_id}`" if row.group_id else ""))
+        if row.status != "ok":
+            facts = [f"HTTP {row.http_status}" if row.http_status else None, f"code `{row.error_code}`" if row.error_code else None]
+            st.error(row.error_message or f"The call ended with status {row.status}.", icon=":material/error:")
+            if any(facts) or row.error_detail:
+                st.caption(" · ".join(f for f in facts if f) + (f" — provider said: {row.error_detail}" if row.error_detail else ""))
+        show_images("Result", row.output_refs)
+        show_images("Inputs", row.input_refs)
+        show_images("Mask", [row.mask_ref] if row.mask_ref else [])
+        if row.prompt:
+            st.markdown("**Prompt**")
+            st.text(row.prompt)
+        if row.negative_prompt:
+            st.caption(f"Negative prompt: {row.negative_prompt}")
+        if row.revised_prompt and row.revised_prompt != row.prompt:
+            st.caption(f"Revised prompt: {row.revised_prompt}")
+        if row.output_text:
+            st.markdown("**Reply**")
+            st.markdown(row.output_text)
+        size = f"{row.width}×{row.height}" if row.width and row.height else None
+        timing = [f"{row.latency_ms:,.0f} ms" if row.latency_ms is not None else None,
+                  f"first token/partial {row.ttft_ms:,.0f} ms" if row.ttft_ms is not None else None]
+        st.caption(" · ".join(f for f in [size, cards.format_tokens(row.input_tokens, row.output_tokens),
+                                          cards.format_cost(row.cost_usd, row.cost_source), *timing] if f))
+        settings, usage = st.columns(2)
+        settings.markdown("**Settings**")
+        settings.json(row.params or {}, expanded=True)
+        usage.markdown("**Usage detail**")
+        usage.json(row.usage_detail or {}, expanded=False)
+        target = cards.PAGE_FILES.get(row.page)
+        if target and (ROOT / target).exists():
+            if st.button("Reuse these settings", icon=":material/replay:", key=f"ledger_reuse_{row.id}"):
+                cards.reuse_settings(row)
+        else:
+            st.caption("The page that made this call is not in this version of the app, so its settings cannot be reopened.")

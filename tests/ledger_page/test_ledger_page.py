@@ -1,0 +1,135 @@
+"""The Usage ledger page through AppTest, on a few seeded rows."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from lib.config import ProviderConfig
+from lib.errors import QuotaExceeded
+from lib.store import open_store, record_call
+from lib.types import ChatTurn, GeneratedImage, ImageResult, Usage
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+LIVE_OPENAI = ProviderConfig("openai", "live", "http://127.0.0.1:9/v1", "sk-ledger-page-key-0123456789", "environment")
+DEMO_KARLO = ProviderConfig("karlo", "demo", "http://127.0.0.1:9", "demo-key", "demo")
+
+
+def png(colour) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), colour).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture
+def seeded(studio_env):
+    """Four calls: a live generation, a demo Karlo image, a live failure, a live chat turn."""
+    usage = Usage(50, 1056, {"input_tokens_details": {"text_tokens": 50, "image_tokens": 0}})
+    kite = record_call("generate", "generate", LIVE_OPENAI, ImageResult(
+        "openai", "gpt-image-2", "/v1/images/generations", [GeneratedImage(png((200, 0, 0)))],
+        params={"size": "1024x1024", "quality": "medium"}, usage=usage, latency_ms=1500.0), prompt="a red kite over the sea")
+    whale = record_call("karlo", "t2i", DEMO_KARLO, ImageResult(
+        "karlo", "karlo-v2", "/v2/inference/karlo/t2i", [GeneratedImage(png((0, 0, 200)), seed=4)], latency_ms=700.0),
+        prompt="a blue whale")
+    broken = record_call("generate", "generate", LIVE_OPENAI, error=QuotaExceeded(
+        "OpenAI is rate limiting this key. Try again in 20 s.", http_status=429, code="rate_limit_exceeded"),
+        model="gpt-image-2", prompt="a broken call", inputs=[png((0, 200, 0))], latency_ms=300.0)
+    chat = record_call("chat", "chat", LIVE_OPENAI, ChatTurn("gpt-4o-mini", "Hello!", Usage(20, 5), latency_ms=400.0), prompt="hello")
+    return {"kite": kite, "whale": whale, "broken": broken, "chat": chat}
+
+
+@pytest.fixture
+def at(seeded):
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.switch_page("pages/ledger.py").run()  # straight to the ledger, as a bookmarked link would
+    assert not app.exception, app.exception
+    return app
+
+
+def metric(at, label_start):
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def table(at):
+    return at.dataframe[0].value
+
+
+def select(at, *positions):
+    """Select table rows the way a click would: through the table's selection state."""
+    key = at.dataframe[0].key
+    at.session_state[key] = {"selection": {"rows": list(positions), "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def test_figures_count_every_call_but_spend_only_live(at, seeded):
+    live_spend = seeded["kite"].cost_usd + seeded["chat"].cost_usd
+    assert metric(at, "Calls") == "4"
+    assert metric(at, "Spend (live)") == f"${live_spend:,.2f}"
+    assert metric(at, "Images") == "2"
+    assert metric(at, "Error rate") == "25.0%"
+    assert metric(at, "Latency") == "0.6 / 1.4 s"
+    assert any("1 call(s) unpriced" in c.value for c in at.caption)
+
+
+def test_table_lists_newest_first_with_thumbnails(at, seeded):
+    shown = table(at)
+    assert list(shown["id"]) == [seeded[k].id for k in ("chat", "broken", "whale", "kite")]
+    thumbs = dict(zip(shown["id"], shown["image"]))
+    assert thumbs[seeded["kite"].id].startswith("data:image/webp;base64,")
+    assert thumbs[seeded["broken"].id].startswith("data:image/webp;base64,")  # its input image stands in
+    assert not isinstance(thumbs[seeded["chat"].id], str)  # no picture: an empty cell
+
+
+def test_filters_and_search_narrow_rows_and_figures(at, seeded):
+    at.multiselect(key="ledger_filter_provider").set_value(["karlo"]).run()
+    assert list(table(at)["id"]) == [seeded["whale"].id]
+    assert metric(at, "Calls") == "1" and metric(at, "Spend (live)") == "$0.00"
+    at.multiselect(key="ledger_filter_provider").set_value([]).run()
+    at.multiselect(key="ledger_filter_status").set_value(["error"]).run()
+    assert list(table(at)["id"]) == [seeded["broken"].id]
+    at.multiselect(key="ledger_filter_status").set_value([]).run()
+    at.text_input(key="ledger_text").set_value("KITE").run()
+    assert list(table(at)["id"]) == [seeded["kite"].id]
+
+
+def test_selecting_a_row_opens_its_record_and_reuse_fills_the_generate_page(at, seeded):
+    select(at, 3)  # the kite, oldest
+    assert any("gpt-image-2 · generate" in m.value for m in at.markdown)
+    assert any(t.value == "a red kite over the sea" for t in at.text)
+    at.button(key=f"ledger_reuse_{seeded['kite'].id}").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="gen_prompt").value == "a red kite over the sea"
+
+
+def test_a_failed_call_shows_its_error(at, seeded):
+    select(at, 1)
+    assert any("rate limiting" in e.value for e in at.error)
+    assert any("HTTP 429" in c.value and "rate_limit_exceeded" in c.value for c in at.caption)
+
+
+def test_delete_asks_first_then_removes_the_row_and_its_unshared_images(at, seeded):
+    store, ledger = open_store()
+    input_sha = seeded["broken"].input_refs[0]
+    select(at, 1)
+    at.button(key="ledger_delete").click().run()
+    assert ledger.get(seeded["broken"].id) is not None  # nothing gone before the confirmation
+    at.button(key="ledger_delete_confirm").click().run()
+    assert not at.exception, at.exception
+    assert ledger.get(seeded["broken"].id) is None and not store.exists(input_sha)
+    assert metric(at, "Calls") == "3"
+    assert any("Deleted 1 row(s) and 1 image file(s)" in s.value for s in at.success)
+
+
+def test_budget_warns_at_80_and_100_percent(at, seeded):
+    live_spend = seeded["kite"].cost_usd + seeded["chat"].cost_usd
+    at.number_input(key="budget_usd").set_value(round(live_spend / 0.9, 4)).run()
+    assert open_store()[1].get_setting("monthly_budget_usd") == pytest.approx(live_spend / 0.9, abs=1e-4)
+    assert any("of your" in w.value for w in at.warning) and not at.error
+    at.number_input(key="budget_usd").set_value(round(live_spend / 2, 4)).run()
+    assert any("over your" in e.value for e in at.error)
+    at.number_input(key="budget_usd").set_value(0.0).run()
+    assert not any("budget" in w.value for w in at.warning) and not any("budget" in e.value for e in at.error)

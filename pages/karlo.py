@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import streamlit as st
 from PIL import Image
 
-from lib import catalog, pipeline
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
@@ -113,6 +112,8 @@ def english_check(text: str, what: str) -> bool:
 
 def translate(field: str) -> None:
     """Button callback: replace a Korean prompt with its English translation from the chat model."""
+    from lib import catalog, pipeline  # here, not at the top: the OpenAI SDK takes seconds to import
+
     openai_cfg = session.configs()["openai"]
     text = st.session_state.get(field, "")
     st.session_state[TRANSLATE_ERROR] = None

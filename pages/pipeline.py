@@ -1,0 +1,246 @@
+"""Imagination pipeline: imagine → more detail → English → descriptors → style words → image prompt, then pictures."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import catalog, pipeline
+from lib.compare import Target
+from lib.errors import InvalidInput, StudioError
+from lib.store import open_store
+from lib.ui import session
+from lib.ui.cards import error_box, format_cost, format_tokens, result_card
+
+PAGE = "pipeline"
+KARLO = "Karlo"
+LANGUAGES = {"ko": "Korean (the article's own words)", "en": "English"}
+EXAMPLE_IDEAS = {"ko": "인간이 화성에 정착한다면 건축물의 모습은", "en": "the buildings of a human settlement on Mars"}
+MODEL_STEPS = [s.name for s in pipeline.STEPS if s.uses_model]
+
+# Widget values (and edited outputs) outlive a visit to another page; buttons hold no value to keep.
+for _key in [k for k in st.session_state if str(k).startswith("pipe_")]:
+    if not str(_key).startswith(("pipe_rerun_", "pipe_go", "pipe_make")):
+        st.session_state[_key] = st.session_state[_key]
+st.session_state.setdefault("pipe_language", "ko")
+st.session_state.setdefault("pipe_idea", EXAMPLE_IDEAS["ko"])
+st.session_state.setdefault("pipe_version", 0)
+st.session_state.setdefault("pipe_condense_max", pipeline.DEFAULT_CONDENSE_MAX)
+st.session_state.setdefault("pipe_style_words", pipeline.DEFAULT_STYLE_WORDS)
+st.session_state.setdefault("pipe_subject", "")
+
+
+def set_templates(language: str) -> None:
+    for name, template in pipeline.default_templates(language).items():
+        st.session_state[f"pipe_tpl_{name}_system"] = template.system
+        st.session_state[f"pipe_tpl_{name}_user"] = template.user
+
+
+def change_language() -> None:
+    language = st.session_state["pipe_language"]
+    set_templates(language)
+    if st.session_state.get("pipe_idea", "").strip() in EXAMPLE_IDEAS.values():
+        st.session_state["pipe_idea"] = EXAMPLE_IDEAS[language]
+
+
+if "pipe_tpl_imagine_user" not in st.session_state:
+    set_templates(st.session_state["pipe_language"])
+
+
+def templates_from_widgets() -> dict[str, pipeline.StepTemplate]:
+    return {name: pipeline.StepTemplate(st.session_state.get(f"pipe_tpl_{name}_system", ""),
+                                        st.session_state.get(f"pipe_tpl_{name}_user", ""))
+            for name in pipeline.STEP_NAMES}
+
+
+def output_key(index: int) -> str:
+    return f"pipe_out_{st.session_state['pipe_version']}_{index}"
+
+
+def request_run(from_step: int) -> None:
+    """Remember what to run: the outputs as the person left them (edits included) feed the steps after them."""
+    run = st.session_state.get("pipe_run")
+    outputs = [st.session_state.get(output_key(i), s.output) for i, s in enumerate(run.steps)] if run else []
+    st.session_state["pipe_request"] = {"from": from_step, "outputs": outputs}
+
+
+def step_facts(step: pipeline.StepResult) -> str:
+    if step.note == "kept":
+        return "kept from before"
+    if step.turn is None:
+        return "no model call"
+    row = ledger.get(step.ledger_id) if step.ledger_id else None
+    usage = step.turn.usage
+    facts = [format_tokens(usage.input_tokens if usage else None, usage.output_tokens if usage else None)]
+    if row is not None:
+        facts.append(format_cost(row.cost_usd, row.cost_source))
+    if step.turn.latency_ms is not None:
+        facts.append(f"{step.turn.latency_ms:,.0f} ms")
+    return " · ".join(facts)
+
+
+def show_live_step(slot, index: int, step: pipeline.StepResult | None) -> None:
+    """A step's status box while the chain runs: running, finished or failed."""
+    title = f"{index + 1}. {pipeline.STEPS[index].title}"
+    with slot.container():
+        if step is None:
+            st.status(title + " …", state="running")
+            return
+        with st.status(title, state="error" if step.error else "complete", expanded=step.error is not None):
+            if step.error:
+                error_box(step.error)
+            else:
+                st.markdown(step.output)
+
+
+def execute(cfg, request: dict, model: str) -> None:
+    """Run the chain from the requested step, showing each step as it finishes, then keep the result."""
+    from_step = request["from"]
+    previous = st.session_state.get("pipe_run")
+    slots = [st.empty() for _ in pipeline.STEPS]
+    for i in range(from_step):
+        show_live_step(slots[i], i, pipeline.StepResult(pipeline.STEP_NAMES[i], "", request["outputs"][i], note="kept"))
+    show_live_step(slots[from_step], from_step, None)
+
+    def on_step(index: int, step: pipeline.StepResult) -> None:
+        show_live_step(slots[index], index, step)
+        if step.ok and index + 1 < len(slots):
+            show_live_step(slots[index + 1], index + 1, None)
+
+    try:
+        run = pipeline.run_pipeline(
+            cfg, st.session_state["pipe_idea"], templates=templates_from_widgets(), model=model,
+            from_step=from_step, previous_outputs=request["outputs"],
+            previous_prompts=[s.prompt_sent for s in previous.steps] if previous and from_step else None,
+            on_step=on_step, condense_max=int(st.session_state["pipe_condense_max"]),
+            style_words=st.session_state["pipe_style_words"], subject=st.session_state["pipe_subject"],
+            group_id=previous.group_id if previous and from_step else None, page=PAGE,
+        )
+    except StudioError as err:  # e.g. no idea written: nothing was sent
+        error_box(err)
+        return
+    st.session_state["pipe_run"] = run
+    st.session_state["pipe_version"] += 1  # fresh output boxes, filled with this run's text
+    for i, step in enumerate(run.steps):
+        st.session_state[output_key(i)] = step.output
+    st.session_state.pop("pipe_image_rows", None)  # pictures of an earlier prompt stay in the ledger, not here
+    st.rerun()
+
+
+# ---------------------------------------------------------------------------- the page
+
+st.title("Imagination pipeline")
+st.caption("Ask a model to imagine, add detail, translate to English and boil it down to a few descriptors; add style "
+           "words and send the prompt to the image engines you pick. Every step can be edited and re-run.")
+cfgs = session.configs()
+cfg = cfgs["openai"]
+try:
+    store, ledger = open_store()
+except StudioError as exc:
+    error_box(exc)
+    st.stop()
+if not cfg.usable:
+    st.error(cfg.problem, icon=":material/key_off:")
+    st.stop()
+
+st.text_area("Your idea", key="pipe_idea", height=80, help="What should the model imagine? Any language.")
+models = [m.id for m in catalog.chat_models(cfg)]
+left, middle, right = st.columns([2, 2, 1])
+model = left.selectbox("Chat model", models, key="pipe_model")
+middle.radio("Instructions in", list(LANGUAGES), format_func=LANGUAGES.get, key="pipe_language", horizontal=True,
+             on_change=change_language)
+right.number_input("Descriptors (N)", 1, 12, key="pipe_condense_max",
+                   help="Step 4 keeps at most this many comma-separated descriptors.")
+subject_col, style_col = st.columns([1, 2])
+subject_col.text_input("Subject (optional)", key="pipe_subject", placeholder="e.g. Futuristic mars villages",
+                       help="Put first in the image prompt, as the article did.")
+style_col.text_input("Style words", key="pipe_style_words")
+if model and catalog.retirement_warning(model):
+    st.warning(catalog.retirement_warning(model), icon=":material/event_busy:")
+
+with st.expander("Step instructions", icon=":material/edit_note:"):
+    st.caption("The defaults are the seed article's own wording. Placeholders in braces are filled in.")
+    for info in pipeline.STEPS:
+        if info.name == "prompt":
+            continue
+        st.markdown(f"**{pipeline.STEP_NAMES.index(info.name) + 1}. {info.title}** · {info.placeholders}")
+        if info.uses_model:
+            st.text_input("System message", key=f"pipe_tpl_{info.name}_system", label_visibility="collapsed")
+        st.text_area("Instruction", key=f"pipe_tpl_{info.name}_user", height=68, label_visibility="collapsed")
+    st.button("Back to the article's wording", icon=":material/restart_alt:",
+              on_click=lambda: set_templates(st.session_state["pipe_language"]))
+
+st.button("Run the chain", type="primary", icon=":material/play_arrow:", key="pipe_go", on_click=request_run, args=(0,),
+          disabled=not model)
+
+request = st.session_state.pop("pipe_request", None)
+if request is not None and model:
+    execute(cfg, request, model)
+
+run: pipeline.PipelineRun | None = st.session_state.get("pipe_run")
+if run is not None:
+    for i, step in enumerate(run.steps):
+        info = pipeline.STEPS[i]
+        failed = step.error is not None
+        last = i == len(run.steps) - 1
+        with st.status(f"{i + 1}. {info.title} · {step_facts(step)}", state="error" if failed else "complete",
+                       expanded=failed or last or i >= 3):
+            if step.prompt_sent and info.uses_model:
+                st.caption(f"Sent: {step.prompt_sent[:400]}")
+            if failed:
+                error_box(step.error)
+            else:
+                label = "Final image prompt" if last else "Output (edit it, then re-run the step after it)"
+                st.text_area(label, key=output_key(i), height=140 if info.uses_model else 80)
+            if step.note and step.note != "kept":
+                st.caption(step.note)
+            st.button("Retry from here" if failed else "Re-run from here", key=f"pipe_rerun_{i}",
+                      icon=":material/replay:", on_click=request_run, args=(i,),
+                      help="Runs this step and every step after it again; the steps above keep their (edited) text.")
+
+if run is not None and run.final_prompt:
+    st.subheader("Make the pictures")
+    final_prompt = st.session_state.get(output_key(len(run.steps) - 1), run.final_prompt)
+    image_models = [m.id for m in catalog.image_models(cfgs["openai"], capability="generate")]
+    engines = image_models[:]
+    if cfgs["karlo"].usable:
+        engines.append(KARLO)
+    st.session_state.setdefault("pipe_engines", [e for e in (image_models[:1] + [KARLO]) if e in engines])
+    picked = st.multiselect("Engines", engines, key="pipe_engines")
+    st.session_state.setdefault("pipe_quality", "low")
+    quality = st.segmented_control("OpenAI quality", ["low", "medium", "high"], key="pipe_quality")
+    if KARLO in picked:
+        try:
+            fitted = pipeline.karlo_prompt(final_prompt)
+            st.caption(f"Karlo gets English only, at most {pipeline.KARLO_PROMPT_MAX} characters "
+                       f"({len(fitted)}): {fitted}")
+        except InvalidInput as err:
+            st.warning(err.message, icon=":material/translate:")
+    if st.button("Generate", type="primary", icon=":material/image:", key="pipe_make", disabled=not picked):
+        targets = [Target(KARLO, "karlo", "v2.1", {"width": 512, "height": 512}) if engine == KARLO else
+                   Target(engine, "openai", engine, {"size": "1024x1024", "quality": quality or "low"})
+                   for engine in picked]
+        columns = st.columns(len(targets))
+
+        def show_cell(cell) -> None:
+            with columns[cell.target_index]:
+                if cell.row is not None:
+                    result_card(cell.row, store, key=f"pipe_live_{cell.row.id}", show_prompt=False)
+                elif cell.error is not None:
+                    error_box(cell.error)
+
+        with st.spinner("Drawing…"):
+            images = pipeline.render_images(cfgs, final_prompt, targets, group_id=run.group_id, on_result=show_cell)
+        st.session_state["pipe_image_rows"] = [c.row.id for c in images.cells if c.row is not None]
+        st.rerun()
+    rows = [ledger.get(row_id) for row_id in st.session_state.get("pipe_image_rows", [])]
+    rows = [r for r in rows if r is not None]
+    if rows:
+        for column, row in zip(st.columns(len(rows)), rows):
+            with column:
+                result_card(row, store, show_prompt=False)
+
+if run is not None:
+    group = ledger.rows(group_id=run.group_id)
+    priced = [r.cost_usd for r in group if r.cost_usd is not None]
+    unpriced = len(group) - len(priced)
+    st.caption(f"This run: {len(group)} calls · ${sum(priced):,.4f}" + (f" + {unpriced} unpriced" if unpriced else "")
+               + (" · demo, nothing charged" if cfg.backend == "demo" else ""))

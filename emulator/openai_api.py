@@ -232,8 +232,8 @@ class Call:
     request_id: str = ""
 
 
-async def _read(request: Request, multipart: bool) -> tuple[dict, dict, dict]:
-    """(body fields, uploads, what to log) for a JSON or multipart request."""
+async def _read(request: Request, multipart: bool) -> tuple[dict | None, dict, dict]:
+    """(body fields or None if unreadable, uploads, what to log) for a JSON or multipart request."""
     if request.method == "GET":
         return {}, {}, {}
     if multipart or request.headers.get("content-type", "").startswith("multipart/"):
@@ -258,7 +258,7 @@ async def _read(request: Request, multipart: bool) -> tuple[dict, dict, dict]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        return {"__unparseable__": True}, {}, {"raw": raw[:2000].decode("utf-8", "replace")}
+        return None, {}, {"raw": raw[:2000].decode("utf-8", "replace")}
     return body, {}, body
 
 
@@ -281,13 +281,14 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
             try:
                 body, files, logged = await _read(request, multipart)
             except Exception:  # a broken multipart body
-                body, files, logged = {"__unparseable__": True}, {}, {"raw": "<unreadable multipart body>"}
+                body, files, logged = None, {}, {"raw": "<unreadable multipart body>"}
             state.log_call(request, logged)
             key = _check_auth(request)
-            if body.get("__unparseable__"):
-                raise ApiError(400, "We could not parse the JSON body of your request. (HINT: This likely means you "
-                                    "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
-                                    "but what was sent was not valid JSON.")
+            if body is None:
+                raise ApiError(400, "We could not parse the body of your request. (HINT: This likely means you "
+                                    "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload "
+                                    "(or multipart form data for image edits and variations), but what was sent was "
+                                    "not valid JSON.")
             prompt = body.get("prompt")
             if chat and isinstance(body.get("messages"), list):
                 prompt = render.message_text(body["messages"])[1]
@@ -506,11 +507,11 @@ def _enum_values(values) -> str:
     return ", ".join(quoted[:-1]) + ", and " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
-def _image_job(body: dict, prompt: str | None, *, edit: bool, default_model: str) -> ImageJob:
+def _image_job(body: dict, prompt: str | None, *, edit: bool) -> ImageJob:
     model = body.get("model") or None
     if model is None:
         # The spec: dall-e-2 unless a GPT-image-only parameter is used (edits default to gpt-image-1.5).
-        model = "gpt-image-1.5" if edit or any(body.get(p) is not None for p in GPT_ONLY_PARAMS) else default_model
+        model = "gpt-image-1.5" if edit or any(body.get(p) is not None for p in GPT_ONLY_PARAMS) else "dall-e-2"
     if model in RETIRED_MODELS or model not in IMAGE_MODELS:
         raise _model_not_found(model)
     kind = IMAGE_MODELS[model]
@@ -700,7 +701,7 @@ async def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, 
 
 
 async def images_generations(state, call: Call) -> Response:
-    job = _image_job(call.body, call.prompt, edit=False, default_model="dall-e-2")
+    job = _image_job(call.body, call.prompt, edit=False)
     transparent = job.background == "transparent"
     pictures = await asyncio.to_thread(
         lambda: [render.scene(job.prompt, job.width, job.height, i, transparent=transparent) for i in range(job.n)])
@@ -733,7 +734,7 @@ def _uploads(call: Call) -> list[tuple[str, bytes]]:
 
 
 async def images_edits(state, call: Call) -> Response:
-    job = _image_job(call.body, call.prompt, edit=True, default_model="gpt-image-1.5")
+    job = _image_job(call.body, call.prompt, edit=True)
     uploads = _uploads(call)
     if not uploads:
         raise _invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")

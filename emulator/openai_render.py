@@ -224,7 +224,7 @@ _KO_EN = {
     "배": "boat", "성": "castle", "여우": "fox", "토끼": "rabbit", "새": "bird", "물고기": "fish", "거리": "street",
     "카페": "cafe", "겨울": "winter", "봄": "spring", "여름": "summer", "가을": "autumn", "노을": "sunset",
     "아침": "morning", "저녁": "evening", "불빛": "lights", "해변": "beach", "정원": "garden", "마을": "village",
-    "밤하늘": "night sky", "하늘의": "sky", "우산": "umbrella", "창문": "window", "책": "book", "커피": "coffee", "고래": "whale", "곰": "bear",
+    "밤하늘": "night sky", "우산": "umbrella", "창문": "window", "책": "book", "커피": "coffee", "고래": "whale", "곰": "bear",
 }
 _KO_PARTICLES = ("에서", "으로", "이", "가", "을", "를", "은", "는", "의", "에", "로", "와", "과", "도", "한")
 

@@ -72,7 +72,7 @@ def test_uploaded_mask_edit_changes_only_masked_pixels(studio_env):
     at = open_edit_page()
     upload = photo()
     at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
-    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png"))
     at.text_area(key="edit_prompt").set_value("a red balloon").run()
     at.button(key="edit_send").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -95,9 +95,8 @@ def test_painted_mask_works_the_same(studio_env, monkeypatch):
     upload = photo()
     at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
     at.session_state["edit_mask_source"] = "Paint the mask"
-    at.run()
-    assert canvas_calls and canvas_calls[-1]["background_image"]  # the picture is under the brush
     at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    assert canvas_calls and canvas_calls[-1]["background_image"]  # the picture is under the brush
     at.button(key="edit_send").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert_only_the_hole_changed(at, upload)
@@ -107,7 +106,7 @@ def test_all_opaque_mask_is_flagged_and_not_sent(studio_env):
     at = open_edit_page()
     at.file_uploader(key="edit_images").set_value(("photo.png", photo(), "image/png")).run()
     opaque = png(Image.new("RGBA", (W, H), (255, 255, 255, 255)))
-    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", opaque, "image/png")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", opaque, "image/png"))
     at.text_area(key="edit_prompt").set_value("a red balloon").run()
     assert any("nothing would be edited" in w.value for w in at.warning)
     assert at.button(key="edit_send").disabled  # AppTest, like a browser, cannot press it
@@ -152,7 +151,7 @@ def test_injected_fault_shows_message_keeps_inputs_and_writes_an_error_row(studi
     at = open_edit_page()
     upload = photo()
     at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
-    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png"))
     at.text_area(key="edit_prompt").set_value("a red balloon").run()
     at.session_state["demo_fault"] = fault  # the sidebar's fault picker (AppTest runs the page alone)
     at.button(key="edit_send").click().run()

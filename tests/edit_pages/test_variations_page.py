@@ -38,7 +38,7 @@ def last_row(at: AppTest):
 def test_variation_of_an_upload_lands_in_store_and_ledger(studio_env):
     at = open_page()
     at.file_uploader(key="var_upload").set_value(("cat.png", png(), "image/png")).run()
-    at.text_area(key="var_prompt").set_value("Same cat, but in winter").run()
+    at.text_area(key="var_prompt").set_value("Same cat, but in winter")
     at.number_input(key="var_n").set_value(2).run()
     at.button(key="var_send").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -79,11 +79,12 @@ def test_legacy_dalle2_goes_through_the_variations_endpoint_with_a_square(studio
     assert not any(t.key == "var_prompt" for t in at.text_area)  # the legacy endpoint takes no prompt
     at.file_uploader(key="var_upload").set_value(("wide.png", png(600, 300), "image/png")).run()
     assert any("Cropped the centre 300×300 square" in c.value for c in at.caption)
+    at.selectbox(key="var_size").set_value("256x256")
     at.button(key="var_send").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     row = last_row(at)
     assert row.endpoint == "/v1/images/variations" and row.status == "ok" and row.prompt is None
-    assert (row.width, row.height) == (1024, 1024)
+    assert (row.width, row.height) == (256, 256)
 
 
 def test_fault_keeps_the_upload_and_prompt_and_writes_an_error_row(studio_env):

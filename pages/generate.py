@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import catalog
-from lib.errors import ProviderDown, StudioError
+from lib.errors import Cancelled, ProviderDown, StudioError
 from lib.providers import openai_images
 from lib.store import open_store, record_call
 from lib.ui import session
@@ -171,16 +171,24 @@ if st.button("Generate", type="primary", icon=":material/image:"):
                                                 **settings)
             row = record_call(page=PAGE, action="generate", cfg=cfg, result=result, prompt=prompt)
             st.session_state[ROWS].insert(0, row.id)
-        except Exception as exc:  # every failure gets a message and a ledger row; the inputs stay
-            err = exc if isinstance(exc, StudioError) else ProviderDown(
-                f"The call failed unexpectedly ({type(exc).__name__}). Your prompt and settings are kept; try again.",
-                provider="openai", code=type(exc).__name__)
+        except BaseException as exc:  # every failure gets a message and a ledger row; the inputs stay
+            stopped = not isinstance(exc, Exception)  # the person pressed Stop or the page was left mid-call
+            if stopped:
+                err = Cancelled("Stopped before the images arrived; anything already made was not kept.",
+                                provider="openai")
+            elif isinstance(exc, StudioError):
+                err = exc
+            else:
+                err = ProviderDown(f"The call failed unexpectedly ({type(exc).__name__}). Your prompt and settings "
+                                   "are kept; try again.", provider="openai", code=type(exc).__name__)
             try:
                 record_call(page=PAGE, action="generate", cfg=cfg, error=err, prompt=prompt,
                             params={k: v for k, v in settings.items() if v is not None and k != "model"},
                             model=model_id, endpoint=openai_images.GENERATIONS)
             except StudioError as store_err:
                 err.message += f" (The ledger could not record it either: {store_err.message})"
+            if stopped:
+                raise
             st.session_state[LAST_ERROR] = err
         finally:
             previews.clear()

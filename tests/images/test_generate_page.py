@@ -56,6 +56,16 @@ def test_generating_two_images_stores_both_and_prices_the_row(page):
     assert any(b.label == "Download all (.zip)" for b in page.download_button)
     assert page.text_area(key="gen_prompt").value == "a lighthouse on a cliff at dusk"
 
+    # "Reuse these settings" brings the prompt and settings back after they were changed.
+    page.text_area(key="gen_prompt").set_value("something else")
+    page.number_input(key="gen_n").set_value(1)
+    page.run()
+    next(b for b in page.button if b.label == "Reuse these settings").click()
+    page.run()
+    assert not page.exception, page.exception
+    assert page.text_area(key="gen_prompt").value == "a lighthouse on a cliff at dusk"
+    assert page.number_input(key="gen_n").value == 2 and page.selectbox(key="gen_quality").value == "low"
+
 
 def test_invalid_custom_size_says_what_to_change_and_sends_nothing(page):
     page.text_area(key="gen_prompt").set_value("a red fox in snow")
@@ -68,6 +78,13 @@ def test_invalid_custom_size_says_what_to_change_and_sends_nothing(page):
     assert [e.value for e in page.error] == ["Width 1000 is not a multiple of 16: use 992 or 1008."]
     assert page.text_area(key="gen_prompt").value == "a red fox in snow"
     assert ledger_rows() == []
+
+    # A fixed-size model retiring soon: warned, and the custom size gives way to one it can make.
+    page.selectbox(key="gen_model").set_value("gpt-image-1.5")
+    page.run()
+    assert any("retires on 2026-12-01" in w.value and "gpt-image-2.6-sunburst" in w.value for w in page.warning)
+    assert page.selectbox(key="gen_size").value == "auto" and not page.text_input
+    assert page.text_area(key="gen_prompt").value == "a red fox in snow"
 
 
 def test_injected_rate_limit_shows_the_message_keeps_the_prompt_and_records_an_error_row(page):
@@ -94,22 +111,17 @@ def test_streamed_previews_end_in_a_final_card(page):
     assert row.status == "ok" and row.ttft_ms is not None and row.params["partial_images"] == 2
 
 
-def test_prompt_handed_over_from_another_page_is_filled_in_once(studio_env):
+def test_prompts_and_settings_handed_over_by_other_pages_fill_the_form_once(studio_env):
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.session_state["prompt_for_generate"] = "a castle made of glass"
+    at.session_state["prompt_for_generate"] = "a castle made of glass"  # e.g. from the Chat page
     at.run()
     at.switch_page("pages/generate.py")
     at.run()
     assert at.text_area(key="gen_prompt").value == "a castle made of glass"
     assert "prompt_for_generate" not in at.session_state
 
-
-def test_reused_settings_fill_the_form(studio_env):
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
     at.session_state["reuse"] = {"page": "generate", "prompt": "a blue whale", "model": "gpt-image-2.5-flare",
                                  "params": {"size": "1536x864", "quality": "xhigh", "n": 3, "output_format": "webp"}}
-    at.run()
-    at.switch_page("pages/generate.py")
     at.run()
     assert not at.exception, at.exception
     assert at.text_area(key="gen_prompt").value == "a blue whale"
@@ -118,9 +130,4 @@ def test_reused_settings_fill_the_form(studio_env):
     assert at.selectbox(key="gen_quality").value == "xhigh"
     assert at.selectbox(key="gen_format").value == "webp"
     assert at.number_input(key="gen_n").value == 3
-
-
-def test_a_model_retiring_soon_carries_a_warning(page):
-    page.selectbox(key="gen_model").set_value("gpt-image-1.5")
-    page.run()
-    assert any("retires on 2026-12-01" in w.value for w in page.warning)
+    assert "reuse" not in at.session_state

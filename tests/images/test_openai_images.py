@@ -78,15 +78,16 @@ def test_streaming_usage_is_not_counted_twice_for_two_images(cfg):
     assert streamed.usage.output_tokens == plain.usage.output_tokens
 
 
-def test_legacy_dalle3_downloads_its_url_and_keeps_the_revised_prompt(cfg, emulator_calls):
+def test_legacy_dalle3_downloads_its_url_and_keeps_the_revised_prompt(cfg, emulator, emulator_calls):
     result = oi.generate(cfg, model="dall-e-3", prompt="a lighthouse", size="1792x1024", quality="hd")
     image = result.images[0]
     assert (image.width, image.height, image.mime) == (1792, 1024, "image/png")
     assert image.revised_prompt and image.revised_prompt.startswith("a lighthouse")
     assert result.usage is None  # DALL-E reports no tokens: unknown, not zero
-    sent = emulator_calls[-1]["body"] if emulator_calls[-1]["path"].endswith("generations") else emulator_calls[-2]["body"]
-    assert "output_format" not in sent and "moderation" not in sent
-    assert any(call["path"].startswith("/_emulator/files/") for call in emulator_calls) or image.data
+    sent = emulator_calls[0]["body"]
+    assert not {"response_format", "output_format", "moderation", "background"} & set(sent)
+    served = [data for token, (data, _mime, _expires) in emulator.state.served_files.items() if token.startswith("oai-")]
+    assert image.data in served  # the bytes came from the result URL, fetched at once
 
 
 def test_edit_with_mask_changes_only_the_transparent_area(cfg, emulator_calls):

@@ -151,22 +151,45 @@ def test_retries_only_what_can_get_better(emulator, emulator_calls, fault, retri
     assert len(emulator_calls) == (3 if retried else 1)
 
 
-def test_retry_recovers_after_a_passing_failure(emulator):
-    """A proxy 502 followed by success: the caller sees only the result."""
-    failures = iter([502])
+def flaky_session(failures):
+    """A real session whose first posts get canned failure replies; later ones reach the emulator."""
+    pending = iter(failures)
 
     class FlakySession(requests.Session):
+        sent = 0
+
         def post(self, url, **kwargs):
-            status = next(failures, None)
-            if status is None:
+            FlakySession.sent += 1
+            failure = next(pending, None)
+            if failure is None:
                 return super().post(url, **kwargs)
+            status, content_type, body = failure
             resp = requests.Response()
-            resp.status_code, resp._content = status, b"<html><body>502 Bad Gateway</body></html>"
-            resp.headers["content-type"] = "text/html"
+            resp.status_code, resp._content = status, body.encode()
+            resp.headers["content-type"] = content_type
             return resp
 
-    result = client(emulator, session=FlakySession()).text_to_image("a harbour")
-    assert len(result.images) == 1
+    return FlakySession()
+
+
+@pytest.mark.parametrize("failure", [
+    (502, "text/html", "<html><body>502 Bad Gateway</body></html>"),
+    (400, "application/json", '{"code": -1, "msg": "internal error"}'),
+    (400, "application/json", '{"code": -603, "msg": "timeout"}'),
+], ids=["html502", "minus1", "minus603"])
+def test_retry_recovers_after_a_passing_failure(emulator, failure):
+    """A proxy 502 or Kakao's -1 / -603 followed by success: the caller sees only the result."""
+    session = flaky_session([failure])
+    result = client(emulator, session=session, max_retries=1).text_to_image("a harbour")
+    assert len(result.images) == 1 and session.sent == 2
+
+
+def test_minus_603_after_every_retry_says_try_again(emulator):
+    failure = (400, "application/json", '{"code": -603, "msg": "timeout"}')
+    session = flaky_session([failure] * 3)
+    with pytest.raises(ProviderDown, match="timed out on its side") as info:
+        client(emulator, session=session, max_retries=2).text_to_image("a harbour")
+    assert session.sent == 3 and info.value.code == "-603"
 
 
 def test_a_hang_is_a_timeout_message_not_a_freeze(emulator, emulator_calls):
@@ -194,3 +217,22 @@ def test_pykakao_helpers_round_trip():
 ])
 def test_language_helpers(text, korean, english):
     assert karlo.looks_korean(text) is korean and karlo.is_english(text) is english
+
+
+def test_fit_image_brings_any_upload_within_karlo_limits():
+    import os
+
+    noise = Image.frombytes("RGB", (2600, 1300), os.urandom(2600 * 1300 * 3))
+    fitted, fixes = karlo.fit_image(png(noise))
+    img = Image.open(io.BytesIO(fitted))
+    assert len(fitted) <= karlo.MAX_INPUT_BYTES and max(img.size) <= 2048
+    assert any("Downscaled from 2600×1300" in f for f in fixes) and any("2 MB" in f for f in fixes)
+
+    clear = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    fitted, fixes = karlo.fit_image(png(clear), max_side=karlo.MAX_UPSCALE_INPUT_SIDE)
+    assert Image.open(io.BytesIO(fitted)).convert("RGB").getpixel((0, 0)) == (255, 255, 255)
+    assert fixes == ["Flattened transparent areas onto white: Karlo reads no transparency."]
+
+    small = png(Image.new("RGB", (64, 48), (1, 2, 3)))
+    fitted, fixes = karlo.fit_image(small)
+    assert fixes == [] and Image.open(io.BytesIO(fitted)).size == (64, 48)  # nothing to fix, nothing said

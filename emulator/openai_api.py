@@ -21,7 +21,7 @@ from typing import Any, AsyncIterator
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from emulator import openai_render as render
@@ -202,6 +202,11 @@ class _QuietBrokenStreams(logging.Filter):
 logging.getLogger("uvicorn.error").addFilter(_QuietBrokenStreams())
 
 
+# What a gateway in front of the API sends when the upstream is down: HTML, not OpenAI's JSON.
+_HTML_502 = ("<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+             "</center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n")
+
+
 def _malformed(stream: bool) -> Response:
     """A 200 the client cannot parse: a truncated JSON body (or SSE event)."""
     if stream:
@@ -302,6 +307,8 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
                 raise error
             if fault == "malformed":
                 response = _malformed(bool(body.get("stream")) and chat)
+            elif fault == "html502":
+                response = HTMLResponse(_HTML_502, status_code=502)
             else:
                 call = Call(request, body, files, fault, directives.clean_prompt, key, request_id)
                 response = await handler(state, call)
@@ -417,13 +424,18 @@ async def chat_completions(state, call: Call) -> Response:
             "usage": usage, "service_tier": "default", "system_fingerprint": "fp_emulator",
         })
 
-    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    options = body.get("stream_options") or {}
+    include_usage = bool(options.get("include_usage"))
+    obfuscate = options.get("include_obfuscation", True) is not False  # on by default, as upstream
 
     def chunk(delta: dict, finish_reason: str | None = None) -> bytes:
-        return _sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "service_tier": "default", "system_fingerprint": "fp_emulator",
-                     "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
-                     "usage": None})
+        data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "service_tier": "default", "system_fingerprint": "fp_emulator",
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}],
+                "usage": None}
+        if obfuscate:  # padding that hides token lengths from an observer; clients ignore it
+            data["obfuscation"] = secrets.token_urlsafe(6)[: 1 + len(json.dumps(delta)) % 8]
+        return _sse(data)
 
     pieces = re.findall(r"\S+\s*", text) or [text]
     first = [chunk({"role": "assistant", "content": "", "refusal": None})]

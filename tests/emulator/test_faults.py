@@ -145,3 +145,12 @@ def test_every_route_honours_faults(http):
                                  ("post", "/images/variations", {"data": {"model": "dall-e-2"}})):
         r = getattr(http, method)(path, fault="503", **kwargs)
         assert r.status_code == 503 and r.json()["error"]["type"] == "server_error"
+
+
+def test_html_502_from_a_proxy_is_not_json(http, client):
+    r = http.post("/chat/completions", fault="html502", json={"model": CHAT, "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 502 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>502 Bad Gateway</h1>" in r.text
+    with pytest.raises(openai.InternalServerError) as err:
+        _image(client, "html502")
+    assert err.value.status_code == 502 and err.value.code is None

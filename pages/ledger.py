@@ -99,8 +99,9 @@ page_no = head[1].number_input(f"Page (of {pages_total})", min_value=1, max_valu
     if pages_total > 1 else 1
 head[0].subheader(f"{len(rows):,} call(s)")
 view = rows.iloc[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE].copy()
-thumbs = report.first_images(ledger, view["id"].tolist())
-view.insert(0, "image", [store.thumbnail_data_url(thumbs[i]) if i in thumbs else None for i in view["id"]])
+details = report.page_details(ledger, view["id"].tolist())
+view.insert(0, "image", [store.thumbnail_data_url(details[i]["image"]) if details.get(i, {}).get("image") else None for i in view["id"]])
+view["prompt"] = [details.get(i, {}).get("prompt") for i in view["id"]]
 
 # A new table key whenever the rows shown change, so a stale selection can never point at other rows.
 signature = json.dumps([ledger.version(), str(since), str(until), text, {k: sorted(v) for k, v in chosen.items()}, page_no], default=str)

@@ -276,15 +276,17 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         return [self._row(r) for r in self._connect().execute(sql, params).fetchall()]
 
-    def first_image_refs(self, ids: list[str]) -> dict[str, str | None]:
-        """Row id -> the sha of its first output image, else its first input image, else None."""
-        found: dict[str, str | None] = {}
+    def lookup(self, ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
+        """Row id -> {column: raw value} for a few rows (one page of a table); JSON columns stay text."""
+        unknown = set(columns) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"No such ledger columns: {sorted(unknown)}")
+        found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
-            sql = f"SELECT id, output_refs, input_refs FROM calls WHERE id IN ({', '.join('?' for _ in chunk)})"
-            for row_id, outputs, inputs in self._connect().execute(sql, chunk):
-                shas = json.loads(outputs or "[]") or json.loads(inputs or "[]")
-                found[row_id] = shas[0] if shas else None
+            sql = f"SELECT id, {', '.join(columns)} FROM calls WHERE id IN ({', '.join('?' for _ in chunk)})"
+            for record in self._connect().execute(sql, chunk):
+                found[record[0]] = dict(zip(columns, record[1:]))
         return found
 
     def count(self) -> int:

@@ -1,6 +1,7 @@
 """Figures and chart data for a slice of the ledger (pure pandas; the ledger page draws them)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
@@ -10,9 +11,10 @@ import pandas as pd
 
 from lib.store.ledger import Ledger
 
-# What the ledger page lists; the full record comes from ledger.get(id).
+# What figures, charts and filters need for every row in range; the table's page adds prompt and
+# thumbnail (see page_details) and the full record comes from ledger.get(id).
 LIST_COLUMNS = [
-    "id", "created_at", "page", "action", "provider", "backend", "model", "status", "prompt",
+    "id", "created_at", "page", "action", "provider", "backend", "model", "status",
     "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms",
 ]
 FILTER_COLUMNS = ("page", "action", "provider", "model", "backend", "status")
@@ -108,6 +110,11 @@ def chart_frames(frame: pd.DataFrame, *, live_only: bool = True) -> dict[str, pd
     }
 
 
-def first_images(ledger: Ledger, ids: list[str]) -> dict[str, str]:
-    """Row id -> sha of its first output image (or first input, for rows without outputs), for one page of the table."""
-    return {row_id: sha for row_id, sha in ledger.first_image_refs(ids).items() if sha}
+def page_details(ledger: Ledger, ids: list[str]) -> dict[str, dict[str, str | None]]:
+    """For one page of the table: row id -> {"prompt", "image"} where image is the sha of the first
+    output image (or first input, for rows without outputs) or None."""
+    details = {}
+    for row_id, raw in ledger.lookup(ids, ["prompt", "output_refs", "input_refs"]).items():
+        shas = json.loads(raw["output_refs"] or "[]") or json.loads(raw["input_refs"] or "[]")
+        details[row_id] = {"prompt": raw["prompt"], "image": shas[0] if shas else None}
+    return details

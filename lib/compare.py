@@ -368,6 +368,7 @@ def execute(
         return run
     except BaseException:
         # An exception from a callback (e.g. Streamlit stopping the script for a rerun): keep what finished.
+        cancel_event.set()  # queued cells that start anyway return at once
         _cancel_rest(run, claim, settle, finished)
         raise
     finally:

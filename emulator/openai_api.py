@@ -235,6 +235,7 @@ class Call:
     prompt: str | None = None
     key: str = ""
     request_id: str = ""
+    latency_ms: int | None = None  # asked for by header or directive (None: the emulator's default)
 
 
 async def _read(request: Request, multipart: bool) -> tuple[dict | None, dict, dict]:
@@ -310,7 +311,8 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
             elif fault == "html502":
                 response = HTMLResponse(_HTML_502, status_code=502)
             else:
-                call = Call(request, body, files, fault, directives.clean_prompt, key, request_id)
+                call = Call(request, body, files, fault, directives.clean_prompt, key, request_id,
+                            directives.latency_ms)
                 response = await handler(state, call)
         except ApiError as err:
             response = err.response()
@@ -366,7 +368,8 @@ def _bool_param(body: dict, name: str) -> bool:
     if isinstance(value, str):
         if value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise _invalid(name, f"Invalid type for '{name}': expected a boolean, but got a string instead.", "invalid_type")
+        raise _invalid(name, f"Invalid type for '{name}': expected a boolean, but got a string instead.",
+                       "invalid_type")
     if value is None:
         return False
     if not isinstance(value, bool):
@@ -404,7 +407,7 @@ async def chat_completions(state, call: Call) -> Response:
     finish = "stop"
     if limit is not None and render.count_tokens(text) > limit:
         text, finish = text[: limit * 4], "length"
-    prompt_tokens = sum(render.count_tokens(render._text_of(m.get("content"))) + 4 for m in messages)
+    prompt_tokens = sum(render.count_tokens(render.text_of(m.get("content"))) + 4 for m in messages)
     completion_tokens = render.count_tokens(text)
     usage = {
         "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
@@ -448,7 +451,7 @@ async def chat_completions(state, call: Call) -> Response:
                           "service_tier": "default", "system_fingerprint": "fp_emulator", "choices": [],
                           "usage": usage}))
     tail.append(b"data: [DONE]\n\n")
-    latency = state.default_latency_ms if _latency_of(call) is None else _latency_of(call)
+    latency = state.default_latency_ms if call.latency_ms is None else call.latency_ms
     gap = 0.003 + (latency / 1000) * 0.5 / max(len(content), 1)  # tokens trickle in, so TTFT < total time
 
     async def frames() -> AsyncIterator[bytes]:
@@ -459,10 +462,6 @@ async def chat_completions(state, call: Call) -> Response:
             yield frame
 
     return StreamingResponse(frames(), media_type="text/event-stream")
-
-
-def _latency_of(call: Call) -> int | None:
-    return read_directives(call.request.headers, call.prompt).latency_ms
 
 
 # ---------------------------------------------------------------- images: validation

@@ -241,7 +241,7 @@ _STYLE = ["highly detailed", "cinematic composition", "soft focus", "vibrant col
           "storybook illustration", "muted palette", "natural lighting", "4k", "atmospheric perspective"]
 
 
-def _text_of(content: object) -> str:
+def text_of(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, {"type": "image_url", ...}]
@@ -251,9 +251,9 @@ def _text_of(content: object) -> str:
 
 def message_text(messages: list) -> tuple[str, str]:
     """(all system/developer instructions, the last user message) of a chat request."""
-    system = " ".join(_text_of(m.get("content")) for m in messages
+    system = " ".join(text_of(m.get("content")) for m in messages
                       if isinstance(m, dict) and m.get("role") in ("system", "developer"))
-    users = [_text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    users = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "user"]
     return system, (users[-1] if users else "")
 
 

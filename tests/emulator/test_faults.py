@@ -148,7 +148,8 @@ def test_every_route_honours_faults(http):
 
 
 def test_html_502_from_a_proxy_is_not_json(http, client):
-    r = http.post("/chat/completions", fault="html502", json={"model": CHAT, "messages": [{"role": "user", "content": "x"}]})
+    r = http.post("/chat/completions", fault="html502",
+                  json={"model": CHAT, "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 502 and r.headers["content-type"].startswith("text/html")
     assert "<h1>502 Bad Gateway</h1>" in r.text
     with pytest.raises(openai.InternalServerError) as err:

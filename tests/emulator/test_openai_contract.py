@@ -103,7 +103,8 @@ def test_condense_request_answers_with_comma_separated_descriptors(client):
 
 
 def test_chat_validates_model_and_messages(http, spec):
-    r = http.post("/chat/completions", json={"model": "gpt-9-imaginary", "messages": [{"role": "user", "content": "x"}]})
+    r = http.post("/chat/completions",
+                  json={"model": "gpt-9-imaginary", "messages": [{"role": "user", "content": "x"}]})
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
     spec.validate(r.json(), "ErrorResponse")
     r = http.post("/chat/completions", json={"model": CHAT})

@@ -214,7 +214,8 @@ def _refuse_edit_inputs(spec: catalog.ImageModel, images: list[tuple[str, bytes]
             refuse(f"{name} is {len(data) / 2**20:.1f} MB; {spec.id} takes images under "
                    f"{spec.max_input_bytes / 2**20:.0f} MB. Make it smaller.", "image")
         if spec.square_input:
-            width, height = _decoded(data, None).width, _decoded(data, None).height
+            header = _decoded(data, None)
+            width, height = header.width, header.height
             if width != height:
                 refuse(f"{spec.id} takes only square images and {name} is {width}x{height}; crop or pad it to a square.",
                        "image")

@@ -4,6 +4,18 @@ Requests are validated the way the real API does (status, ``type``, ``param``,
 ``code``), answers follow the published OpenAPI schemas, and faults from
 ``emulator.faults`` make any route fail the way OpenAI fails.  Every response
 carries an ``x-request-id``.
+
+Faults on this wire: 401 invalid_api_key; 429 rate_limit_exceeded with
+``retry-after: 1``; 500/503 server_error; hang (answers after
+``state.hang_seconds``, or never if the client hangs up); malformed (a 200 with
+truncated JSON); moderation_blocked (images: 400 image_generation_user_error
+with moderation_details; chat: 400 content_policy_violation); model_not_found
+(404); stream_break (chat: role + 3 content chunks then the socket drops; image
+streams: one partial then the drop); html502 (a proxy's HTML page).  Karlo's
+negative codes mean nothing here and are ignored.
+
+DALL·E ``url`` results are served from ``/_emulator/files/<token>.<ext>`` for
+60 minutes (tokens start with ``oai-`` in ``state.served_files``).
 """
 from __future__ import annotations
 

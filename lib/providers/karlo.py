@@ -241,17 +241,18 @@ def _check_output(image_format: Any, image_quality: Any, return_type: Any) -> No
 def _check_generation(body: dict[str, Any]) -> None:
     """Every field t2i, variations and inpainting share, in the order a person fills them in."""
     _check_choice("version", body.get("version", DEFAULT_VERSION), tuple(SIZE_RANGES))
-    _check_int("samples", body["samples"], 1, MAX_SAMPLES)
-    if "prior_num_inference_steps" in body:
-        _check_int("prior_num_inference_steps", body["prior_num_inference_steps"], 10, 100)
-        _check_float("prior_guidance_scale", body["prior_guidance_scale"], 1.0, 20.0)
-    _check_int("num_inference_steps", body["num_inference_steps"], 10, 100)
-    _check_float("guidance_scale", body["guidance_scale"], 1.0, 20.0)
-    _check_choice("scheduler", body["scheduler"], SCHEDULERS)
-    _check_seeds(body.get("seed"), body["samples"])
+    samples = body.get("samples", 1)  # a field left as None is not sent: Karlo's default applies
+    _check_int("samples", samples, 1, MAX_SAMPLES)
+    for name, default, lo, hi, check in (
+        ("prior_num_inference_steps", 25, 10, 100, _check_int), ("prior_guidance_scale", 5.0, 1.0, 20.0, _check_float),
+        ("num_inference_steps", 50, 10, 100, _check_int), ("guidance_scale", 5.0, 1.0, 20.0, _check_float),
+    ):
+        check(name, body.get(name, default), lo, hi)
+    _check_choice("scheduler", body.get("scheduler", SCHEDULERS[0]), SCHEDULERS)
+    _check_seeds(body.get("seed"), samples)
     if not isinstance(body.get("nsfw_checker", False), bool):
         raise _bad("nsfw_checker", f"nsfw_checker must be True or False (got {body['nsfw_checker']!r}).")
-    _check_output(body["image_format"], body["image_quality"], body["return_type"])
+    _check_output(body.get("image_format", "webp"), body.get("image_quality", 70), body.get("return_type", "url"))
 
 
 def _drop_none(body: dict[str, Any]) -> dict[str, Any]:

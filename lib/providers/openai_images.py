@@ -214,7 +214,10 @@ def _refuse_edit_inputs(spec: catalog.ImageModel, images: list[tuple[str, bytes]
             refuse(f"{name} is {len(data) / 2**20:.1f} MB; {spec.id} takes images under "
                    f"{spec.max_input_bytes / 2**20:.0f} MB. Make it smaller.", "image")
         if spec.square_input:
-            header = _decoded(data, None)
+            try:
+                header = _decoded(data, None)
+            except ProviderDown:
+                refuse(f"{name} is not an image this app can read; upload a PNG.", "image")
             width, height = header.width, header.height
             if width != height:
                 refuse(f"{spec.id} takes only square images and {name} is {width}x{height}; crop or pad it to a square.",

@@ -123,6 +123,9 @@ def test_edit_refuses_what_the_model_cannot_take_before_sending(cfg, emulator_ca
     with pytest.raises(InvalidInput) as caught:
         oi.edit(cfg, model="dall-e-2", prompt="x", images=[("a.png", png(300, 200))])
     assert "square" in caught.value.message
+    with pytest.raises(InvalidInput) as caught:
+        oi.edit(cfg, model="dall-e-2", prompt="x", images=[("notes.png", b"plain text, not a picture")])
+    assert "not an image" in caught.value.message
     assert emulator_calls == []
 
 

@@ -1,6 +1,7 @@
 """The emulator's OpenAI models and chat routes, checked against OpenAI's published schemas and the real SDK."""
 from __future__ import annotations
 
+import json
 import re
 
 import openai
@@ -66,12 +67,14 @@ def test_streamed_chat_through_the_sdk_ends_with_one_usage_chunk(client, spec, e
     assert len({c.id for c in chunks}) == 1
 
 
-def test_stream_without_include_usage_has_no_usage_chunk(http):
+def test_stream_without_include_usage_has_no_usage_chunk(http, spec):
     r = http.post("/chat/completions", json={"model": CHAT, "stream": True,
                                              "messages": [{"role": "user", "content": "a kite"}]})
     assert r.headers["content-type"].startswith("text/event-stream")
     events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
+    for raw in events[:-1]:  # the wire itself, not the SDK's reading of it
+        spec.validate(json.loads(raw), "CreateChatCompletionStreamResponse")
     assert '"choices":[]' not in r.text and '"usage":{' not in r.text
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import warnings
 
 import numpy as np
@@ -189,10 +190,12 @@ def test_streamed_generation_yields_partials_then_the_same_final_image(client, s
     assert events[0].b64_json != events[-1].b64_json  # a preview, not the final picture
 
 
-def test_stream_with_zero_partials_sends_only_completed(http):
-    r = _gen(http, prompt="a fox", stream=True, partial_images=0)
+def test_stream_with_zero_partials_sends_only_completed(http, spec):
+    r = _gen(http, prompt="a fox", size="1024x1024", stream=True, partial_images=0)
     assert r.headers["content-type"].startswith("text/event-stream")
     assert r.text.count("event: image_generation.completed") == 1 and "partial_image" not in r.text
+    (data,) = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+    spec.validate(json.loads(data), "ImageGenCompletedEvent")
 
 
 # ------------------------------------------------------------------ edits

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lib import catalog
 from lib.config import ProviderConfig
-from lib.errors import InvalidInput, NotAvailable, ProviderDown, StudioError
+from lib.errors import ContentRejected, InvalidInput, NotAvailable, ProviderDown, StudioError
 from lib.providers.openai_common import make_client, translate_error
 from lib.types import GeneratedImage, ImageResult, Usage
 
@@ -284,7 +284,7 @@ def _call(
     except StudioError:
         raise
     except Exception as exc:  # everything the SDK or the network raises, in plain words
-        raise _explained(translate_error(exc, cfg, model=model, timeout=timeout), model) from exc
+        raise _explained(translate_error(exc, cfg, model=model, timeout=timeout), model, exc) from exc
     if not images:
         raise ProviderDown("OpenAI answered without any image. Try again.", provider="openai", code="no_images",
                            request_id=request_id)
@@ -336,13 +336,25 @@ def _read_stream(stream, on_partial: OnPartial | None, output_format: str | None
     return images, usage, request_id, ttft_ms
 
 
-def _explained(err: StudioError, model: str) -> StudioError:
-    """Name the replacement when the server says a model we know is gone."""
+_STAGES = {"input": "checking your prompt and images", "output": "checking the finished image"}
+
+
+def _explained(err: StudioError, model: str, exc: Exception) -> StudioError:
+    """Add what only the images side knows: the replacement of a gone model, the moderation stage."""
+    addition = None
     if isinstance(err, NotAvailable):
         better = catalog.replacement(model)
         if better and better not in err.message:
-            err.message = f"{err.message} Try {better} instead."
-            err.args = (err.message,)
+            addition = f"Try {better} instead."
+    elif isinstance(err, ContentRejected):
+        body = getattr(exc, "body", None)
+        details = body.get("moderation_details") if isinstance(body, dict) else None
+        stage = _STAGES.get((details or {}).get("moderation_stage"))
+        if stage:
+            addition = f"It stopped the call while {stage}."
+    if addition:
+        err.message = f"{err.message} {addition}"
+        err.args = (err.message,)
     return err
 
 

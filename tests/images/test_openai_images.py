@@ -183,6 +183,8 @@ def test_faults_map_to_error_classes(cfg, fault, error_class, words, code):
     with pytest.raises(error_class) as caught:
         oi.generate(with_fault(cfg, fault), model="gpt-image-2", prompt="a cat")
     assert words in caught.value.message and caught.value.code == code
+    if fault == "moderation_blocked":
+        assert "while checking your prompt" in caught.value.message  # the stage the emulator reports: input
     assert "sk-test-live-key" not in str(caught.value) and "sk-test-live-key" not in (caught.value.detail or "")
 
 

@@ -106,7 +106,7 @@ if len(images) > max_images:
     problems.append(f"{model} takes at most {max_images} image{'s' if max_images > 1 else ''}: remove {len(images) - max_images}.")
     st.error(problems[-1])
 if images:
-    columns = st.columns(min(len(images), 4))
+    columns = st.columns(4)
     for i, (name, image) in enumerate(images):
         with columns[i % len(columns)]:
             st.image(image.png_bytes, caption=f"{name} · {image.width}×{image.height}", width="stretch")
@@ -144,7 +144,7 @@ if images and spec.can("mask"):
                 painted_mask = prepared_mask(painted, base.size, spec.legacy, "painted mask")
     mask = painted_mask if paint_tab.open else uploaded_mask
     if mask is not None and not paint_tab.open:  # the painter shows its own preview
-        st.image(overlay_mask_preview(base.png_bytes, mask.png_bytes),
+        st.image(overlay_mask_preview(base.png_bytes, mask.png_bytes), width=480,
                  caption=f"Pink = will be edited ({mask.coverage:.0%} of {base_name})")
         for fix in mask.fixes:
             st.caption(f":material/build: mask: {fix}")
@@ -184,7 +184,7 @@ keep_outside = st.toggle("Keep everything outside the mask", key="edit_keep", di
 
 # ---------------------------------------------------------------- send
 blocked = not images or bool(problems)
-if st.button("Edit", type="primary", icon=":material/brush:", disabled=blocked, key="edit_send"):
+if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blocked, key="edit_send"):
     inputs = [image.png_bytes for _name, image in images]
     sent_mask = mask.png_bytes if mask is not None else None
     paste_back = bool(keep_outside and sent_mask is not None)
@@ -215,7 +215,7 @@ if st.button("Edit", type="primary", icon=":material/brush:", disabled=blocked, 
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])
-    st.caption("Your prompt, images and mask are still here: change what the message says and press Edit again.")
+    st.caption("Your prompt, images and mask are still here: change what the message says and press Edit image again.")
 
 # ---------------------------------------------------------------- results
 for row_id in st.session_state[ROWS][:6]:

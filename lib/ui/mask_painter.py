@@ -78,7 +78,8 @@ def mask_painter(image_png: bytes, key: str) -> bytes | None:
     if inverted:
         mask = invert_mask(mask)
     coverage = mask_coverage(mask)
-    st.image(overlay_mask_preview(image_png, mask), caption=f"Pink = will be edited ({coverage:.0%} of the picture)")
+    st.image(overlay_mask_preview(image_png, mask), width=360,
+             caption=f"The mask: pink = will be edited ({coverage:.0%} of the picture)")
     warning = mask_warning(coverage)
     if warning:
         st.warning(warning)

@@ -89,10 +89,11 @@ max_images = spec.max_input_images if spec.can("multi_image_edit") else 1
 
 # ---------------------------------------------------------------- images
 uploads = st.file_uploader(
-    f"Image to edit (up to {max_images})" if max_images > 1 else "Image to edit",
-    type=UPLOAD_TYPES, accept_multiple_files=True, key="edit_images",
-    help="The mask applies to the first image; the others are references the model may draw from.",
+    "Image to edit", type=UPLOAD_TYPES, accept_multiple_files=True, key="edit_images",
+    help="The mask applies to the first image; further images are references the model may draw from.",
 )
+if max_images > 1:
+    st.caption(f"{model} takes up to {max_images} images.")
 images: list[tuple[str, Normalised]] = []
 problems: list[str] = []
 for upload in uploads or []:

@@ -180,3 +180,42 @@ def test_real_canvas_tab_opens_and_nothing_painted_means_no_mask(studio_env):
     assert "Paint over what should change" in captions
     assert "No mask: the model may change the whole picture." in captions
     assert at.toggle(key="edit_keep").disabled  # nothing to keep outside of
+
+
+def test_legacy_dalle2_edit_crops_image_and_mask_alike(studio_env):
+    at = open_edit_page()
+    upload = photo()  # 400x300: dall-e-2 needs a square
+    at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
+    at.selectbox(key="edit_model").set_value("dall-e-2").run()
+    assert [f.name for f in at.file_uploader(key="edit_images").value] == ["photo.png"]  # kept across the switch
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png"))
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "Cropped the centre 300×300 square out of 400×300" in captions
+    assert "Cropped the mask's centre square" in captions
+    at.button(key="edit_send").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store, book = ledger()
+    row = book.get(at.session_state["edit_row_ids"][0])
+    assert row.status == "ok" and row.model == "dall-e-2" and row.endpoint == "/v1/images/edits"
+    out = pixels(store.read(row.output_refs[0]))
+    original = pixels(upload)[:, 50:350]  # the centre square that was sent
+    keep = np.ones((300, 300), bool)
+    keep[100:200, 50:250] = False  # the hole, shifted by the crop
+    assert out.shape == (300, 300, 4)
+    assert np.array_equal(out[keep], original[keep])
+
+
+def test_reuse_these_settings_refills_the_form(studio_env):
+    at = open_edit_page()
+    at.file_uploader(key="edit_images").set_value(("photo.png", photo(), "image/png"))
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    at.selectbox(key="edit_quality").set_value("high").run()
+    at.button(key="edit_send").click().run()
+    row_id = at.session_state["edit_row_ids"][0]
+    at.text_area(key="edit_prompt").set_value("something else")
+    at.selectbox(key="edit_quality").set_value("low").run()
+    at.button(key=f"card_{row_id}_reuse").click().run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="edit_prompt").value == "a red balloon"
+    assert at.selectbox(key="edit_quality").value == "high"

@@ -2,7 +2,7 @@
 
 A *target* is an engine with its settings (the same model twice with different
 settings is fine).  ``run_compare`` sends every (prompt x target) *cell* at the
-same time on a thread pool (``plan`` lays the cells out, ``execute`` runs them).
+same time on a pool of worker threads (``plan`` lays the cells out, ``execute`` runs them).
 Each cell succeeds, fails or times out on its own: a hung target becomes a
 "timed out" error in its own cell while the others finish, and results reach
 the caller in the order they complete, not after the slowest.  Every cell
@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -339,11 +338,24 @@ def execute(
             settle(cell, result, error)
             finished.put(cell)
 
-    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(run.cells))), thread_name_prefix="compare")
+    # Daemon workers, not a ThreadPoolExecutor: a call left behind by a timeout or a cancel must not keep
+    # the process (Streamlit, pytest) waiting for it at exit.
+    todo: queue.SimpleQueue[Cell] = queue.SimpleQueue()
+    for cell in run.cells:
+        todo.put(cell)
+
+    def worker() -> None:
+        while not cancel_event.is_set():
+            try:
+                cell = todo.get_nowait()
+            except queue.Empty:
+                return
+            work(cell)
+
+    for n in range(max(1, min(max_workers, len(run.cells)))):
+        threading.Thread(target=worker, name=f"compare-{run.group_id}-{n}", daemon=True).start()
     delivered = 0
     try:
-        for cell in run.cells:
-            pool.submit(work, cell)
         while delivered < len(run.cells) and not cancel_event.is_set():
             _time_out_overdue(run, timeout_s, claim, settle, finished)
             try:
@@ -371,8 +383,6 @@ def execute(
         cancel_event.set()  # queued cells that start anyway return at once
         _cancel_rest(run, claim, settle, finished)
         raise
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _time_out_overdue(run: CompareRun, timeout_s: float, claim, settle, finished: queue.Queue) -> None:

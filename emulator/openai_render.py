@@ -1,7 +1,7 @@
 """What the emulated OpenAI models produce: deterministic pictures (numpy + Pillow) and chat replies.
 
-Everything here is a pure function of its inputs, so the same request gives the
-same bytes.  The OpenAI look is soft: a two-colour gradient sky, blurred orbs,
+Pictures are pure functions of the request, so the same request gives the same
+bytes; replies are the same for the same conversation.  The OpenAI look is soft: a two-colour gradient sky, blurred orbs,
 a rolling horizon, a thin light frame and a few words of the prompt in the
 corner.  (Karlo's renderer lives elsewhere and looks different on purpose.)
 """
@@ -207,12 +207,17 @@ def encode(arr: np.ndarray, output_format: str = "png", compression: int | None 
 
 
 # ---------------------------------------------------------------- chat replies
+#
+# Replies follow the imagination chain the app runs (imagine -> more detail -> English -> descriptors):
+# a Korean request gets a Korean paragraph, and the emulator remembers the English twin of every
+# paragraph it wrote, so "translate that" and "condense that" answer fluently about the same scene.
 
 _STOP = set("""a an the and or but of in on at to for with from by into onto over under about as is are was were be been
 being it its this that these those i me my you your we our they their he she his her them please can could would should
 will shall do does did make create write give show turn describe into than then so very some any all just also like
 following text prompt sentence words word english translate translation condense comma separated descriptors list
-keywords only image picture photo""".split())
+keywords only image picture photo imagine freely look looks appearance outward based above more detail details its
+what how""".split())
 
 _KO_EN = {
     "고양이": "cat", "강아지": "puppy", "개": "dog", "바다": "sea", "산": "mountain", "하늘": "sky", "꽃": "flower",
@@ -224,21 +229,44 @@ _KO_EN = {
     "배": "boat", "성": "castle", "여우": "fox", "토끼": "rabbit", "새": "bird", "물고기": "fish", "거리": "street",
     "카페": "cafe", "겨울": "winter", "봄": "spring", "여름": "summer", "가을": "autumn", "노을": "sunset",
     "아침": "morning", "저녁": "evening", "불빛": "lights", "해변": "beach", "정원": "garden", "마을": "village",
-    "밤하늘": "night sky", "우산": "umbrella", "창문": "window", "책": "book", "커피": "coffee", "고래": "whale", "곰": "bear",
+    "밤하늘": "night sky", "우산": "umbrella", "창문": "window", "책": "book", "커피": "coffee", "고래": "whale",
+    "곰": "bear", "여행하는": "traveling", "날으는": "flying", "나는": "flying", "잠자는": "sleeping", "춤추는": "dancing",
+    "등대": "lighthouse", "섬": "island", "사막": "desert", "폭포": "waterfall", "기사": "knight", "마법사": "wizard",
 }
 _KO_PARTICLES = ("에서", "으로", "이", "가", "을", "를", "은", "는", "의", "에", "로", "와", "과", "도", "한")
+_KO_INSTRUCTIONS = ("어떤 모습", "자유롭게", "상상해", "묘사해", "그려줘", "그려 줘")
 
-_LIGHT = ["soft morning light", "warm golden-hour light", "cool moonlight", "diffuse overcast light",
-          "glowing lantern light", "crisp winter sunlight", "hazy afternoon light", "neon reflections"]
-_MOOD = ["quiet and dreamlike", "gently nostalgic", "playful and bright", "calm and contemplative",
-         "mysterious yet welcoming", "hopeful", "serene", "whimsical"]
-_SETTING = ["on a hillside above a sleeping town", "beside a still lake", "in a narrow cobblestone street",
-            "under a sky full of slow clouds", "at the edge of a pine forest", "on a windswept shore",
-            "in a sunlit greenhouse", "among rooftops at dusk"]
-_TEXTURE = ["fine watercolor grain", "soft pastel gradients", "delicate ink outlines", "rich oil-paint texture",
-            "smooth cinematic depth of field", "subtle film grain", "layered paper-cut shapes", "gentle bokeh"]
-_STYLE = ["highly detailed", "cinematic composition", "soft focus", "vibrant colors", "wide angle",
-          "storybook illustration", "muted palette", "natural lighting", "4k", "atmospheric perspective"]
+# (English, Korean) pairs; settings also carry the short descriptor a condense step would keep.
+_LIGHT = [("soft morning light", "부드러운 아침 햇살"), ("warm golden-hour light", "따뜻한 황금빛 노을"),
+          ("cool moonlight", "서늘한 달빛"), ("diffuse overcast light", "흐린 날의 은은한 빛"),
+          ("glowing lantern light", "은은한 등불 빛"), ("crisp winter sunlight", "맑은 겨울 햇빛"),
+          ("hazy afternoon light", "나른한 오후의 빛"), ("neon reflections", "네온 불빛의 반사")]
+_MOOD = [("quiet and dreamlike", "고요하고 몽환적인"), ("gently nostalgic", "은은하게 그리운"),
+         ("playful and bright", "경쾌하고 밝은"), ("calm and contemplative", "차분하고 사색적인"),
+         ("mysterious yet welcoming", "신비롭지만 포근한"), ("hopeful", "희망찬"), ("serene", "평온한"),
+         ("whimsical", "기발하고 엉뚱한")]
+_SETTING = [("on a hillside above a sleeping town", "잠든 마을이 내려다보이는 언덕 위에서", "hillside town"),
+            ("beside a still lake", "잔잔한 호숫가에서", "still lake"),
+            ("in a narrow cobblestone street", "좁은 돌길 골목에서", "cobblestone street"),
+            ("under a sky full of slow clouds", "느리게 흘러가는 구름 아래에서", "slow clouds"),
+            ("at the edge of a pine forest", "소나무 숲 가장자리에서", "pine forest"),
+            ("on a windswept shore", "바람 부는 해변에서", "windswept shore"),
+            ("in a sunlit greenhouse", "햇살 가득한 온실 안에서", "sunlit greenhouse"),
+            ("among rooftops at dusk", "해질녘 지붕들 사이에서", "rooftops at dusk")]
+_TEXTURE = [("fine watercolor grain", "섬세한 수채화 질감"), ("soft pastel gradients", "부드러운 파스텔 그라데이션"),
+            ("delicate ink outlines", "섬세한 잉크 윤곽선"), ("rich oil-paint texture", "풍부한 유화 질감"),
+            ("smooth cinematic depth of field", "영화 같은 얕은 심도"), ("subtle film grain", "은은한 필름 그레인"),
+            ("layered paper-cut shapes", "겹겹이 쌓인 종이 공예 모양"), ("gentle bokeh", "부드러운 보케")]
+
+_TWINS: dict[str, str] = {}  # Korean paragraph -> its English twin
+_DESCRIPTORS: dict[str, list[str]] = {}  # English paragraph -> the descriptors it was built from
+_MEMORY = 2000
+
+
+def _remember(table: dict, key: str, value) -> None:
+    if len(table) >= _MEMORY:
+        table.pop(next(iter(table)))
+    table[key] = value
 
 
 def text_of(content: object) -> str:
@@ -257,12 +285,21 @@ def message_text(messages: list) -> tuple[str, str]:
     return system, (users[-1] if users else "")
 
 
-def _subject_of(text: str) -> str:
-    """The part after an instruction like 'Translate this into English:' or its own first line (else all of it)."""
+def _previous_reply(messages: list) -> str:
+    replies = [text_of(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
+    return replies[-1] if replies else ""
+
+
+def _has_hangul(text: str) -> bool:
+    return re.search(r"[\uac00-\ud7a3]", text) is not None
+
+
+def _after_instruction(text: str) -> str:
+    """The material after an instruction like 'Translate into English:' or its own first line ('' if none)."""
     cut = re.search(r"[:\n]", text)
     if cut and cut.start() < 160 and text[cut.end():].strip():
         return text[cut.end():].strip()
-    return text.strip()
+    return ""
 
 
 def _english_words(text: str) -> list[str]:
@@ -288,36 +325,79 @@ def _content_words(text: str) -> list[str]:
     return seen
 
 
-def chat_reply(messages: list) -> str:
-    """A deterministic, plausible reply: translate, condense into descriptors, or imagine a scene."""
-    system, user = message_text(messages)
-    instruction = f"{system} {user}".lower()
-    rng = _rng("chat", system, user, len(messages))
+def _to_english(text: str) -> str:
+    if text in _TWINS:
+        return _TWINS[text]
+    if not _has_hangul(text):
+        return text.strip()
+    words = _english_words(text) or ["a", "quiet", "scene"]
+    sentence = " ".join(words)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def _descriptors(text: str) -> list[str]:
+    if text in _DESCRIPTORS:
+        return list(_DESCRIPTORS[text])
+    return _content_words(text)
+
+
+def _imagine(user: str, rng: np.random.Generator) -> str:
+    """A short scene about the user's idea, in the user's language (Korean gets a remembered English twin)."""
     pick = lambda options: options[int(rng.integers(0, len(options)))]  # noqa: E731
+    light, mood, setting, texture = pick(_LIGHT), pick(_MOOD), pick(_SETTING), pick(_TEXTURE)
+    korean = _has_hangul(user)
+    idea = user
+    if korean:
+        cuts = [i for i in (user.find(k) for k in _KO_INSTRUCTIONS) if i > 0]
+        idea = user[: min(cuts)].strip() if cuts else user.strip()
+    asked = re.search(r"\bwhat (.+?) (?:would|might|could) look like", idea, re.IGNORECASE)
+    subject = asked.group(1).strip() if asked else (" ".join(_content_words(idea)[:6]) or "a quiet place")
+    english = (f"Picture {subject} {setting[0]}, bathed in {light[0]}. The mood is {mood[0]}, with {texture[0]} "
+               "throughout. Up close, small details catch the eye, and the scene seems to continue beyond the frame.")
+    _remember(_DESCRIPTORS, english, [subject, setting[2], light[0], mood[0], texture[0]])
+    if not korean:
+        return english
+    reply = (f"{idea}의 모습을 상상해 보세요. {setting[1]}, {light[1]} 아래에 서 있습니다. 분위기는 {mood[1]} "
+             f"느낌이고, 전체적으로 {texture[1]} 느낌이 살아 있습니다. 가까이 다가가면 작은 디테일들이 눈에 들어오고, "
+             "장면이 프레임 너머로 이어지는 듯합니다.")
+    _remember(_TWINS, reply, english)
+    return reply
 
-    if "translat" in instruction and "english" in instruction:
-        source = _subject_of(user) if "translat" in user.lower() else user
-        words = [w for w in _english_words(source) if w not in ("translate", "english")]
-        if not words:
-            words = ["a", "quiet", "scene", "in", pick(_LIGHT)]
-        sentence = " ".join(words)
-        return sentence[0].upper() + sentence[1:] + ("" if sentence.endswith(".") else ".")
 
-    if "comma" in instruction or "descriptor" in instruction or "condense" in instruction or "keyword" in instruction:
-        source = _subject_of(user) if any(k in user.lower() for k in ("condense", "comma", "descriptor")) else user
-        items = _content_words(source)[:10]
-        for extra in rng.permutation(len(_STYLE))[:3]:
-            if _STYLE[extra] not in items:
-                items.append(_STYLE[extra])
-        return ", ".join(items)
+def _more_detail(previous: str, rng: np.random.Generator) -> str:
+    """The previous scene plus one richer sentence, in the same language."""
+    pick = lambda options: options[int(rng.integers(0, len(options)))]  # noqa: E731
+    light, mood, texture = pick(_LIGHT), pick(_MOOD), pick(_TEXTURE)
+    english_before = _to_english(previous)
+    english = (f"{english_before} In more detail: {texture[0]} covers every surface, {light[0]} lingers in the "
+               f"corners, and the whole scene feels {mood[0]}.")
+    _remember(_DESCRIPTORS, english, _descriptors(english_before) + [texture[0], light[0]])
+    if not _has_hangul(previous):
+        return english
+    reply = (f"{previous} 더 자세히 보면, 모든 표면에 {texture[1]} 느낌이 배어 있고, 구석구석 {light[1]}의 기운이 "
+             f"머물며, 장면 전체가 {mood[1]} 분위기를 풍깁니다.")
+    _remember(_TWINS, reply, english)
+    return reply
 
-    subject_words = _content_words(_subject_of(user))[:6] or ["a quiet place"]
-    subject = " ".join(subject_words)
-    return (f"Picture {subject} {pick(_SETTING)}, bathed in {pick(_LIGHT)}. "
-            f"The mood is {pick(_MOOD)}, with {pick(_TEXTURE)} and a hint of {pick(_LIGHT).split()[-2]} color "
-            f"at the edges. In the foreground, small details invite a closer look: {pick(_TEXTURE)}, "
-            f"a few drifting shapes, and a sense that the scene continues beyond the frame. "
-            f"Overall it feels {pick(_MOOD)}, like a memory of {subject_words[0]} you almost recognise.")
+
+def chat_reply(messages: list) -> str:
+    """A plausible reply, the same for the same conversation: translate, condense, add detail, or imagine."""
+    system, user = message_text(messages)
+    previous = _previous_reply(messages)
+    instruction = f"{system} {user}".lower()
+    rng = _rng("chat", system, user, previous, len(messages))
+
+    if ("translat" in instruction and "english" in instruction) or ("번역" in instruction and "영어" in instruction):
+        return _to_english(_after_instruction(user) or previous or user)
+
+    if any(k in instruction for k in ("condense", "comma", "descriptor", "keyword")):
+        limit = re.search(r"up to (\d+)", instruction)
+        items = _descriptors(_after_instruction(user) or previous or user)
+        return ", ".join(items[: int(limit.group(1)) if limit else 8])
+
+    if previous and any(k in user.lower() for k in ("more detail", "자세히", "elaborate")):
+        return _more_detail(previous, rng)
+    return _imagine(user, rng)
 
 
 def count_tokens(text: str) -> int:

@@ -105,6 +105,28 @@ def test_condense_request_answers_with_comma_separated_descriptors(client):
     assert all(len(x.split()) <= 3 for x in items)
 
 
+def test_imagination_chain_korean_idea_to_english_descriptors(client):
+    """The app's pipeline: imagine (Korean) -> more detail -> 'translate it' -> 'condense up to 4'."""
+    def ask(messages):
+        return client.chat.completions.create(model=CHAT, messages=messages).choices[0].message.content
+
+    talk = [{"role": "system", "content": "You are a helpful assistant who is good at detailing."},
+            {"role": "user", "content": "우주를 여행하는 고양이 어떤 모습일지 자유롭게 상상해서 외형을 묘사해주세요."}]
+    imagined = ask(talk)
+    assert "고양이" in imagined and not imagined.isascii()  # answered in the asker's language
+    talk += [{"role": "assistant", "content": imagined},
+             {"role": "user", "content": "위 내용을 바탕으로 외형적인 모습을 더 자세히 상상해서 묘사해주세요."}]
+    detailed = ask(talk)
+    assert detailed.startswith(imagined) and len(detailed) > len(imagined)
+    english = ask([{"role": "system", "content": "You are a helpful assistant who is good at translating."},
+                   {"role": "assistant", "content": detailed}, {"role": "user", "content": "영어로 번역해주세요."}])
+    assert english.isascii() and "cat" in english and len(english) > 100
+    descriptors = ask([{"role": "assistant", "content": english}, {"role": "user", "content":
+                       "Condense up to 4 outward description to focus on nouns and adjectives separated by ,"}])
+    items = [x.strip() for x in descriptors.split(",")]
+    assert len(items) == 4 and "cat" in items[0]
+
+
 def test_chat_validates_model_and_messages(http, spec):
     r = http.post("/chat/completions",
                   json={"model": "gpt-9-imaginary", "messages": [{"role": "user", "content": "x"}]})

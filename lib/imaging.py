@@ -70,6 +70,7 @@ _ORIENTATION_WORDS = {
     7: "mirrored and rotated",
     8: "rotated 270°",
 }
+_FORMAT_NAMES = {"MPO": "JPEG"}  # what a person calls the file, not Pillow's plugin name
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
 
 
@@ -162,11 +163,14 @@ def _open(
     frames = getattr(img, "n_frames", 1)
     if frames > 1:
         img.seek(0)
-        fixes.append(f"{label} is animated ({frames} frames): used the first frame.")
+        if img.format == "TIFF":
+            fixes.append(f"{label} has {frames} pages: used the first.")
+        elif img.format != "MPO":  # a phone's MPO is one photo plus previews: nothing worth saying
+            fixes.append(f"{label} is animated ({frames} frames): used the first frame.")
     if ";16" in _source_rawmode(img) and img.mode in ("RGB", "RGBA", "LA"):  # Pillow reads these as 8-bit
         fixes.append("Reduced 16-bit colour depth to 8-bit.")
     kept_side = min(width, height) if square else max(width, height)
-    if max_side and img.format == "JPEG" and kept_side > 2 * max_side:
+    if max_side and img.format in ("JPEG", "MPO") and kept_side > 2 * max_side:
         scale = max_side / kept_side
         img.draft(img.mode if img.mode == "CMYK" else "RGB", (math.ceil(width * scale), math.ceil(height * scale)))
     try:
@@ -255,7 +259,7 @@ def normalise_for_edit(data: bytes, *, legacy: bool, filename: str | None = None
     img, source_size = _open(
         data, what="image", filename=filename, fixes=fixes, min_side=MIN_SIDE, max_side=max_side, square=legacy
     )
-    source_format, source_mode = img.format or "image", img.mode
+    source_format, source_mode = _FORMAT_NAMES.get(img.format, img.format or "image"), img.mode
     # A big JPEG may have been decoded at 1/2..1/8 scale; messages speak in the file's own pixels.
     scale = max(source_size) / max(img.size)
 

@@ -215,3 +215,21 @@ def test_big_jpeg_for_dalle2_keeps_the_full_1024_square():
     result = normalise_for_edit(encode(img, "JPEG"), legacy=True)
     assert (result.width, result.height) == (1024, 1024)
     assert any("Cropped the centre 2400×2400 square out of 4800×2400" in f for f in result.fixes)
+
+
+def test_phone_mpo_jpeg_is_just_a_jpeg():
+    first, preview = solid((200, 150), (10, 200, 10)), solid((40, 30), (200, 10, 10))
+    data = encode(first, "MPO", save_all=True, append_images=[preview])
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    result = normalise_for_edit(data, legacy=False)
+    assert (result.width, result.height) == (200, 150)
+    assert decode(result.png_bytes)[75, 100, 1] > 180
+    assert result.fixes == ["Converted JPEG (RGB) to an RGBA PNG."]
+
+
+def test_multipage_tiff_uses_the_first_page():
+    pages = [solid((100, 100), (255, 255, 255)), solid((100, 100), (0, 0, 0))]
+    data = encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+    result = normalise_for_edit(data, legacy=False, filename="scan.tif")
+    assert decode(result.png_bytes)[50, 50, 0] == 255
+    assert "“scan.tif” has 2 pages: used the first." in result.fixes

@@ -86,10 +86,13 @@ def test_the_same_seeds_redraw_the_same_images_and_reuse_restores_them(studio_en
     assert redrawn.output_refs == random_row.output_refs
 
 
-def test_variation_of_a_stored_result_lands_in_store_and_ledger(studio_env):
+def test_variation_upscale_and_nsfw_check_of_a_stored_result(studio_env):
+    """One page visit: draw a picture, then vary it, upscale it ×2 and check it, each from the store."""
     at = open_karlo_page()
     generate(at, "a yellow kite")
     _, original = newest_row(at)
+    made = Image.open(io.BytesIO(book()[0].read(original.output_refs[0]))).convert("RGB")
+
     at.segmented_control(key="karlo_var_source").set_value("Pick a stored result").run()
     at.button(key="karlo_var_send").click().run()
     assert not at.exception, at.exception
@@ -97,8 +100,21 @@ def test_variation_of_a_stored_result_lands_in_store_and_ledger(studio_env):
     assert (row.status, row.action, row.endpoint) == ("ok", "variation", "/v2/inference/karlo/variations")
     assert len(row.output_refs) == 1 and store.exists(row.output_refs[0])
     sent = Image.open(io.BytesIO(store.read(row.input_refs[0]))).convert("RGB")
-    made = Image.open(io.BytesIO(store.read(original.output_refs[0]))).convert("RGB")
     assert sent.tobytes() == made.tobytes()  # the stored picture went out pixel for pixel
+
+    at.segmented_control(key="karlo_up_source").set_value("Pick a stored result").run()
+    at.selectbox(key="karlo_up_stored").set_value(original.output_refs[0]).run()
+    at.button(key="karlo_up_send").click().run()
+    assert not at.exception, at.exception
+    _, row = newest_row(at)
+    assert (row.status, row.action, row.width, row.height) == ("ok", "upscale", 1024, 1024)
+
+    sky = png(Image.new("RGB", (64, 64), (40, 90, 200)))
+    at.file_uploader(key="karlo_nsfw_uploads").set_value([("sky.png", sky, "image/png")]).run()
+    at.button(key="karlo_nsfw_send").click().run()
+    _, row = newest_row(at)
+    assert row.status == "ok" and "**sky.png**: safe" in row.output_text
+    assert any("sky.png" in m.value for m in at.markdown)
 
 
 def test_inpainting_keeps_pixels_outside_the_mask(studio_env):
@@ -119,25 +135,6 @@ def test_inpainting_keeps_pixels_outside_the_mask(studio_env):
     assert (after[~keep] != before[~keep]).any(axis=1).mean() > 0.9
     sent_mask = np.asarray(Image.open(io.BytesIO(store.read(row.mask_ref))))
     assert (sent_mask[~keep] == 0).all() and (sent_mask[keep] == 255).all()  # Karlo's convention went out
-
-
-def test_upscale_by_two_doubles_the_size(studio_env):
-    at = open_karlo_page()
-    at.file_uploader(key="karlo_up_upload").set_value(("small.png", png(Image.new("RGB", (300, 200), (9, 99, 199))), "image/png")).run()
-    at.button(key="karlo_up_send").click().run()
-    assert not at.exception, at.exception
-    store, row = newest_row(at)
-    assert (row.status, row.action) == ("ok", "upscale")
-    assert (row.width, row.height) == (600, 400)
-
-
-def test_nsfw_check_writes_a_verdict(studio_env):
-    at = open_karlo_page()
-    at.file_uploader(key="karlo_nsfw_uploads").set_value([("sky.png", png(Image.new("RGB", (64, 64), (40, 90, 200))), "image/png")]).run()
-    at.button(key="karlo_nsfw_send").click().run()
-    _, row = newest_row(at)
-    assert row.status == "ok" and "**sky.png**: safe" in row.output_text
-    assert any("sky.png" in m.value for m in at.markdown)
 
 
 def test_a_korean_prompt_is_caught_and_translated(studio_env):

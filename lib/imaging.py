@@ -172,9 +172,13 @@ def _open(
     kept_side = min(width, height) if square else max(width, height)
     if max_side and img.format in ("JPEG", "MPO") and kept_side > 2 * max_side:
         scale = max_side / kept_side
-        img.draft(img.mode if img.mode == "CMYK" else "RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+        img.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
     try:
-        img.load()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img.load()
+    except Image.DecompressionBombError:
+        raise InvalidInput(f"{label} unpacks to far more pixels than it claims. Resize it before uploading.", param=what) from None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError):
         raise InvalidInput(
             f"{label} looks cut off or damaged (the image data ends early or is corrupt). Upload the original file again.",

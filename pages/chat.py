@@ -74,6 +74,8 @@ def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | N
     """Stream one reply under the history, then write its ledger row and add it to the conversation."""
     turn_index = sum(1 for m in history if m["role"] == "user") - 1
     system = st.session_state[SYSTEM].strip()
+    group_id = st.session_state[CONVERSATION]
+    st.session_state[MESSAGES] = history  # the reply is appended to this very list, below
     api_messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": m["role"], "content": m["content"]} for m in history if m["content"]
     ]
@@ -82,16 +84,16 @@ def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | N
         try:
             st.write_stream(stream)
         finally:
-            # Runs even when the person presses stop or the script is interrupted mid-reply:
-            # the partial text is kept and the turn still gets its ledger row.
+            # Runs even when the person presses stop or a click interrupts the run mid-reply: the partial
+            # text is kept and the turn still gets its ledger row.  Streamlit raises its stop again on any
+            # st.* access here (session_state included), so this block touches only plain objects.
             if not stream.done:
                 stream.stop()
-            params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages),
-                      **stream.params}
+            params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages), **stream.params}
             row = record_call(page=PAGE, action="chat", cfg=cfg, result=stream.turn, error=stream.error,
                               prompt=history[-1]["content"], params=params, model=model, endpoint=ENDPOINT,
-                              group_id=st.session_state[CONVERSATION])
-            st.session_state[MESSAGES] = history + [reply_message(row)]
+                              group_id=group_id)
+            history.append(reply_message(row))
     st.rerun()
 
 
@@ -219,7 +221,6 @@ if regenerating:
 prompt = st.chat_input("Ask, imagine, describe…", key="chat_prompt", submit_mode="stop")
 if prompt:
     history = messages + [{"role": "user", "content": prompt}]
-    st.session_state[MESSAGES] = history
     with st.chat_message("user"):
         st.markdown(prompt)
     stream_reply(cfg, history, model=model, temperature=send_temperature, max_tokens=send_max_tokens)

@@ -39,17 +39,8 @@ since = dates[0] if len(dates) > 0 else None
 until = dates[1] if len(dates) > 1 else since  # while a range is half picked, show that one day
 
 
-def load_rows():
-    """The date range's rows, reused across reruns until the ledger changes."""
-    cache_key = (str(ledger.path), ledger.version(), since, until, text.strip())
-    cached = st.session_state.get("ledger_cache")
-    if cached is None or cached[0] != cache_key:
-        cached = (cache_key, report.load(ledger, since=since, until=until, text=text))
-        st.session_state["ledger_cache"] = cached
-    return cached[1]
-
-
-rows = load_rows()
+# Every row is held in memory once per process and topped up with new ones; each run filters that.
+rows = report.select(report.snapshot(ledger).current(), since=since, until=until, text=text)
 available = report.options(rows)
 filter_cols = st.columns(len(FILTER_LABELS))
 chosen = {
@@ -134,7 +125,7 @@ if not selected_ids:
 # --- Export and delete ------------------------------------------------------------------------------------
 def export_frame():
     """The filtered rows with every column (JSON columns as text), read when a download is clicked."""
-    full = ledger.frame(since=since, until=until, text=text or None)
+    full = ledger.frame(since=since, until=until)
     return full[full["id"].isin(set(rows["id"]))]
 
 

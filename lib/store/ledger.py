@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 BUSY_TIMEOUT_MS = 30_000
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
+_GENERATION_KEY = "ledger_deletions"  # a settings row counting deletes, part of version()
 
 
 @dataclass
@@ -247,10 +248,32 @@ class Ledger:
             raise StoreUnavailable(f"Could not write to the usage ledger at {self.path} ({exc}).") from exc
         return count
 
-    def version(self) -> tuple[int, str | None]:
-        """Changes whenever rows are added or deleted: a cheap cache key for pages."""
-        count, newest = self._connect().execute("SELECT COUNT(*), MAX(id) FROM calls").fetchone()
-        return count, newest
+    def version(self) -> tuple[int, int]:
+        """``(deletions so far, newest rowid)``: changes whenever rows are added or deleted.
+
+        Inserts always get a rowid above every existing one (deletes bump the first
+        number instead), so a reader holding version ``(g, r)`` that sees ``(g, r2)``
+        needs only the rows ``scan(after_rowid=r)`` returns.
+        """
+        conn = self._connect()
+        newest = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM calls").fetchone()[0]
+        generation = conn.execute("SELECT value FROM settings WHERE key = ?", (_GENERATION_KEY,)).fetchone()
+        return (int(generation[0]) if generation else 0), newest
+
+    def scan(self, columns: list[str], *, after_rowid: int = 0) -> pd.DataFrame:
+        """Typed ``columns`` of every row past ``after_rowid``, plus ``rowid`` and ``search`` (the
+        prompt, negative and revised prompt in one lower-case text, for searching in memory). Newest first."""
+        unknown = set(columns) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"No such ledger columns: {sorted(unknown)}")
+        search = "COALESCE(prompt, '') || char(10) || COALESCE(negative_prompt, '') || char(10) || COALESCE(revised_prompt, '')"
+        records = self._connect().execute(
+            f"SELECT {', '.join(columns)}, rowid, {search} FROM calls WHERE rowid > ? ORDER BY created_at DESC, id DESC",
+            (after_rowid,),
+        ).fetchall()
+        frame = _typed_frame(records, [*columns, "rowid", "search"])
+        frame["search"] = frame["search"].str.lower()  # once here, so each search is a plain substring test
+        return frame
 
     @staticmethod
     def _row(record: sqlite3.Row | tuple) -> LedgerRow:
@@ -398,6 +421,11 @@ class Ledger:
                         if mask:
                             candidates.add(mask)
                     conn.execute(f"DELETE FROM calls WHERE id IN ({marks})", chunk)
+                conn.execute(  # tells readers holding a snapshot (lib.store.report) to reload
+                    "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
+                    (_GENERATION_KEY, _ts(utc_now())),
+                )
                 orphans = [
                     sha for sha in sorted(candidates)
                     if conn.execute(
@@ -454,6 +482,8 @@ def _typed_frame(records: list[tuple], columns: list[str]) -> pd.DataFrame:
     for name in columns:
         if name == "created_at":
             frame[name] = pd.to_datetime(frame[name], format="ISO8601", utc=True).astype("datetime64[us, UTC]")  # fast path
+        elif name == "rowid":
+            frame[name] = frame[name].astype("int64")
         elif name in _INT_COLUMNS:
             frame[name] = pd.array(frame[name].tolist(), dtype="Int64")
         elif name in _FLOAT_COLUMNS:

@@ -1,17 +1,23 @@
-"""Figures and chart data for a slice of the ledger (pure pandas; the ledger page draws them)."""
+"""The ledger page's data: an in-memory snapshot of every row, filters on it, and the figures and chart data.
+
+The snapshot loads the list columns of the whole ledger once per process and
+afterwards reads only rows added since (``Ledger.version``/``scan``), so a
+page run filters and aggregates in pandas without going back to SQLite.
+"""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from lib.store.ledger import Ledger
+from lib.store.ledger import Ledger, to_utc
 
-# What figures, charts and filters need for every row in range; the table's page adds prompt and
+# What figures, charts and filters need for every row; the table's page adds prompt and
 # thumbnail (see page_details) and the full record comes from ledger.get(id).
 LIST_COLUMNS = [
     "id", "created_at", "page", "action", "provider", "backend", "model", "status",
@@ -20,9 +26,88 @@ LIST_COLUMNS = [
 FILTER_COLUMNS = ("page", "action", "provider", "model", "backend", "status")
 
 
-def load(ledger: Ledger, *, since: datetime | None, until=None, text: str | None = None) -> pd.DataFrame:
-    """The rows of a date range (and prompt search), newest first, list columns only."""
-    return ledger.frame(columns=LIST_COLUMNS, since=since, until=until, text=text or None)
+class Snapshot:
+    """Every ledger row's list columns, newest first, brought up to date on each ``current()``."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._frame: pd.DataFrame | None = None
+        self._version: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def current(self) -> pd.DataFrame:
+        """The rows as of now; treat the frame as read-only (it is shared)."""
+        with self._lock:
+            version = self.ledger.version()
+            if self._frame is None or self._version is None or version[0] != self._version[0]:
+                self._frame = self.ledger.scan(LIST_COLUMNS)  # first use, or rows were deleted
+            elif version[1] != self._version[1]:
+                newer = self.ledger.scan(LIST_COLUMNS, after_rowid=self._version[1])
+                self._frame = _stack(newer, self._frame)
+            self._version = version
+            return self._frame
+
+
+def _stack(newer: pd.DataFrame, older: pd.DataFrame) -> pd.DataFrame:
+    """``newer`` on top of ``older`` keeping dtypes (categories are merged, not turned into text)."""
+    if newer.empty:
+        return older
+    if older.empty:
+        return newer
+    merged = {}
+    for col in older.columns:
+        top, bottom = newer[col], older[col]
+        if isinstance(bottom.dtype, pd.CategoricalDtype):
+            categories = bottom.cat.categories.union(top.cat.categories).astype(str)
+            top, bottom = top.cat.set_categories(categories), bottom.cat.set_categories(categories)
+        merged[col] = pd.concat([top, bottom], ignore_index=True)
+    frame = pd.DataFrame(merged)
+    if not frame["created_at"].is_monotonic_decreasing:
+        frame = frame.sort_values(["created_at", "id"], ascending=False, ignore_index=True, kind="stable")
+    return frame
+
+
+_snapshots: dict[str, Snapshot] = {}
+_snapshots_lock = threading.Lock()
+
+
+def snapshot(ledger: Ledger) -> Snapshot:
+    """The process-wide snapshot of this ledger file."""
+    with _snapshots_lock:
+        found = _snapshots.get(str(ledger.path))
+        if found is None or found.ledger is not ledger:
+            found = _snapshots[str(ledger.path)] = Snapshot(ledger)
+        return found
+
+
+def select(
+    frame: pd.DataFrame,
+    *,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    text: str | None = None,
+    chosen: dict[str, Iterable[str] | None] | None = None,
+) -> pd.DataFrame:
+    """The rows in a date range (a plain ``until`` date includes that day), whose prompts contain
+    ``text`` (any case), and whose columns hold one of the chosen values (empty choice = all)."""
+    keep = np.ones(len(frame), dtype=bool)
+    if since is not None:
+        keep &= (frame["created_at"] >= pd.Timestamp(to_utc(since))).to_numpy()
+    if until is not None:
+        end = to_utc(until) + (timedelta(days=1) if not isinstance(until, datetime) else timedelta(0))
+        keep &= (frame["created_at"] < pd.Timestamp(end)).to_numpy()
+    for col, values in (chosen or {}).items():
+        values = list(values or [])
+        if values:
+            keep &= frame[col].isin(values).to_numpy()
+    if text and text.strip():
+        keep &= frame["search"].str.contains(text.strip().lower(), regex=False, na=False).to_numpy()  # search is lower-case
+    return frame[keep]
+
+
+def load(ledger: Ledger, *, since=None, until=None, text: str | None = None) -> pd.DataFrame:
+    """The list columns of the rows in a date range whose prompts contain ``text``, newest first."""
+    return select(snapshot(ledger).current(), since=since, until=until, text=text)
 
 
 def options(frame: pd.DataFrame) -> dict[str, list[str]]:
@@ -32,12 +117,7 @@ def options(frame: pd.DataFrame) -> dict[str, list[str]]:
 
 def apply_filters(frame: pd.DataFrame, chosen: dict[str, Iterable[str] | None]) -> pd.DataFrame:
     """Keep rows whose column value is among the chosen ones; an empty or missing choice means all."""
-    keep = np.ones(len(frame), dtype=bool)
-    for col, values in chosen.items():
-        values = list(values or [])
-        if values:
-            keep &= frame[col].isin(values).to_numpy()
-    return frame[keep]
+    return select(frame, chosen=chosen)
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Figures and chart data the ledger page shows, computed from known rows."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 
 from lib.store import report
@@ -68,3 +69,35 @@ def test_page_details_gives_prompt_and_first_image(ledger):
     details = report.page_details(ledger, [row.id, inputs_only.id])
     assert details[row.id] == {"prompt": "with pictures", "image": "a" * 64}
     assert details[inputs_only.id] == {"prompt": None, "image": "d" * 64}
+
+
+def test_snapshot_reads_only_new_rows_and_reloads_after_a_delete(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    snap = report.Snapshot(ledger)
+    assert snap.current().empty
+    first = make_row(prompt="first", created_at=DAY1)
+    ledger.insert(first)
+    assert list(snap.current()["id"]) == [first.id]
+
+    other_process = Ledger(tmp_path / "ledger.sqlite3")  # a second writer on the same file
+    second = make_row(prompt="second", created_at=DAY2, provider="karlo", model="karlo-v2")
+    other_process.insert(second)
+    late = make_row(prompt="late but older", created_at=DAY1 - timedelta(hours=1))  # committed last, happened first
+    ledger.insert(late)
+    current = snap.current()
+    assert list(current["id"]) == [second.id, first.id, late.id]  # newest first, nothing missed
+    assert isinstance(current["provider"].dtype, pd.CategoricalDtype) and set(current["provider"]) == {"openai", "karlo"}
+    assert str(current["created_at"].dtype) == "datetime64[us, UTC]" and current["n_images"].dtype == "Int64"
+
+    other_process.delete([first.id])
+    assert list(snap.current()["id"]) == [second.id, late.id]
+    assert snap.current() is snap.current()  # no change, no reload
+
+
+def test_select_by_dates_text_and_values(ledger):
+    rows = report.snapshot(ledger).current()
+    assert len(report.select(rows, since=DAY2.date())) == 2
+    assert len(report.select(rows, until=DAY1.date())) == 2  # a date includes that whole day
+    assert len(report.select(rows, text="LIGHTHOUSE")) == 4
+    assert report.select(rows, text="no such words").empty
+    assert len(report.select(rows, since=DAY2.date(), chosen={"provider": ["karlo"]})) == 1

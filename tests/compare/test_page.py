@@ -119,3 +119,22 @@ def test_the_imagination_pipeline_can_write_the_prompts(demo_env):
     _, ledger = open_store()
     actions = [r.action for r in ledger.rows(group_id=run.group_id)]
     assert actions.count("pipeline-step") >= 4 and {"generate", "t2i"} <= set(actions)
+
+
+def test_hand_overs_fill_the_prompt_and_reuse_adds_the_rows_target(demo_env):
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.session_state["prompt_for_compare"] = "a prompt from the chat page"
+    at.run()
+    at.switch_page("pages/compare.py")
+    at.run()
+    assert at.text_area(key="cmp_prompts").value == "a prompt from the chat page"
+    assert "prompt_for_compare" not in at.session_state
+
+    at.session_state["reuse"] = {"page": "compare", "prompt": "a reused prompt", "model": "karlo-v2.1",
+                                 "params": {"width": 640, "height": 640, "samples": 2}}
+    at.run()
+    assert at.text_area(key="cmp_prompts").value == "a reused prompt"
+    added = at.session_state["cmp_targets"][-1]
+    assert (added.provider, added.model, added.settings) == ("karlo", "karlo-v2.1",
+                                                              {"width": 640, "height": 640, "samples": 2})
+    assert "reuse" not in at.session_state

@@ -51,10 +51,14 @@ def sidebar() -> dict[str, config.ProviderConfig]:
             st.error(f"Demo mode could not start its emulator: {exc}")
             st.stop()
         if any(c.mode == "demo" for c in cfgs.values()):
+            choices = list(DEMO_FAULTS)
             st.selectbox(
                 "Demo: make the next calls fail with",
-                list(DEMO_FAULTS),
-                key="demo_fault",
+                choices,
+                index=choices.index(st.session_state.get("demo_fault", "none")),
+                key="demo_fault_select",
+                # the choice lives under a plain key too, so it survives pages that do not draw this widget
+                on_change=lambda: st.session_state.update(demo_fault=st.session_state["demo_fault_select"]),
                 help="The emulator answers as the real service does when it misbehaves. "
                 "You can also type [fault:429] or [latency:3000] into a prompt.",
             )

@@ -144,7 +144,8 @@ if not cfg.usable:
 st.text_area("Your idea", key="pipe_idea", height=80, help="What should the model imagine? Any language.")
 models = [m.id for m in catalog.chat_models(cfg)]
 left, middle, right = st.columns([2, 2, 1])
-model = left.selectbox("Chat model", models, key="pipe_model")
+model = left.selectbox("Chat model", models, key="pipe_model",
+                       format_func=lambda mid: f"{catalog.chat_model(mid).label} ({mid})" if catalog.chat_model(mid) else mid)
 middle.radio("Instructions in", list(LANGUAGES), format_func=LANGUAGES.get, key="pipe_language", horizontal=True,
              on_change=change_language)
 right.number_input("Descriptors (N)", 1, 12, key="pipe_condense_max",
@@ -215,7 +216,7 @@ if run is not None and run.final_prompt:
         except InvalidInput as err:
             st.warning(err.message, icon=":material/translate:")
     if st.button("Generate", type="primary", icon=":material/image:", key="pipe_make", disabled=not picked):
-        targets = [Target(KARLO, "karlo", "v2.1", {"width": 512, "height": 512}) if engine == KARLO else
+        targets = [Target(KARLO, "karlo", "karlo-v2.1", {"width": 512, "height": 512}) if engine == KARLO else
                    Target(engine, "openai", engine, {"size": "1024x1024", "quality": quality or "low"})
                    for engine in picked]
         columns = st.columns(len(targets))

@@ -77,7 +77,7 @@ def test_chain_runs_end_to_end_with_the_seed_wording_and_one_ledger_group(demo_c
 
     # The final prompt on two engines: the images join the same group.
     targets = [Target("gpt-image-2", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "low"}),
-               Target("Karlo", "karlo", "v2.1", {"width": 512, "height": 512})]
+               Target("Karlo", "karlo", "karlo-v2.1", {"width": 512, "height": 512})]
     images = render_images(demo_cfgs, run.final_prompt, targets, group_id=run.group_id, timeout_s=60)
     assert [c.status for c in images.cells] == ["ok", "ok"]
     rows = ledger.rows(group_id=run.group_id)

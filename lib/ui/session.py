@@ -33,8 +33,24 @@ def _fault_headers() -> dict[str, str]:
     return {"X-Emulator-Fault": fault} if fault else {}
 
 
+def _leave_legacy_pages_mode() -> None:
+    """Run a page through streamlit_app.py even on a fresh server's first visit straight to its URL.
+
+    Streamlit treats a ``pages/`` folder as a legacy multipage app until some
+    session has executed ``st.navigation``: until then a visit to /karlo runs
+    pages/karlo.py alone, without the sidebar, the demo banner or our page list.
+    Turning that mode off and rerunning sends the visit through the entry point.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def configs() -> dict[str, config.ProviderConfig]:
     """Every provider's config for this session (keys from the sidebar win over the environment)."""
+    _leave_legacy_pages_mode()
     return config.resolve(_session_keys(), extra_headers=_fault_headers())
 
 

@@ -89,8 +89,7 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
         facts = [size, format_tokens(row.input_tokens, row.output_tokens), format_cost(row.cost_usd, row.cost_source),
                  f"{row.latency_ms:,.0f} ms" if row.latency_ms is not None else None]
         st.caption(" · ".join(f for f in facts if f))
-        notes = (row.params or {}).get("notes")
-        for note in notes or []:
+        for note in (row.usage_detail or {}).get("notes") or []:  # record_call keeps ImageResult.notes here
             st.caption(f":material/check: {note}")
         left, right = st.columns(2)
         with left:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -123,20 +122,12 @@ if not selected_ids:
     st.caption("Select a row to open its full record; select several to delete them.")
 
 # --- Export and delete ------------------------------------------------------------------------------------
-def export_frame():
-    """The filtered rows with every column (JSON columns as text), read when a download is clicked."""
-    full = ledger.frame(since=since, until=until)
-    return full[full["id"].isin(set(rows["id"]))]
-
-
-def as_csv() -> bytes:
-    return export_frame().to_csv(index=False).encode("utf-8")
+def as_csv() -> bytes:  # called only when the button is clicked
+    return report.to_csv(report.export_frame(ledger, rows, since=since, until=until))
 
 
 def as_parquet() -> bytes:
-    buffer = io.BytesIO()
-    export_frame().to_parquet(buffer, index=False)
-    return buffer.getvalue()
+    return report.to_parquet(report.export_frame(ledger, rows, since=since, until=until))
 
 
 def forget_pending_delete() -> None:

@@ -198,3 +198,21 @@ def page_details(ledger: Ledger, ids: list[str]) -> dict[str, dict[str, str | No
         shas = json.loads(raw["output_refs"] or "[]") or json.loads(raw["input_refs"] or "[]")
         details[row_id] = {"prompt": raw["prompt"], "image": shas[0] if shas else None}
     return details
+
+
+def export_frame(ledger: Ledger, rows: pd.DataFrame, *, since=None, until=None) -> pd.DataFrame:
+    """Every column of the chosen ``rows`` (JSON columns as text), newest first, for CSV/Parquet export."""
+    full = ledger.frame(since=since, until=until)
+    return full[full["id"].isin(set(rows["id"]))].reset_index(drop=True)
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False).encode("utf-8")
+
+
+def to_parquet(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()

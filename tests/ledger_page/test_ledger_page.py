@@ -133,3 +133,21 @@ def test_budget_warns_at_80_and_100_percent(at, seeded):
     assert any("over your" in e.value for e in at.error)
     at.number_input(key="budget_usd").set_value(0.0).run()
     assert not any("budget" in w.value for w in at.warning) and not any("budget" in e.value for e in at.error)
+
+
+def test_a_long_ledger_is_shown_a_page_at_a_time(seeded):
+    import sys
+
+    sys.path.insert(0, str(Path(APP).parent))
+    from bench.bench_ledger import synthetic_rows
+
+    _, ledger = open_store()
+    ledger.insert_many(synthetic_rows(446, days=5))
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.switch_page("pages/ledger.py").run()
+    assert metric(app, "Calls") == "450"
+    assert len(table(app)) == 200 and seeded["kite"].id in set(table(app)["id"])  # newest first
+    app.number_input(key="ledger_page_no").set_value(3).run()
+    assert not app.exception, app.exception
+    oldest = ledger.frame()["id"].iloc[-1]
+    assert len(table(app)) == 50 and table(app)["id"].iloc[-1] == oldest

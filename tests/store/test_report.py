@@ -101,3 +101,15 @@ def test_select_by_dates_text_and_values(ledger):
     assert len(report.select(rows, text="LIGHTHOUSE")) == 4
     assert report.select(rows, text="no such words").empty
     assert len(report.select(rows, since=DAY2.date(), chosen={"provider": ["karlo"]})) == 1
+
+
+def test_export_has_every_column_of_the_chosen_rows_only(ledger):
+    import io
+
+    chosen = report.apply_filters(report.load(ledger, since=None), {"provider": ["openai"], "status": ["ok"]})
+    exported = report.export_frame(ledger, chosen)
+    assert set(exported["id"]) == set(chosen["id"]) and len(exported) == 2
+    csv = pd.read_csv(io.BytesIO(report.to_csv(exported)))
+    assert list(csv.columns) == list(exported.columns) and "params" in csv.columns and "error_message" in csv.columns
+    parquet = pd.read_parquet(io.BytesIO(report.to_parquet(exported)))
+    assert len(parquet) == 2 and str(parquet["created_at"].dtype).endswith("UTC]")

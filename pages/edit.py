@@ -122,35 +122,35 @@ if images and spec.can("mask"):
     st.subheader("Mask", divider="gray")
     upload_tab, paint_tab = st.tabs(["Upload a mask", "Paint the mask"], key="edit_mask_source", on_change="rerun")
     uploaded_mask = painted_mask = None
+    # Both tabs always run, so an uploaded mask and a painting both survive a switch between them.
     with upload_tab:
-        if upload_tab.open is not False:
-            mask_file = st.file_uploader("Mask image", type=UPLOAD_TYPES, key="edit_mask_upload",
-                                         help="Transparent = edit. Without transparency: black = edit, white = keep.")
-            invert = st.toggle("Invert the mask", key="edit_mask_invert")
-            if mask_file is not None:
-                try:
-                    uploaded_mask = prepared_mask(mask_file.getvalue(), base.size, spec.legacy, mask_file.name)
-                except InvalidInput as err:
+        mask_file = st.file_uploader("Mask image", type=UPLOAD_TYPES, key="edit_mask_upload",
+                                     help="Transparent = edit. Without transparency: black = edit, white = keep.")
+        invert = st.toggle("Invert the mask", key="edit_mask_invert")
+        if mask_file is not None:
+            try:
+                uploaded_mask = prepared_mask(mask_file.getvalue(), base.size, spec.legacy, mask_file.name)
+            except InvalidInput as err:
+                if not paint_tab.open:
                     problems.append(err.message)
-                    st.error(err.message, icon=":material/broken_image:")
-                if uploaded_mask is not None and invert:
-                    flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, spec.legacy, "inverted mask")
-                    uploaded_mask = Normalised(flipped.png_bytes, base.width, base.height,
-                                               [*uploaded_mask.fixes, "Inverted: the edit and keep areas are swapped."],
-                                               flipped.warnings, flipped.coverage)
+                st.error(err.message, icon=":material/broken_image:")
+            if uploaded_mask is not None and invert:
+                flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, spec.legacy, "inverted mask")
+                uploaded_mask = Normalised(flipped.png_bytes, base.width, base.height,
+                                           [*uploaded_mask.fixes, "Inverted: the edit and keep areas are swapped."],
+                                           flipped.warnings, flipped.coverage)
+        if uploaded_mask is not None:  # (the painter shows its own preview)
+            st.image(overlay_mask_preview(base.png_bytes, uploaded_mask.png_bytes), width=480,
+                     caption=f"Pink = will be edited ({uploaded_mask.coverage:.0%} of {base_name})")
+            for fix in uploaded_mask.fixes:
+                st.caption(f":material/build: mask: {fix}")
+            for warning in uploaded_mask.warnings:
+                st.warning(warning, icon=":material/warning:")
     with paint_tab:
-        if paint_tab.open:
-            painted = mask_painter(base.png_bytes, key="edit_paint_" + hashlib.sha1(base.png_bytes).hexdigest()[:10])
-            if painted is not None:
-                painted_mask = prepared_mask(painted, base.size, spec.legacy, "painted mask")
+        painted = mask_painter(base.png_bytes, key="edit_paint_" + hashlib.sha1(base.png_bytes).hexdigest()[:10])
+        if painted is not None:
+            painted_mask = prepared_mask(painted, base.size, spec.legacy, "painted mask")
     mask = painted_mask if paint_tab.open else uploaded_mask
-    if mask is not None and not paint_tab.open:  # the painter shows its own preview
-        st.image(overlay_mask_preview(base.png_bytes, mask.png_bytes), width=480,
-                 caption=f"Pink = will be edited ({mask.coverage:.0%} of {base_name})")
-        for fix in mask.fixes:
-            st.caption(f":material/build: mask: {fix}")
-        for warning in mask.warnings:
-            st.warning(warning, icon=":material/warning:")
     if mask is not None and mask.coverage == 0.0:
         problems.append(mask.warnings[0])
     if mask is None:

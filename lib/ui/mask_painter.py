@@ -29,10 +29,11 @@ def _canvas_size(width: int, height: int) -> tuple[int, int]:
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _background(image_png: bytes, size: tuple[int, int]) -> bytes:
-    """The picture at canvas size: the browser gets a few hundred KB, not the full upload."""
+    """The picture at canvas size as a JPEG: sent on every rerun, so tens of KB rather than the full upload."""
     img = Image.open(io.BytesIO(image_png)).convert("RGBA").resize(size, Image.Resampling.BILINEAR)
+    backdrop = Image.new("RGBA", size, (235, 235, 235, 255))  # transparent parts show as light grey
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    Image.alpha_composite(backdrop, img).convert("RGB").save(buf, format="JPEG", quality=85)
     return buf.getvalue()
 
 

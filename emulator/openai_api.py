@@ -785,8 +785,12 @@ async def images_edits(state, call: Call) -> Response:
             raise _invalid("mask", "Invalid mask image - mask must have an alpha channel (format RGBA, LA or a PNG "
                                    "with transparency). Transparent areas mark where to edit.", "invalid_mask")
         mask_alpha = np.asarray(mask.convert("RGBA"))[..., 3]
-    elif dalle and "A" in pics[0].getbands():
-        mask_alpha = np.asarray(pics[0].getchannel("A"))  # dall-e-2: the image's own transparency is the mask
+    elif dalle:  # dall-e-2 without a mask: the image's own transparent pixels mark the area to edit
+        alpha = np.asarray(pics[0].convert("RGBA"))[..., 3]
+        if not (alpha == 0).any():
+            raise _invalid("image", "Invalid input image - without a mask, the image must have transparent areas "
+                                    "(format RGBA, LA or L with alpha) to mark where to edit.", "invalid_image")
+        mask_alpha = alpha
 
     if call.body.get("size") in (None, "auto"):
         # Edits keep the input's shape: the closest supported size for fixed-size models, the input size otherwise.

@@ -94,6 +94,18 @@ def test_dalle2_edit_needs_a_square_png(http):
     assert r.status_code == 400 and r.json()["error"]["param"] == "image"
 
 
+def test_dalle2_edit_uses_the_images_own_transparency_as_mask(client, http):
+    src = np.dstack([photo(256, 256, seed=14), np.full((256, 256), 255, np.uint8)])
+    r = http.post("/images/edits", data={"model": "dall-e-2", "prompt": "x", "size": "256x256"},
+                  files={"image": ("in.png", png_bytes(src), "image/png")})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "image"  # nothing transparent to edit
+    src[:128, :, 3] = 0  # the top half is to be edited
+    out = _pixels(_edit(client, png_bytes(src), model="dall-e-2", size="256x256",
+                        response_format="b64_json").data[0].b64_json)[..., :3]
+    assert np.array_equal(out[128:], src[128:, :, :3])
+    assert np.abs(out[:128].astype(int) - src[:128, :, :3].astype(int)).mean() > 20
+
+
 def test_streamed_edit_uses_image_edit_events(client, spec):
     events = list(_edit(client, png_bytes(photo(256, 256, seed=9)), model="gpt-image-1.5", stream=True,
                         partial_images=1, quality="low"))

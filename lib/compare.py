@@ -29,6 +29,7 @@ import pandas as pd
 
 from lib.config import ProviderConfig
 from lib.errors import AuthError, Cancelled, InvalidInput, ProviderDown, StudioError, redact
+from lib.pipeline import looks_non_english, translate_to_english
 from lib.types import ImageResult
 
 MAX_PROMPTS = 100  # a batch is for judging engines, not for bulk production
@@ -148,14 +149,6 @@ def _record_with_store(**fields) -> Any:
     return record_call(**fields)
 
 
-def _looks_non_english(text: str) -> bool:
-    try:
-        from lib.pipeline import looks_non_english
-    except ImportError:  # the chat helper's module is not there (yet): a plain check will do
-        return any(ch.isalpha() and not ch.isascii() for ch in text)
-    return looks_non_english(text)
-
-
 def default_chat_model() -> str:
     """The catalog's default chat model (small and cheap is all a translation needs)."""
     try:
@@ -174,23 +167,26 @@ class _Translations:
         self._record, self._group_id, self._page = record, group_id, page
         self._lock = threading.Lock()
         self._per_prompt: dict[str, threading.Lock] = {}
-        self._english: dict[str, str] = {}
+        self._english: dict[str, str | StudioError] = {}
 
     def english(self, prompt: str, timeout_s: float) -> str:
-        if not _looks_non_english(prompt):
+        """The prompt in English (as is when it already is); a failed translation fails every Karlo cell of it."""
+        if not looks_non_english(prompt):
             return prompt
-        try:
-            from lib.pipeline import translate_to_english
-        except ImportError:
-            return prompt  # nothing here can translate; Karlo's own check will ask for English
         with self._lock:
             lock = self._per_prompt.setdefault(prompt, threading.Lock())
         with lock:
             if prompt not in self._english:
-                self._english[prompt] = self._translate(translate_to_english, prompt, timeout_s)
-        return self._english[prompt]
+                try:
+                    self._english[prompt] = self._translate(prompt, timeout_s)
+                except StudioError as exc:
+                    self._english[prompt] = exc
+        found = self._english[prompt]
+        if isinstance(found, StudioError):
+            raise found
+        return found
 
-    def _translate(self, translate_to_english, prompt: str, timeout_s: float) -> str:
+    def _translate(self, prompt: str, timeout_s: float) -> str:
         cfg = self._cfg
         if cfg is None or not cfg.usable:
             raise AuthError(

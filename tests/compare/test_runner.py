@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import threading
-import types
 import zipfile
 from types import SimpleNamespace
 
@@ -239,10 +237,7 @@ def test_karlo_gets_one_english_translation_per_prompt_and_records_what_was_sent
         translations.append(text)
         return "a cat wearing a hat", SimpleNamespace(model="gpt-5.4-mini", text="a cat wearing a hat")
 
-    fake = types.ModuleType("lib.pipeline")
-    fake.translate_to_english = translate_to_english
-    fake.looks_non_english = lambda text: not text.isascii()
-    monkeypatch.setitem(sys.modules, "lib.pipeline", fake)
+    monkeypatch.setattr(compare, "translate_to_english", translate_to_english)
 
     sent = []
 
@@ -349,3 +344,24 @@ def test_export_zip_has_every_image_and_a_csv_of_settings_and_outcomes(release):
     assert rows[0]["images"] == "p01_t1_good-one_1.png"
     everything = b"".join(zf.read(n) for n in zf.namelist())
     assert b"stub-secret" not in everything
+
+
+def test_a_failed_translation_fails_only_the_karlo_cells_and_is_tried_once(monkeypatch):
+    attempts = []
+
+    def translate_to_english(cfg, text, **kwargs):
+        attempts.append(text)
+        raise ProviderDown("OpenAI had a server error (500).", provider="openai", http_status=500)
+
+    monkeypatch.setattr(compare, "translate_to_english", translate_to_english)
+    call = lambda cfg, prompt, settings: image_result(settings["model"], cfg.provider)  # noqa: E731
+    ledger = Ledger()
+    run = run_compare(CONFIGS, ["비 오는 거리"], [Target("k1", "karlo", "v2.1"), Target("k2", "karlo", "v2.0"),
+                                              Target("o", "openai", "gpt-image-2")],
+                      timeout_s=5, calls={"openai": call, "karlo": call}, record=ledger)
+    k1, k2, o = run.cells
+    assert o.status == "ok"
+    for cell in (k1, k2):
+        assert cell.status == "error" and "translating the prompt failed" in cell.error.message
+    assert attempts == ["비 오는 거리"]
+    assert sorted(r.action for r in ledger.rows) == ["chat", "generate", "t2i", "t2i"]

@@ -13,6 +13,13 @@ from lib.ui import budget, cards
 
 PAGE_SIZE = 200  # table rows per page: keeps a 100,000-row ledger quick to draw
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def dollars(amount: float) -> str:
+    """Cents hide single image prices, so small totals get four decimals."""
+    return f"${amount:,.4f}" if amount < 10 else f"${amount:,.2f}"
+
+
 FILTER_LABELS = {"page": "Page", "action": "Action", "provider": "Provider", "model": "Model", "backend": "Backend", "status": "Status"}
 
 st.title("Usage ledger")
@@ -28,7 +35,7 @@ with st.sidebar:
     budget.budget_input(ledger)
 budget.budget_warning()
 
-# --- Which rows: date range and prompt search narrow the query; the rest filter what it returned ----------
+# --- Which rows: dates and prompt search first; the value filters offer what those rows contain -------------
 today = datetime.now(timezone.utc).date()
 top = st.columns([2, 3, 1.3])
 dates = top[0].date_input("Dates (UTC)", value=(today - timedelta(days=30), today), max_value=today, key="ledger_dates")
@@ -43,7 +50,10 @@ rows = report.select(report.snapshot(ledger).current(), since=since, until=until
 available = report.options(rows)
 filter_cols = st.columns(len(FILTER_LABELS))
 chosen = {
-    col: filter_cols[i].multiselect(label, available[col], key=f"ledger_filter_{col}", placeholder="All")
+    col: filter_cols[i].multiselect(
+        label, sorted(set(available[col]) | set(st.session_state.get(f"ledger_filter_{col}", []))),  # keep a choice the dates hide
+        key=f"ledger_filter_{col}", placeholder="All",
+    )
     for i, (col, label) in enumerate(FILTER_LABELS.items())
 }
 rows = report.apply_filters(rows, chosen)
@@ -51,7 +61,7 @@ rows = report.apply_filters(rows, chosen)
 # --- Figures -----------------------------------------------------------------------------------------
 figures = report.figures(rows, live_only=not include_demo)
 cells = st.columns(6)
-cells[0].metric("Spend" + ("" if include_demo else " (live)"), f"${figures.spend_usd:,.2f}",
+cells[0].metric("Spend" + ("" if include_demo else " (live)"), dollars(figures.spend_usd),
                 help=f"{figures.unpriced_calls:,} of these calls have no known price and add nothing here.")
 cells[1].metric("Calls", f"{figures.calls:,}")
 cells[2].metric("Images", f"{figures.images:,}")

@@ -68,7 +68,7 @@ def select(at, *positions):
 def test_figures_count_every_call_but_spend_only_live(at, seeded):
     live_spend = seeded["kite"].cost_usd + seeded["chat"].cost_usd
     assert metric(at, "Calls") == "4"
-    assert metric(at, "Spend (live)") == f"${live_spend:,.2f}"
+    assert metric(at, "Spend (live)") == f"${live_spend:,.4f}"
     assert metric(at, "Images") == "2"
     assert metric(at, "Error rate") == "25.0%"
     assert metric(at, "Latency") == "0.6 / 1.4 s"
@@ -87,7 +87,7 @@ def test_table_lists_newest_first_with_thumbnails(at, seeded):
 def test_filters_and_search_narrow_rows_and_figures(at, seeded):
     at.multiselect(key="ledger_filter_provider").set_value(["karlo"]).run()
     assert list(table(at)["id"]) == [seeded["whale"].id]
-    assert metric(at, "Calls") == "1" and metric(at, "Spend (live)") == "$0.00"
+    assert metric(at, "Calls") == "1" and metric(at, "Spend (live)") == "$0.0000"
     at.multiselect(key="ledger_filter_provider").set_value([]).run()
     at.multiselect(key="ledger_filter_status").set_value(["error"]).run()
     assert list(table(at)["id"]) == [seeded["broken"].id]

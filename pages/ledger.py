@@ -37,10 +37,10 @@ budget.budget_warning()
 
 # --- Which rows: dates and prompt search first; the value filters offer what those rows contain -------------
 today = datetime.now(timezone.utc).date()
-top = st.columns([2, 3, 1.3])
+top = st.columns([2, 3, 1.5], vertical_alignment="bottom")
 dates = top[0].date_input("Dates (UTC)", value=(today - timedelta(days=30), today), max_value=today, key="ledger_dates")
 text = top[1].text_input("Search prompts", key="ledger_text", placeholder="words in the prompt, revised or negative prompt")
-include_demo = top[2].toggle("Demo in spend", key="ledger_include_demo", help="Demo calls cost nothing; they are left out of spend unless you switch this on.")
+include_demo = top[2].toggle("Count demo", key="ledger_include_demo", help="Demo calls cost nothing; they are left out of spend unless you switch this on.")
 since = dates[0] if len(dates) > 0 else None
 until = dates[1] if len(dates) > 1 else since  # while a range is half picked, show that one day
 
@@ -60,16 +60,17 @@ rows = report.apply_filters(rows, chosen)
 
 # --- Figures -----------------------------------------------------------------------------------------
 figures = report.figures(rows, live_only=not include_demo)
-cells = st.columns(6)
-cells[0].metric("Spend" + ("" if include_demo else " (live)"), dollars(figures.spend_usd),
+seconds = lambda ms: "–" if ms is None else f"{ms / 1000:,.1f} s"  # noqa: E731
+money, volume = st.columns(4), st.columns(4)
+money[0].metric("Spend" + ("" if include_demo else " (live)"), dollars(figures.spend_usd),
                 help=f"{figures.unpriced_calls:,} of these calls have no known price and add nothing here.")
-cells[1].metric("Calls", f"{figures.calls:,}")
-cells[2].metric("Images", f"{figures.images:,}")
-cells[3].metric("Tokens", f"{figures.input_tokens + figures.output_tokens:,}",
+money[1].metric("Calls", f"{figures.calls:,}")
+money[2].metric("Images", f"{figures.images:,}")
+money[3].metric("Tokens", f"{figures.input_tokens + figures.output_tokens:,}",
                 help=f"{figures.input_tokens:,} in · {figures.output_tokens:,} out")
-cells[4].metric("Error rate", "–" if figures.error_rate is None else f"{figures.error_rate:.1%}")
-cells[5].metric("Latency p50 / p95",
-                "–" if figures.p50_latency_ms is None else f"{figures.p50_latency_ms / 1000:.1f} / {figures.p95_latency_ms / 1000:.1f} s")
+volume[0].metric("Error rate", "–" if figures.error_rate is None else f"{figures.error_rate:.1%}")
+volume[1].metric("Latency p50", seconds(figures.p50_latency_ms))
+volume[2].metric("Latency p95", seconds(figures.p95_latency_ms))
 if figures.unpriced_calls:
     st.caption(f"{figures.unpriced_calls:,} call(s) unpriced (failed, no usage reported, or a model without a known price).")
 
@@ -126,6 +127,7 @@ event = st.dataframe(
         "latency_ms": st.column_config.NumberColumn("Latency", format="%.0f ms"),
     },
     row_height=48,
+    placeholder="",  # rows without a picture show an empty cell, not "None"
 )
 selected_ids = view["id"].iloc[list(event.selection.rows)].tolist() if event and event.selection.rows else []
 if not selected_ids:
@@ -161,13 +163,13 @@ def confirm_delete(ids: list[str]) -> None:
         st.rerun()
 
 
-actions = st.columns([1, 1, 1, 3])
+actions = st.container(horizontal=True)
 stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
-actions[0].download_button("CSV", as_csv, file_name=f"ledger-{stamp}.csv", mime="text/csv", on_click="ignore",
-                           icon=":material/download:", disabled=rows.empty, key="ledger_csv")
-actions[1].download_button("Parquet", as_parquet, file_name=f"ledger-{stamp}.parquet", mime="application/vnd.apache.parquet",
-                           on_click="ignore", icon=":material/download:", disabled=rows.empty, key="ledger_parquet")
-if actions[2].button(f"Delete ({len(selected_ids)})", icon=":material/delete:", disabled=not selected_ids, key="ledger_delete"):
+actions.download_button("CSV", as_csv, file_name=f"ledger-{stamp}.csv", mime="text/csv", on_click="ignore",
+                        icon=":material/download:", disabled=rows.empty, key="ledger_csv")
+actions.download_button("Parquet", as_parquet, file_name=f"ledger-{stamp}.parquet", mime="application/vnd.apache.parquet",
+                        on_click="ignore", icon=":material/download:", disabled=rows.empty, key="ledger_parquet")
+if actions.button(f"Delete {len(selected_ids)} selected", icon=":material/delete:", disabled=not selected_ids, key="ledger_delete"):
     st.session_state["ledger_confirm_ids"] = selected_ids  # the question stays open until answered or dismissed
 if st.session_state.get("ledger_confirm_ids"):
     confirm_delete(st.session_state["ledger_confirm_ids"])
@@ -181,7 +183,7 @@ def show_images(label: str, shas: list[str]) -> None:
         return
     st.markdown(f"**{label}**")
     if present:
-        cols = st.columns(min(len(present), 4))
+        cols = st.columns(4)  # a quarter of the width each: enough to judge, small enough to see the rest
         for i, sha in enumerate(present):
             cols[i % len(cols)].image(str(store.path(sha)), width="stretch", caption=sha[:12])
     if len(present) < len(shas):

@@ -71,7 +71,7 @@ def test_figures_count_every_call_but_spend_only_live(at, seeded):
     assert metric(at, "Spend (live)") == f"${live_spend:,.4f}"
     assert metric(at, "Images") == "2"
     assert metric(at, "Error rate") == "25.0%"
-    assert metric(at, "Latency") == "0.6 / 1.4 s"
+    assert (metric(at, "Latency p50"), metric(at, "Latency p95")) == ("0.6 s", "1.4 s")
     assert any("1 call(s) unpriced" in c.value for c in at.caption)
 
 

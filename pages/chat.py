@@ -166,9 +166,6 @@ with st.expander("Model and system prompt", icon=":material/tune:"):
                                 help="1.0 is the model's default and is not sent (some models accept no other value).")
     max_tokens = right.number_input("Max tokens", 0, 128_000, step=256, key="chat_max_tokens",
                                     help="0 = no limit beyond the model's own.")
-    warning = catalog.retirement_warning(model) if model else None
-    if warning:
-        st.warning(warning, icon=":material/event_busy:")
 
     def apply_preset() -> None:
         st.session_state[SYSTEM] = presets[st.session_state["chat_preset"]]
@@ -187,6 +184,9 @@ with st.expander("Model and system prompt", icon=":material/tune:"):
 if not model:
     st.error("No chat model is available for this key. Check the key's model access.", icon=":material/block:")
     st.stop()
+retiring = catalog.retirement_warning(model)
+if retiring:  # outside the (usually closed) settings, where a person will see it
+    st.warning(retiring, icon=":material/event_busy:")
 send_temperature = None if temperature == DEFAULT_TEMPERATURE else float(temperature)
 send_max_tokens = int(max_tokens) or None
 

@@ -12,7 +12,11 @@ APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 
 
 @pytest.fixture
-def at(studio_env):
+def at(studio_env, monkeypatch):
+    # AppTest resets Streamlit's legacy pages/ mode before every run, so lib.ui.session's one-time
+    # "leave legacy mode" rerun fires on every AppTest run and swallows chat_input values and clicks.
+    # In a real server it fires once per process (tests/chat/test_chat_browser.py covers that path).
+    monkeypatch.setattr("lib.ui.session._leave_legacy_pages_mode", lambda: None, raising=False)
     app = AppTest.from_file(APP, default_timeout=30)
     app.switch_page("pages/chat.py").run()  # straight to Chat: one run of the app instead of two
     assert not app.exception
@@ -125,3 +129,10 @@ def test_a_system_prompt_can_be_saved_as_a_preset(at):
     assert "Saved: Mars architect" in at.selectbox(key="chat_preset").options
     send(at, "Hello")
     assert chat_rows()[-1].params["system"] == "You design Martian houses."
+
+
+def test_a_retiring_model_is_flagged_on_the_page(at):
+    at.selectbox(key="chat_model").set_value("gpt-5").run()
+    assert any("gpt-5 retires on 2026-12-11" in w.value for w in at.warning), [w.value for w in at.warning]
+    send(at, "Hello")
+    assert chat_rows()[-1].model == "gpt-5"

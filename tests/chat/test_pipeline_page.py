@@ -13,7 +13,11 @@ APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
 
 
 @pytest.fixture
-def at(studio_env):
+def at(studio_env, monkeypatch):
+    # AppTest resets Streamlit's legacy pages/ mode before every run, so lib.ui.session's one-time
+    # "leave legacy mode" rerun fires on every AppTest run and swallows chat_input values and clicks.
+    # In a real server it fires once per process (tests/chat/test_chat_browser.py covers that path).
+    monkeypatch.setattr("lib.ui.session._leave_legacy_pages_mode", lambda: None, raising=False)
     app = AppTest.from_file(APP, default_timeout=60)
     app.switch_page("pages/pipeline.py").run()
     assert not app.exception

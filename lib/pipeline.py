@@ -339,13 +339,8 @@ def render_images(
     from lib import compare
 
     def karlo_call(cfg: ProviderConfig, sent: str, settings: dict):
-        from lib.providers.karlo import KarloClient
-
-        settings = dict(settings)
-        settings.pop("model", None)  # Karlo picks its model with `version`
-        timeout = settings.pop("timeout", timeout_s)
         fitted = karlo_prompt(sent)
-        result = KarloClient(cfg, read_timeout=timeout).text_to_image(fitted, **settings)
+        result = compare.call_karlo(cfg, fitted, settings)
         if fitted != sent:
             result.notes.append(f"Karlo was sent the English, {KARLO_PROMPT_MAX}-character form: {fitted}")
         return result

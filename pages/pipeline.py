@@ -18,7 +18,7 @@ MODEL_STEPS = [s.name for s in pipeline.STEPS if s.uses_model]
 
 # Widget values (and edited outputs) outlive a visit to another page; buttons hold no value to keep.
 for _key in [k for k in st.session_state if str(k).startswith("pipe_")]:
-    if not str(_key).startswith(("pipe_rerun_", "pipe_go", "pipe_make")):
+    if not str(_key).startswith(("pipe_rerun_", "pipe_go", "pipe_make", "pipe_open_")):
         st.session_state[_key] = st.session_state[_key]
 st.session_state.setdefault("pipe_language", "ko")
 st.session_state.setdefault("pipe_idea", EXAMPLE_IDEAS["ko"])
@@ -215,7 +215,16 @@ if run is not None and run.final_prompt:
                        f"({len(fitted)}): {fitted}")
         except InvalidInput as err:
             st.warning(err.message, icon=":material/translate:")
-    if st.button("Generate", type="primary", icon=":material/image:", key="pipe_make", disabled=not picked):
+    make_col, generate_col, compare_col = st.columns([1, 1, 1])
+    for column, title, page_file in ((generate_col, "Open on Generate", "pages/generate.py"),
+                                     (compare_col, "Open on Compare", "pages/compare.py")):
+        if column.button(title, icon=":material/open_in_new:", key=f"pipe_open_{page_file}", width="stretch",
+                         help="Take the final prompt to that page, with all its settings."):
+            st.session_state["prompt_for_generate"] = final_prompt
+            st.session_state["prompt_for_compare"] = final_prompt
+            st.switch_page(page_file)
+    if make_col.button("Generate", type="primary", icon=":material/image:", key="pipe_make", disabled=not picked,
+                       width="stretch"):
         targets = [Target(KARLO, "karlo", "karlo-v2.1", {"width": 512, "height": 512}) if engine == KARLO else
                    Target(engine, "openai", engine, {"size": "1024x1024", "quality": quality or "low"})
                    for engine in picked]

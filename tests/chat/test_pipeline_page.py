@@ -107,3 +107,12 @@ def test_a_failing_step_stops_the_chain_and_can_be_retried_from_there(at):
     assert [s.state for s in at.status] == ["complete"] * 6
     assert len(chat_calls()) == 3  # detail, translate, condense
     assert at.text_area(key="pipe_out_2_0").value == kept
+
+
+def test_the_final_prompt_can_be_taken_to_the_compare_page(at):
+    run_chain(at)
+    final = at.text_area(key="pipe_out_1_5").value
+    at.text_area(key="pipe_out_1_5").set_value(final + ", golden hour").run()
+    at.button(key="pipe_open_pages/compare.py").click().run()
+    assert not at.exception, at.exception
+    assert any(area.value == final + ", golden hour" for area in at.text_area), [a.value for a in at.text_area]

@@ -279,6 +279,9 @@ def run_pipeline(
     group_id = group_id or uuid.uuid4().hex
     params = {"condense_max": condense_max, **({"temperature": temperature} if temperature is not None else {})}
 
+    if from_step > 0 and not (previous_prompts[:1] and previous_prompts[0]):
+        # Step 2 replays step 1's question; rebuild it when the caller did not keep it.
+        previous_prompts[:1] = [fill(templates["imagine"].user, {"idea": idea, "n": condense_max})]
     steps = [StepResult(STEP_NAMES[i], previous_prompts[i] if i < len(previous_prompts) else "", previous_outputs[i],
                         note="kept") for i in range(from_step)]
     outputs = previous_outputs[:from_step]

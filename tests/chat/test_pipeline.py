@@ -164,3 +164,10 @@ def test_condense_keeps_at_most_n_descriptors():
                    "Large-scale perforated solar panels. Radiation-blocking interior devices.")
     assert condense(seed_answer, 4) == "Sturdy, lightweight, steel walls, Cylindrical or spherical shape"
     assert condense("1. red dunes\n2. glass domes\n- solar sails", 5) == "red dunes, glass domes, solar sails"
+
+
+def test_rerun_from_step_2_without_the_kept_prompts_rebuilds_step_1s_question(demo_cfgs):
+    run_pipeline(demo_cfgs["openai"], IDEA, model=MODEL, from_step=1, previous_outputs=["화성의 돔 도시"])
+    detail = chat_calls()[0]["messages"]
+    assert detail[1] == {"role": "user", "content": f"{IDEA} 어떤 모습일지 자유롭게 상상해서 외형을 묘사해주세요."}
+    assert detail[2] == {"role": "assistant", "content": "화성의 돔 도시"}

@@ -110,7 +110,8 @@ def show_reply_facts(message: dict) -> None:
     if message["status"] == "cancelled":
         st.warning("Stopped before the end: the text above is what arrived.", icon=":material/stop_circle:")
     elif message["status"] != "ok":
-        st.error(f"Incomplete reply. {message['error'] or ''}", icon=":material/error:")
+        what = "Incomplete reply." if message["content"] else "No reply."
+        st.error(f"{what} {message['error'] or ''}", icon=":material/error:")
     elif message.get("finish_reason") == "length":
         st.caption(":material/content_cut: Cut off at the max tokens limit.")
 

@@ -136,3 +136,18 @@ def test_a_retiring_model_is_flagged_on_the_page(at):
     assert any("gpt-5 retires on 2026-12-11" in w.value for w in at.warning), [w.value for w in at.warning]
     send(at, "Hello")
     assert chat_rows()[-1].model == "gpt-5"
+
+
+def test_a_call_that_fails_outright_keeps_the_message_and_writes_an_error_row(at):
+    at.session_state["demo_fault"] = "model_not_found"
+    send(at, "Imagine a bridge between two moons")
+
+    row = chat_rows()[-1]
+    assert row.status == "error" and row.http_status == 404 and row.cost_source == "unpriced"
+    assert row.prompt == "Imagine a bridge between two moons"
+    assert transcript(at)[0] == ("user", "Imagine a bridge between two moons")
+    assert any(e.value.startswith("No reply.") and "not available" in e.value for e in at.chat_message[-1].error)
+    # Once the fault is gone, regenerating answers the same message.
+    at.session_state["demo_fault"] = "none"
+    at.button(key="chat_regenerate").click().run()
+    assert chat_rows()[-1].status == "ok" and len(transcript(at)) == 2

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib.ui import session
+from lib.ui import budget, session
 
 ROOT = Path(__file__).parent
 
@@ -33,4 +33,5 @@ navigation = st.navigation(
 )
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)
+budget.budget_warning()
 navigation.run()

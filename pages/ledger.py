@@ -33,7 +33,6 @@ except StoreUnavailable as exc:
 
 with st.sidebar:
     budget.budget_input(ledger)
-budget.budget_warning()
 
 # --- Which rows: dates and prompt search first; the value filters offer what those rows contain -------------
 today = datetime.now(timezone.utc).date()

@@ -124,15 +124,28 @@ def test_delete_asks_first_then_removes_the_row_and_its_unshared_images(at, seed
     assert any("Deleted 1 row(s) and 1 image file(s)" in s.value for s in at.success)
 
 
+def _every_page_warnings():
+    """What the entry point (streamlit_app.py, which runs before every page) shows, from a fresh session."""
+    from streamlit.testing.v1 import AppTest
+
+    home = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "streamlit_app.py"), default_timeout=60)
+    home.run()
+    assert not home.exception, home.exception
+    return [w.value for w in home.warning], [e.value for e in home.error]
+
+
 def test_budget_warns_at_80_and_100_percent(at, seeded):
     live_spend = seeded["kite"].cost_usd + seeded["chat"].cost_usd
     at.number_input(key="budget_usd").set_value(round(live_spend / 0.9, 4)).run()
     assert open_store()[1].get_setting("monthly_budget_usd") == pytest.approx(live_spend / 0.9, abs=1e-4)
-    assert any("of your" in w.value for w in at.warning) and not at.error
+    warnings, errors = _every_page_warnings()
+    assert any("of your" in w for w in warnings) and not any("budget" in e for e in errors)
     at.number_input(key="budget_usd").set_value(round(live_spend / 2, 4)).run()
-    assert any("over your" in e.value for e in at.error)
+    warnings, errors = _every_page_warnings()
+    assert any("over your" in e for e in errors)
     at.number_input(key="budget_usd").set_value(0.0).run()
-    assert not any("budget" in w.value for w in at.warning) and not any("budget" in e.value for e in at.error)
+    warnings, errors = _every_page_warnings()
+    assert not any("budget" in w for w in warnings) and not any("budget" in e for e in errors)
 
 
 def test_a_long_ledger_is_shown_a_page_at_a_time(seeded):

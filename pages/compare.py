@@ -131,6 +131,7 @@ def target_picker(cfgs) -> None:
             fault = None if fault == NO_FAULT else fault
         if st.button("Add target", icon=":material/add:"):
             add_target(make_target(engine, size, quality, samples, fault))
+            st.rerun()  # the list above was drawn before this click: show the new target now
 
 
 def target_list() -> None:

@@ -451,6 +451,5 @@ def keep_outside_mask(original_png: bytes, edited_png: bytes, mask_png: bytes) -
     mask_alpha = _as_image(mask_png).convert("RGBA").getchannel("A")
     if mask_alpha.size != original.size:
         mask_alpha = mask_alpha.resize(original.size, Image.Resampling.NEAREST)
-    edit = np.asarray(mask_alpha) < _EDIT_ALPHA_BELOW
-    merged = np.where(edit[..., None], np.asarray(edited), np.asarray(original))
-    return _encode_png(Image.fromarray(merged.astype(np.uint8), "RGBA"))
+    take_edit = mask_alpha.point(lambda a: 255 if a < _EDIT_ALPHA_BELOW else 0)  # a hard 0/255 selector
+    return _encode_png(Image.composite(edited, original, take_edit))

@@ -70,6 +70,8 @@ def apply_reuse() -> None:
 st.title("Edit with a mask")
 st.caption(f"Mask convention: {MASK_CONVENTION}.")
 cfg = session.configs()["openai"]
+if not cfg.usable:
+    st.error(cfg.problem or "OpenAI is not configured.", icon=":material/key_off:")
 try:
     store, ledger = open_store()
 except StudioError as err:
@@ -184,7 +186,7 @@ keep_outside = st.toggle("Keep everything outside the mask", key="edit_keep", di
                               "original pixels back outside the mask after the edit.")
 
 # ---------------------------------------------------------------- send
-blocked = not images or bool(problems)
+blocked = not images or bool(problems) or not cfg.usable
 if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blocked, key="edit_send"):
     inputs = [image.png_bytes for _name, image in images]
     sent_mask = mask.png_bytes if mask is not None else None

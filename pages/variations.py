@@ -66,6 +66,8 @@ def apply_reuse() -> None:
 
 st.title("Variations")
 cfg = session.configs()["openai"]
+if not cfg.usable:
+    st.error(cfg.problem or "OpenAI is not configured.", icon=":material/key_off:")
 try:
     store, ledger = open_store()
 except StudioError as err:
@@ -136,7 +138,7 @@ keep_valid("var_size", sizes, "auto" if "auto" in sizes else "1024x1024" if "102
 size = right.selectbox("Size", sizes, key="var_size")
 
 # ---------------------------------------------------------------- send
-if st.button("Make variations", type="primary", icon=":material/content_copy:", disabled=original is None,
+if st.button("Make variations", type="primary", icon=":material/content_copy:", disabled=original is None or not cfg.usable,
              key="var_send"):
     params = {"n": int(n), "size": size, "source": "upload" if source == FROM_UPLOAD else "store",
               "input_fixes": list(original.fixes)}

@@ -94,7 +94,7 @@ st.caption(
 st.session_state.setdefault("var_source", FROM_UPLOAD)
 source = st.segmented_control("Start from", [FROM_UPLOAD, FROM_STORE], key="var_source", required=True)
 original: Normalised | None = None
-original_label = None
+original_label = stored_sha = None
 if source == FROM_UPLOAD:
     upload = st.file_uploader("Picture", type=UPLOAD_TYPES, key="var_upload")
     if upload is not None:
@@ -113,12 +113,13 @@ else:
         thumbs = st.columns(8)
         for i, item in enumerate(recent[:8]):
             thumbs[i].image(store.thumbnail_data_url(item["sha"]) or store.path(item["sha"]).as_posix(), width="stretch")
-        sha = st.selectbox("Stored result", list(labels), key="var_stored", format_func=labels.get)
-        original_label = labels[sha]
+        stored_sha = st.selectbox("Stored result", list(labels), key="var_stored", format_func=labels.get)
+        original_label = labels[stored_sha]
         try:
-            original = prepared_image(store.read(sha), spec.legacy, f"stored image {sha[:10]}")
+            original = prepared_image(store.read(stored_sha), spec.legacy, f"stored image {stored_sha[:10]}")
         except (InvalidInput, OSError) as err:
-            st.error(getattr(err, "message", None) or f"The stored image {sha[:10]} cannot be read ({type(err).__name__}).")
+            st.error(getattr(err, "message", None)
+                     or f"The stored image {stored_sha[:10]} cannot be read ({type(err).__name__}).")
 if original is not None:
     st.image(original.png_bytes, caption=f"{original_label} · {original.width}×{original.height}", width=320)
     for fix in original.fixes:
@@ -133,15 +134,15 @@ if not legacy_endpoint:
 left, right = st.columns(2)
 keep_valid("var_n", list(range(spec.n_min, spec.n_max + 1)), min(2, spec.n_max))
 n = left.number_input("Variations", spec.n_min, spec.n_max, key="var_n", step=1)
-sizes = [s for s in (spec.size_presets or spec.sizes)]
+sizes = list(spec.size_presets or spec.sizes)
 keep_valid("var_size", sizes, "auto" if "auto" in sizes else "1024x1024" if "1024x1024" in sizes else sizes[0])
 size = right.selectbox("Size", sizes, key="var_size")
 
 # ---------------------------------------------------------------- send
-if st.button("Make variations", type="primary", icon=":material/content_copy:", disabled=original is None or not cfg.usable,
-             key="var_send"):
+if st.button("Make variations", type="primary", icon=":material/content_copy:",
+             disabled=original is None or not cfg.usable, key="var_send"):
     params = {"n": int(n), "size": size, "source": "upload" if source == FROM_UPLOAD else "store",
-              "input_fixes": list(original.fixes)}
+              "source_ref": stored_sha, "input_fixes": list(original.fixes)}
     st.session_state[LAST_ERROR] = None
     try:
         with st.spinner(f"Making {int(n)} variation{'s' if n > 1 else ''} with {model}…"):

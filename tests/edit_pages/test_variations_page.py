@@ -66,7 +66,7 @@ def test_variation_of_a_stored_result(studio_env):
     assert not at.exception and not at.error, [e.value for e in at.error]
     second = last_row(at)
     assert second.id != first.id and second.status == "ok"
-    assert second.params["source"] == "store"
+    assert second.params["source"] == "store" and second.params["source_ref"] == first.output_refs[0]
     store, _ = ledger()
     sent = np.asarray(Image.open(io.BytesIO(store.read(second.input_refs[0]))).convert("RGB"))
     picked = np.asarray(Image.open(io.BytesIO(store.read(first.output_refs[0]))).convert("RGB"))

@@ -1,6 +1,7 @@
 """Compare: one prompt or a batch on several engines at once, side by side as results arrive; vote, rank, export."""
 from __future__ import annotations
 
+import threading
 import time
 
 import streamlit as st
@@ -266,7 +267,8 @@ if st.button("Compare", type="primary", icon=":material/compare:", disabled=not 
         st.session_state[LAST_ERROR] = exc
     else:
         # Kept before anything is sent: if the script is stopped mid-run, the next run shows what finished.
-        st.session_state[SHOWN] = shown = {"run": run, "running": True, "wall_s": None}
+        shown = {"run": run, "running": True, "wall_s": None, "stop": threading.Event(), "stopped": threading.Event()}
+        st.session_state[SHOWN] = shown
         progress = st.empty()
         st.button("Cancel", icon=":material/stop:", help="Finished results are kept; the rest are recorded as cancelled.")
         slots = draw_grid(run, store, ledger, running=True)
@@ -281,9 +283,12 @@ if st.button("Compare", type="primary", icon=":material/compare:", disabled=not 
             progress.caption(f":material/hourglass_top: {done} of {len(run.cells)} answered · "
                              f"{time.monotonic() - started:,.1f} s")
 
-        compare.execute(cfgs, run, timeout_s=float(st.session_state[TIMEOUT]), on_result=show_result,
-                        on_wait=show_progress)
-        shown.update(running=False, wall_s=time.monotonic() - started)
+        try:
+            compare.execute(cfgs, run, timeout_s=float(st.session_state[TIMEOUT]), on_result=show_result,
+                            on_wait=show_progress, cancel_event=shown["stop"])
+            shown.update(running=False, wall_s=time.monotonic() - started)
+        finally:
+            shown["stopped"].set()
         st.rerun()
 
 if st.session_state.get(LAST_ERROR) is not None:
@@ -292,7 +297,12 @@ if st.session_state.get(LAST_ERROR) is not None:
 shown = st.session_state.get(SHOWN)
 if shown is not None:
     run = shown["run"]
-    shown["running"] = False  # if it was still set, the script was stopped mid-run and the runner kept what finished
+    if shown["running"]:
+        # A click during a run starts this run in a new thread while the old one is still winding down
+        # (Streamlit's fast reruns): stop it, and wait until it has recorded the unfinished cells as cancelled.
+        shown["stop"].set()
+        shown["stopped"].wait(10)
+        shown["running"] = False
     if run.cancelled:
         st.info("Stopped: the finished results are kept, the rest are recorded as cancelled.", icon=":material/stop:")
     st.divider()

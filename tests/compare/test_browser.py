@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import app_server, assert_no_exception, browser, chromium_path, page, wait_for_app  # noqa: F401
+from tests.browser.conftest import (  # noqa: F401  (fixtures, imported to be used here)
+    app_server, assert_no_exception, browser, chromium_path, page, screenshot, wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +20,13 @@ def test_cancel_keeps_the_finished_row_and_records_the_rest(app_server, page):  
     # The fast row (OpenAI and Karlo) fills in while the slow one is still out.
     expect(page.locator("[data-testid='stImage']")).to_have_count(2, timeout=30_000)
     page.get_by_role("button", name="Cancel").click()
+    try:
+        expect(page.get_by_text("Stopped: the finished results are kept")).to_be_visible(timeout=20_000)
+        expect(page.get_by_text("2 cancelled, 2 ok")).to_be_visible()
+    finally:
+        screenshot(page, "compare-cancel")
     wait_for_app(page)
     assert_no_exception(page)
-    body = page.locator("[data-testid='stMain']").inner_text()
-    assert "Stopped: the finished results are kept" in body
-    assert "2 cancelled" in body and "2 ok" in body
 
     from lib.store import open_store
 

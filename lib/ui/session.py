@@ -43,8 +43,11 @@ def _leave_legacy_pages_mode() -> None:
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
+    # Once per session: Streamlit's own AppTest sets the flag again before every run, and a rerun
+    # there on every run would swallow the input of the run that triggered it.
+    if PagesManager.uses_pages_directory and not st.session_state.get("_left_legacy_pages_mode"):
         PagesManager.uses_pages_directory = False
+        st.session_state["_left_legacy_pages_mode"] = True
         st.rerun()
 
 

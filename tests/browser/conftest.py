@@ -35,20 +35,23 @@ def chromium_path():
     return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory, chromium_path):
-    """`streamlit run streamlit_app.py` in demo mode on a free port, with its own data dir; yields the URL."""
+class RunningApp(dict):
+    """url, data_dir, log (a Path) of a `streamlit run streamlit_app.py` process."""
+
+
+def start_app(data_dir: Path, log_path: Path, **env_overrides: str):
+    """Start the app the way the README does (streamlit run) on a free port; returns (process, RunningApp)."""
     port = _free_port()
-    data_dir = tmp_path_factory.mktemp("browser-data")
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO")}
-    env.update(STUDIO_DATA_DIR=str(data_dir), STUDIO_DEMO_LATENCY_MS="0")
-    log = open(tmp_path_factory.mktemp("logs") / "streamlit.log", "w")
+    env.update(STUDIO_DATA_DIR=str(data_dir), STUDIO_DEMO_LATENCY_MS="0", **env_overrides)
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false", "--global.developmentMode", "false"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
+    proc.log_file = log
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -58,15 +61,26 @@ def app_server(tmp_path_factory, chromium_path):
         except requests.RequestException:
             time.sleep(0.3)
     else:
-        proc.kill()
+        stop_app(proc)
         pytest.fail("streamlit did not start within 60 s")
-    yield {"url": url, "data_dir": data_dir, "log": Path(log.name)}
+    return proc, RunningApp(url=url, data_dir=data_dir, log=log_path)
+
+
+def stop_app(proc) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-    log.close()
+    proc.log_file.close()
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, chromium_path):
+    """The app in demo mode with its own data dir, shared by the walk."""
+    proc, app = start_app(tmp_path_factory.mktemp("browser-data"), tmp_path_factory.mktemp("logs") / "streamlit.log")
+    yield app
+    stop_app(proc)
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,11 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-# OpenAI's published spec lives beside the repository (../shared/reference), not inside it.
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.json"
+# The schemas we validate against, cut from OpenAI's published spec (3 MB, kept beside the repository in
+# ../shared/reference) so the contract tests run wherever the repository does; test_spec_subset.py checks
+# the cut against the full spec when it is there.
+SPEC_PATH = Path(__file__).resolve().parent / "openai_spec_subset.json"
+FULL_SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.json"
 KEY = "sk-test-emulator-key-7890"
 
 
@@ -50,8 +53,6 @@ class Spec:
 
 @pytest.fixture(scope="session")
 def spec():
-    if not SPEC_PATH.exists():
-        pytest.skip(f"OpenAI's spec is not at {SPEC_PATH}")
     return Spec(SPEC_PATH)
 
 

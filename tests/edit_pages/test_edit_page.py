@@ -4,52 +4,12 @@ from __future__ import annotations
 import io
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parents[2]
-W, H = 400, 300
-HOLE = (slice(100, 200), slice(100, 300))  # rows, columns of the area to edit
-
-
-def png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def photo() -> bytes:
-    """An RGBA PNG, so what was uploaded is exactly what is sent (no conversion to compare against)."""
-    arr = np.random.default_rng(5).integers(0, 256, (H, W, 4), dtype=np.uint8)
-    arr[..., 3] = 255
-    return png(Image.fromarray(arr, "RGBA"))
-
-
-def hole_mask() -> bytes:
-    arr = np.full((H, W, 4), 255, np.uint8)
-    arr[HOLE + (3,)] = 0
-    return png(Image.fromarray(arr, "RGBA"))
-
-
-def pixels(data: bytes) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-
-
-def open_edit_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60).run()
-    at.switch_page("pages/edit.py").run()
-    assert not at.exception, at.exception
-    return at
-
-
-def ledger():
-    from lib.store import open_store
-
-    return open_store()
+from tests.edit_pages.helpers import HOLE, H, W, hole_mask, ledger, open_edit_page, photo, pixels, png
 
 
 def assert_only_the_hole_changed(at: AppTest, upload: bytes) -> None:
@@ -138,40 +98,6 @@ def test_unreadable_upload_says_why_and_blocks_sending(studio_env):
     assert not at.exception
     assert any("contains text, not an image" in e.value for e in at.error)
     assert at.button(key="edit_send").disabled
-
-
-@pytest.mark.parametrize(
-    ("sidebar_fault", "prompt", "message", "status", "code"),
-    [
-        ("moderation_blocked", "a red balloon", "safety system", "rejected", "moderation_blocked"),
-        ("model_not_found", "a red balloon", "gpt-image", "error", "model_not_found"),
-        ("malformed reply", "a red balloon", "could not read", "error", "malformed_response"),
-        (None, "[fault:401] a red balloon", "Check OPENAI_API_KEY", "error", "invalid_api_key"),  # typed in the prompt
-    ],
-)
-def test_injected_fault_shows_message_keeps_inputs_and_writes_an_error_row(
-    studio_env, sidebar_fault, prompt, message, status, code
-):
-    at = open_edit_page()
-    upload = photo()
-    at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
-    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png"))
-    at.text_area(key="edit_prompt").set_value(prompt).run()
-    if sidebar_fault:
-        at.session_state["demo_fault"] = sidebar_fault  # the sidebar's choice (AppTest runs the page alone)
-    at.button(key="edit_send").click().run()
-    assert not at.exception
-    errors = " ".join(e.value for e in at.error)
-    assert message in errors
-    assert at.text_area(key="edit_prompt").value == prompt
-    assert at.button(key="edit_send").disabled is False  # the upload and mask are still there: try again at once
-    assert [f.name for f in at.file_uploader(key="edit_images").value] == ["photo.png"]
-    assert at.file_uploader(key="edit_mask_upload").value.name == "mask.png"
-    store, book = ledger()
-    row = book.get(at.session_state["edit_row_ids"][0])
-    assert (row.status, row.error_code) == (status, code)
-    assert row.prompt == prompt and row.input_refs and row.mask_ref
-    assert row.output_refs == []
 
 
 def test_real_canvas_tab_opens_and_nothing_painted_means_no_mask(studio_env):

@@ -90,6 +90,12 @@ class CompareRun:
     def cell(self, prompt_index: int, target_index: int) -> Cell:
         return self.cells[prompt_index * len(self.targets) + target_index]
 
+    def forget_stored_images(self) -> None:
+        """Drop the picture bytes of every cell whose ledger row names them in the store (a page keeps runs in memory)."""
+        for cell in self.cells:
+            if cell.result is not None and getattr(cell.row, "output_refs", None):
+                cell.result.images = []
+
 
 # --- the provider calls ---------------------------------------------------------------------------
 
@@ -472,8 +478,20 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:40] or "target"
 
 
-def export_zip(run: CompareRun) -> bytes:
-    """A zip of the comparison: every image, and ``comparison.csv`` with each cell's settings and outcome."""
+def _pictures(cell: Cell, store) -> list[tuple[bytes, str]]:
+    """A cell's pictures as (bytes, extension): from the image store when it has them, else from the result."""
+    refs = getattr(cell.row, "output_refs", None)
+    if store is not None and refs:
+        return [(store.read(sha), store.path(sha).suffix.lstrip(".") or "png") for sha in refs]
+    return [(image.data, _EXTENSIONS.get(image.mime, "png")) for image in (cell.result.images if cell.result else [])]
+
+
+def export_zip(run: CompareRun, store=None) -> bytes:
+    """A zip of the comparison: every image, and ``comparison.csv`` with each cell's settings and outcome.
+
+    With ``store`` (``lib.store`` image store) pictures are read from it, so a run
+    whose bytes were forgotten (``forget_stored_images``) still exports whole.
+    """
     buffer = io.BytesIO()
     table = io.StringIO()
     writer = csv.writer(table)
@@ -484,10 +502,9 @@ def export_zip(run: CompareRun) -> bytes:
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for cell in run.cells:
             names = []
-            for i, image in enumerate(cell.result.images if cell.result else []):
-                name = f"p{cell.prompt_index + 1:02d}_t{cell.target_index + 1}_{_slug(cell.target.label)}_{i + 1}." \
-                       f"{_EXTENSIONS.get(image.mime, 'png')}"
-                zf.writestr(f"images/{name}", image.data)
+            for i, (data, ext) in enumerate(_pictures(cell, store)):
+                name = f"p{cell.prompt_index + 1:02d}_t{cell.target_index + 1}_{_slug(cell.target.label)}_{i + 1}.{ext}"
+                zf.writestr(f"images/{name}", data)
                 names.append(name)
             usage = cell.result.usage if cell.result else None
             row = cell.row

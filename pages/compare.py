@@ -287,6 +287,7 @@ if st.button("Compare", type="primary", icon=":material/compare:", disabled=not 
             compare.execute(cfgs, run, timeout_s=float(st.session_state[TIMEOUT]), on_result=show_result,
                             on_wait=show_progress, cancel_event=shown["stop"])
             shown.update(running=False, wall_s=time.monotonic() - started)
+            run.forget_stored_images()  # the store has them; a session need not hold every picture twice
         finally:
             shown["stopped"].set()
         st.rerun()
@@ -308,7 +309,7 @@ if shown is not None:
     st.divider()
     st.caption(summary(run, shown["wall_s"]))
     draw_grid(run, store, ledger, running=False)
-    st.download_button("Download this comparison (.zip)", lambda: compare.export_zip(run),
+    st.download_button("Download this comparison (.zip)", lambda: compare.export_zip(run, store),
                        file_name=f"comparison-{run.group_id}.zip", mime="application/zip", on_click="ignore",
                        icon=":material/folder_zip:")
 

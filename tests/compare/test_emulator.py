@@ -5,7 +5,9 @@ retries of a timed-out request never reach another test's call log.
 """
 from __future__ import annotations
 
+import csv
 import io
+import zipfile
 
 from PIL import Image
 
@@ -57,6 +59,20 @@ def test_three_targets_one_hung_gives_two_results_one_timeout_and_three_rows(env
                and c["headers"].get("x-emulator-fault") == "hang"]
     clean = [c for c in emulator_calls if "x-emulator-fault" not in c["headers"]]
     assert faulted and sorted(c["path"] for c in clean) == ["/v1/images/generations", "/v2/inference/karlo/t2i"]
+
+
+def test_an_exported_comparison_reads_pictures_from_the_store_once_memory_let_go(env):
+    run = run_compare(resolve(), ["a fox"], three_targets()[:2], timeout_s=TIMEOUT_S)
+    store, _ = open_store()
+    sizes = [Image.open(io.BytesIO(c.result.images[0].data)).size for c in run.cells]
+    run.forget_stored_images()
+    assert all(c.result.images == [] for c in run.cells)
+    zf = zipfile.ZipFile(io.BytesIO(compare.export_zip(run, store)))
+    pictures = sorted(n for n in zf.namelist() if n.startswith("images/"))
+    assert len(pictures) == 2 and pictures[1].endswith(".webp")  # Karlo answers in WebP by default
+    assert sorted(Image.open(io.BytesIO(zf.read(n))).size for n in pictures) == sorted(sizes)
+    rows = list(csv.DictReader(io.StringIO(zf.read("comparison.csv").decode())))
+    assert [r["status"] for r in rows] == ["ok", "ok"] and all(r["ledger_id"] and r["images"] for r in rows)
 
 
 def test_votes_move_the_leaderboard(env):

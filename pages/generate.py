@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import catalog
-from lib.errors import Cancelled, ProviderDown, StudioError
+from lib.errors import Cancelled, InvalidInput, ProviderDown, StudioError
 from lib.providers import openai_images
 from lib.store import open_store, record_call
 from lib.ui import session
@@ -158,9 +158,13 @@ if st.button("Generate", type="primary", icon=":material/image:"):
     problems = catalog.check_request(spec, prompt, size, int(n), quality, output_format, background,
                                      output_compression=compression, moderation=moderation,
                                      partial_images=partial_images)
-    if problems:  # nothing was sent: say what to change, keep every input as it is
+    if problems:  # nothing was sent: say what to change, keep every input as it is, and leave a trace
         for _param, message in problems:
             st.error(message, icon=":material/edit:")
+        record_call(page=PAGE, action="generate", cfg=cfg, prompt=prompt, model=model_id,
+                    endpoint=openai_images.GENERATIONS, params={"size": size, "quality": quality, "n": int(n)},
+                    error=InvalidInput(" ".join(m for _p, m in problems), provider="openai", param=problems[0][0],
+                                       code="invalid_request"))
     else:
         settings = dict(model=model_id, size=size, quality=quality, background=background, output_format=output_format,
                         output_compression=compression, n=int(n), moderation=moderation, partial_images=partial_images)

@@ -36,6 +36,7 @@ from lib.errors import (
     StudioError,
     redact,
 )
+from lib.prompts import clean_prompt
 from lib.types import GeneratedImage, ImageResult
 
 MASK_CONVENTION = (
@@ -353,6 +354,8 @@ class KarloClient:
         version: str = DEFAULT_VERSION,
     ) -> ImageResult:
         """Pictures from a prompt (POST /v2/inference/karlo/t2i)."""
+        prompt, prompt_fixes = clean_prompt(prompt)
+        negative_prompt, negative_fixes = clean_prompt(negative_prompt)
         body = _drop_none({
             "version": version, "prompt": prompt, "negative_prompt": negative_prompt, "width": width,
             "height": height, "upscale": upscale, "scale": scale, "image_format": image_format,
@@ -368,7 +371,9 @@ class KarloClient:
         _check_size("height", height, version)
         _check_upscale(upscale, scale, width, height)
         _check_generation(body)
-        return self._generate("t2i", body, version)
+        result = self._generate("t2i", body, version)
+        result.notes[:0] = prompt_fixes + [f.replace('prompt', 'negative prompt') for f in negative_fixes]
+        return result
 
     def transform_image(
         self,
@@ -391,6 +396,8 @@ class KarloClient:
         version: str = DEFAULT_VERSION,
     ) -> ImageResult:
         """Variations of an image (POST /v2/inference/karlo/variations); ``image`` is bytes, base64 or PIL."""
+        prompt, prompt_fixes = clean_prompt(prompt)
+        negative_prompt, negative_fixes = clean_prompt(negative_prompt)
         _check_text("prompt", prompt, required=False)
         _check_text("negative_prompt", negative_prompt, required=False)
         _check_choice("version", version, tuple(SIZE_RANGES))
@@ -406,7 +413,9 @@ class KarloClient:
             "seed": _seed_list(seed), "nsfw_checker": nsfw_checker,
         })
         _check_generation(body)
-        return self._generate("variations", body, version)
+        result = self._generate("variations", body, version)
+        result.notes[:0] = prompt_fixes + [f.replace('prompt', 'negative prompt') for f in negative_fixes]
+        return result
 
     def inpaint_image(
         self,
@@ -430,6 +439,8 @@ class KarloClient:
         version: str = DEFAULT_VERSION,
     ) -> ImageResult:
         """Repaint the black area of ``mask`` (see ``MASK_CONVENTION``) from ``prompt``; output has the image's size."""
+        prompt, prompt_fixes = clean_prompt(prompt)
+        negative_prompt, negative_fixes = clean_prompt(negative_prompt)
         _check_text("prompt", prompt, required=True)
         _check_text("negative_prompt", negative_prompt, required=False)
         image_b64, img = _image_b64(image, "image")
@@ -447,7 +458,9 @@ class KarloClient:
             "seed": _seed_list(seed), "nsfw_checker": nsfw_checker,
         })
         _check_generation(body)
-        return self._generate("inpainting", body, version)
+        result = self._generate("inpainting", body, version)
+        result.notes[:0] = prompt_fixes + [f.replace('prompt', 'negative prompt') for f in negative_fixes]
+        return result
 
     def upscale_image(
         self,

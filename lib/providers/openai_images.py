@@ -23,6 +23,7 @@ from PIL import Image, UnidentifiedImageError
 from lib import catalog
 from lib.config import ProviderConfig
 from lib.errors import ContentRejected, InvalidInput, NotAvailable, ProviderDown, StudioError
+from lib.prompts import clean_prompt
 from lib.providers.openai_common import make_client, translate_error
 from lib.types import GeneratedImage, ImageResult, Usage
 
@@ -78,6 +79,7 @@ def generate(
     timeout: float = DEFAULT_TIMEOUT_S,
 ) -> ImageResult:
     """Images from a prompt through ``POST /v1/images/generations``."""
+    prompt, prompt_fixes = clean_prompt(prompt)
     spec = _usable_model(cfg, model)
     size, quality = _legacy_defaults(spec, size, quality)
     _refuse_problems(spec, prompt=prompt, size=size, n=n, quality=quality, output_format=output_format,
@@ -86,8 +88,8 @@ def generate(
     params = _params(spec, model=model, n=n, size=size, quality=quality, background=background,
                      output_format=output_format, output_compression=output_compression, moderation=moderation,
                      partial_images=partial_images)
-    return _call(cfg, GENERATIONS, model, params, {"prompt": prompt}, output_format, on_partial, timeout,
-                 lambda client, **kw: client.images.generate(**kw))
+    return _noted(prompt_fixes, _call(cfg, GENERATIONS, model, params, {"prompt": prompt}, output_format, on_partial,
+                                      timeout, lambda client, **kw: client.images.generate(**kw)))
 
 
 def edit(
@@ -112,6 +114,7 @@ def edit(
 
     ``images`` are ``(filename, bytes)``; the mask applies to the first one.
     """
+    prompt, prompt_fixes = clean_prompt(prompt)
     spec = _usable_model(cfg, model)
     size, quality = _legacy_defaults(spec, size, quality)
     if spec is not None:
@@ -126,8 +129,8 @@ def edit(
     files: dict[str, Any] = {"prompt": prompt, "image": parts[0] if len(parts) == 1 else parts}
     if mask is not None:
         files["mask"] = ("mask.png", mask, "image/png")
-    return _call(cfg, EDITS, model, params, files, output_format, on_partial, timeout,
-                 lambda client, **kw: client.images.edit(**kw))
+    return _noted(prompt_fixes, _call(cfg, EDITS, model, params, files, output_format, on_partial, timeout,
+                                      lambda client, **kw: client.images.edit(**kw)))
 
 
 def variation(
@@ -160,6 +163,12 @@ def variation(
     params = {"model": model, "n": n, "size": size}
     return _call(cfg, VARIATIONS, model, params, {"image": _file_parts([image])[0]}, None, None, timeout,
                  lambda client, **kw: client.images.create_variation(**kw))
+
+
+def _noted(fixes: list[str], result: ImageResult) -> ImageResult:
+    """The result, carrying the fixes made to its prompt so the card and the ledger show them."""
+    result.notes[:0] = fixes
+    return result
 
 
 # ------------------------------------------------------------------ checks before sending

@@ -77,7 +77,9 @@ def test_invalid_custom_size_says_what_to_change_and_sends_nothing(page):
     assert not page.exception, page.exception
     assert [e.value for e in page.error] == ["Width 1000 is not a multiple of 16: use 992 or 1008."]
     assert page.text_area(key="gen_prompt").value == "a red fox in snow"
-    assert ledger_rows() == []
+    rows = ledger_rows()  # nothing was sent, but the refusal leaves its trace
+    assert [(r.status, r.error_code, r.http_status) for r in rows] == [("rejected", "invalid_request", None)]
+    assert "multiple of 16" in rows[0].error_message
 
     # A fixed-size model retiring soon: warned, and the custom size gives way to one it can make.
     page.selectbox(key="gen_model").set_value("gpt-image-1.5")

@@ -53,3 +53,8 @@ def live_env(studio_env, emulator, monkeypatch):
     monkeypatch.setenv("KAKAO_REST_API_KEY", "kakao-test-live-key-0123456789")
     monkeypatch.setenv("KARLO_BASE_URL", emulator.karlo_base_url)
     return studio_env
+
+
+# Browser fixtures (app started with `streamlit run`, Debian's chromium through Playwright): one
+# Playwright per test session, shared by every test that drives a browser.
+from tests.browser_support import app_server, browser, chromium_path, page  # noqa: E402,F401

@@ -2,7 +2,7 @@
 the server log or any page text (a live app, pointed at the emulator, used through the browser)."""
 import pytest
 
-from tests.browser.conftest import assert_no_exception, screenshot, start_app, stop_app, wait_for_app
+from tests.browser_support import assert_no_exception, screenshot, start_app, stop_app, wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -1,7 +1,11 @@
 """A person's walk through the app in headless Chromium, in demo mode, with a screenshot per step."""
-import pytest
+import io
+from pathlib import Path
 
-from tests.browser.conftest import assert_no_exception, screenshot, wait_for_app
+import pytest
+from PIL import Image
+
+from tests.browser_support import assert_no_exception, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +33,6 @@ def test_home_shows_providers_in_demo_mode(app_server, page):
 
 # ---- the walk: each step is what a person does on one page, checked on screen -------------------------
 
-import io  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from PIL import Image  # noqa: E402
 
 
 def _png(size=(256, 256), color=(40, 90, 160), hole=False) -> bytes:

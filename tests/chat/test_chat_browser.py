@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 
 from lib.store import open_store
-from tests.browser.conftest import app_server, browser, chromium_path  # noqa: F401  (fixtures)
 
 
-def test_stop_mid_stream_keeps_the_partial_reply_and_records_it_cancelled(app_server, browser):  # noqa: F811
+def test_stop_mid_stream_keeps_the_partial_reply_and_records_it_cancelled(app_server, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     try:
         page.goto(app_server["url"])

@@ -1,4 +1,4 @@
-"""Browser end-to-end fixtures: the app started the way the README says, and Debian's chromium via Playwright."""
+"""Browser end-to-end support (fixtures re-exported by tests/conftest.py): the app started the way the README says, and Debian's chromium via Playwright."""
 from __future__ import annotations
 
 import os
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

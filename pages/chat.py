@@ -7,11 +7,10 @@ from pathlib import Path
 import streamlit as st
 
 from lib import catalog
-from lib.errors import StudioError
 from lib.providers.openai_chat import ENDPOINT, ChatStream
-from lib.store import open_store, record_call
+from lib.store import record_call
 from lib.ui import session
-from lib.ui.cards import error_box, format_cost, format_tokens
+from lib.ui.cards import format_cost, format_tokens
 
 PAGE = "chat"
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,11 +127,7 @@ def use_as_image_prompt(text: str) -> None:
 
 st.title("Chat")
 cfg = session.configs()["openai"]
-try:
-    store, ledger = open_store()
-except StudioError as exc:
-    error_box(exc)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 if not cfg.usable:
     st.error(cfg.problem, icon=":material/key_off:")
     st.stop()

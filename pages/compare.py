@@ -9,7 +9,6 @@ import streamlit as st
 from lib import catalog, compare
 from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
 from lib.errors import InvalidInput, StudioError
-from lib.store import open_store
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 
@@ -229,11 +228,7 @@ st.title("Compare")
 st.caption("Send the same prompt — or a batch — to several engines at once and see them side by side as they "
            "answer. A slow or failing engine only affects its own column.")
 cfgs = session.configs()
-try:
-    store, ledger = open_store()
-except StudioError as exc:
-    error_box(exc)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 
 if TARGETS not in st.session_state:
     st.session_state[TARGETS] = default_targets(cfgs)

@@ -17,7 +17,7 @@ from lib.imaging import (
     overlay_mask_preview,
 )
 from lib.providers import openai_images
-from lib.store import open_store, record_call
+from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.mask_painter import mask_painter
@@ -72,11 +72,7 @@ st.caption(f"Mask convention: {MASK_CONVENTION}.")
 cfg = session.configs()["openai"]
 if not cfg.usable:
     st.error(cfg.problem or "OpenAI is not configured.", icon=":material/key_off:")
-try:
-    store, ledger = open_store()
-except StudioError as err:
-    error_box(err)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 apply_reuse()
 
 # ---------------------------------------------------------------- model

@@ -6,7 +6,7 @@ import streamlit as st
 from lib import catalog
 from lib.errors import Cancelled, InvalidInput, ProviderDown, StudioError
 from lib.providers import openai_images
-from lib.store import open_store, record_call
+from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 
@@ -86,11 +86,7 @@ class Previews:
 st.title("Generate")
 st.caption("Describe a picture, pick a model and settings, and get images with their tokens, cost and timing.")
 cfg = session.configs()["openai"]
-try:
-    store, ledger = open_store()
-except StudioError as exc:
-    error_box(exc)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 if not cfg.usable:
     st.error(cfg.problem, icon=":material/key_off:")
     st.stop()

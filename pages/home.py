@@ -5,7 +5,6 @@ from pathlib import Path
 import streamlit as st
 
 from lib import config
-from lib.store import open_store
 from lib.ui import session
 
 st.title("Imagine Studio")
@@ -33,15 +32,7 @@ for column, cfg in zip(st.columns(len(cfgs)), cfgs.values()):
             st.error(cfg.problem, icon=":material/warning:")
 
 st.subheader("Spend")
-try:
-    store, ledger = open_store()
-except Exception as exc:  # an unwritable data dir, a broken ledger file: say where and what to do
-    st.error(
-        f"The usage ledger in `{config.data_dir()}` cannot be opened: {exc}. "
-        "Set STUDIO_DATA_DIR to a writable folder and restart the app.",
-        icon=":material/folder_off:",
-    )
-    st.stop()
+store, ledger = session.open_store_or_stop()
 
 now = datetime.now(timezone.utc)
 day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -12,7 +12,7 @@ from PIL import Image
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
-from lib.store import open_store, record_call
+from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.mask_painter import mask_painter
@@ -191,11 +191,7 @@ cfg = session.configs()["karlo"]
 if not cfg.usable:
     st.error(cfg.problem or "Karlo is not configured.", icon=":material/key_off:")
     st.stop()
-try:
-    store, ledger = open_store()
-except StudioError as err:
-    error_box(err)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 apply_reuse()
 client = karlo.KarloClient(cfg)
 

@@ -6,7 +6,6 @@ import streamlit as st
 from lib import catalog, pipeline
 from lib.compare import Target
 from lib.errors import InvalidInput, StudioError
-from lib.store import open_store
 from lib.ui import session
 from lib.ui.cards import error_box, format_cost, format_tokens, result_card
 
@@ -132,11 +131,7 @@ st.caption("Ask a model to imagine, add detail, translate to English and boil it
            "words and send the prompt to the image engines you pick. Every step can be edited and re-run.")
 cfgs = session.configs()
 cfg = cfgs["openai"]
-try:
-    store, ledger = open_store()
-except StudioError as exc:
-    error_box(exc)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 if not cfg.usable:
     st.error(cfg.problem, icon=":material/key_off:")
     st.stop()

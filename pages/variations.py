@@ -9,7 +9,7 @@ from lib import catalog
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import Normalised, normalise_for_edit
 from lib.providers import openai_images
-from lib.store import open_store, record_call
+from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 
@@ -68,11 +68,7 @@ st.title("Variations")
 cfg = session.configs()["openai"]
 if not cfg.usable:
     st.error(cfg.problem or "OpenAI is not configured.", icon=":material/key_off:")
-try:
-    store, ledger = open_store()
-except StudioError as err:
-    error_box(err)
-    st.stop()
+store, ledger = session.open_store_or_stop()
 apply_reuse()
 
 # ---------------------------------------------------------------- model

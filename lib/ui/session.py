@@ -87,6 +87,19 @@ def sidebar() -> dict[str, config.ProviderConfig]:
     return cfgs
 
 
+def open_store_or_stop():
+    """The image store and ledger, or a plain message and the end of this page run (e.g. an unwritable data dir)."""
+    from lib.errors import StudioError
+    from lib.store import open_store
+    from lib.ui.cards import error_box
+
+    try:
+        return open_store()
+    except StudioError as exc:  # StoreUnavailable says which folder and what to do
+        error_box(exc)
+        st.stop()
+
+
 def demo_banner(cfgs: dict[str, config.ProviderConfig]) -> None:
     """Say plainly, on every page, which providers are served by the emulator."""
     demo = [c.name for c in cfgs.values() if c.mode == "demo"]

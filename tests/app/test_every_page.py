@@ -53,3 +53,12 @@ def test_bad_base_url_is_reported(studio_env, monkeypatch):
     monkeypatch.setenv("OPENAI_BASE_URL", "api.openai.com/v1")
     at = open_app()
     assert "is not an http(s) address" in " ".join(e.value for e in at.error)
+
+
+def test_unwritable_data_dir_is_reported_on_home(studio_env, monkeypatch):
+    blocker = studio_env.parent / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(blocker / "data"))
+    at = open_app()
+    errors = " ".join(e.value for e in at.error)
+    assert "cannot be used" in errors and "STUDIO_DATA_DIR" in errors

@@ -44,9 +44,10 @@ since = dates[0] if len(dates) > 0 else None
 until = dates[1] if len(dates) > 1 else since  # while a range is half picked, show that one day
 
 
-# Every row is held in memory once per process and topped up with new ones; each run filters that.
-rows = report.select(report.snapshot(ledger).current(), since=since, until=until, text=text)
-available = report.options(rows)
+# SQLite answers for just what this run shows: per-day totals for the days and search (they also say which
+# values the filters can offer), the chosen calls' latencies, and one page of the table.
+totals = report.totals(ledger, report.Selection(since, until, text))
+available = report.options(totals)
 filter_cols = st.columns(len(FILTER_LABELS))
 chosen = {
     col: filter_cols[i].multiselect(
@@ -55,10 +56,12 @@ chosen = {
     )
     for i, (col, label) in enumerate(FILTER_LABELS.items())
 }
-rows = report.apply_filters(rows, chosen)
+selection = report.Selection(since, until, text, chosen)
+totals = report.apply_filters(totals, chosen)
+latencies = report.latencies(ledger, selection)
 
 # --- Figures -----------------------------------------------------------------------------------------
-figures = report.figures(rows, live_only=not include_demo)
+figures = report.figures(totals, latencies, live_only=not include_demo)
 seconds = lambda ms: "–" if ms is None else f"{ms / 1000:,.1f} s"  # noqa: E731
 money, volume = st.columns(4), st.columns(4)
 money[0].metric("Spend" + ("" if include_demo else " (live)"), dollars(figures.spend_usd),
@@ -74,7 +77,7 @@ if figures.unpriced_calls:
     st.caption(f"{figures.unpriced_calls:,} call(s) unpriced (failed, no usage reported, or a model without a known price).")
 
 # --- Charts --------------------------------------------------------------------------------------------
-charts = report.chart_frames(rows, live_only=not include_demo)
+charts = report.chart_frames(totals, latencies, live_only=not include_demo)
 spend_tab, model_tab, latency_tab = st.tabs(["Spend per day", "Calls by model", "Latency"])
 with spend_tab:
     if charts["spend_per_day"].empty:
@@ -93,15 +96,13 @@ with latency_tab:
         st.bar_chart(charts["latency"], x="seconds", y="calls", x_label="latency, seconds (bin start)", height=260)
 
 # --- Table, one page at a time --------------------------------------------------------------------------
-pages_total = max(1, -(-len(rows) // PAGE_SIZE))
+pages_total = max(1, -(-figures.calls // PAGE_SIZE))
 head = st.columns([3, 1])
 page_no = head[1].number_input(f"Page (of {pages_total})", min_value=1, max_value=pages_total, value=1, key="ledger_page_no") \
     if pages_total > 1 else 1
-head[0].subheader(f"{len(rows):,} call(s)")
-view = rows.iloc[(page_no - 1) * PAGE_SIZE: page_no * PAGE_SIZE].copy()
-details = report.page_details(ledger, view["id"].tolist())
-view.insert(0, "image", [store.thumbnail_data_url(details[i]["image"]) if details.get(i, {}).get("image") else None for i in view["id"]])
-view["prompt"] = [details.get(i, {}).get("prompt") for i in view["id"]]
+head[0].subheader(f"{figures.calls:,} call(s)")
+view = report.table_page(ledger, selection, page_no, PAGE_SIZE)
+view["image"] = [store.thumbnail_data_url(sha) if sha else None for sha in view["image"]]
 
 # A new table key whenever the rows shown change, so a stale selection can never point at other rows.
 signature = json.dumps([ledger.version(), str(since), str(until), text, {k: sorted(v) for k, v in chosen.items()}, page_no], default=str)
@@ -134,11 +135,11 @@ if not selected_ids:
 
 # --- Export and delete ------------------------------------------------------------------------------------
 def as_csv() -> bytes:  # called only when the button is clicked
-    return report.to_csv(report.export_frame(ledger, rows, since=since, until=until))
+    return report.to_csv(report.export_frame(ledger, selection))
 
 
 def as_parquet() -> bytes:
-    return report.to_parquet(report.export_frame(ledger, rows, since=since, until=until))
+    return report.to_parquet(report.export_frame(ledger, selection))
 
 
 def forget_pending_delete() -> None:
@@ -165,9 +166,9 @@ def confirm_delete(ids: list[str]) -> None:
 actions = st.container(horizontal=True)
 stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
 actions.download_button("CSV", as_csv, file_name=f"ledger-{stamp}.csv", mime="text/csv", on_click="ignore",
-                        icon=":material/download:", disabled=rows.empty, key="ledger_csv")
+                        icon=":material/download:", disabled=not figures.calls, key="ledger_csv")
 actions.download_button("Parquet", as_parquet, file_name=f"ledger-{stamp}.parquet", mime="application/vnd.apache.parquet",
-                        on_click="ignore", icon=":material/download:", disabled=rows.empty, key="ledger_parquet")
+                        on_click="ignore", icon=":material/download:", disabled=not figures.calls, key="ledger_parquet")
 if actions.button(f"Delete {len(selected_ids)} selected", icon=":material/delete:", disabled=not selected_ids, key="ledger_delete"):
     st.session_state["ledger_confirm_ids"] = selected_ids  # the question stays open until answered or dismissed
 if st.session_state.get("ledger_confirm_ids"):

@@ -20,6 +20,7 @@ from datetime import date, datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from lib.store.images import StoreUnavailable
@@ -378,6 +379,68 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         records = self._connect().execute(sql, params).fetchall()
         return _typed_frame(records, chosen)
+
+    def newest(self, columns: Iterable[str], *, limit: int, offset: int = 0, **filters) -> pd.DataFrame:
+        """One page of a table: ``limit`` rows after the newest ``offset`` that ``filters`` keep (as for
+        ``frame``), newest first.  Walks the time index, so the first pages cost next to nothing whatever
+        the filters (the planner would otherwise pick the provider index and sort every row it matches)."""
+        chosen = list(columns)
+        unknown = set(chosen) - set(COLUMNS)
+        if unknown:
+            raise ValueError(f"No such ledger columns: {sorted(unknown)}")
+        where, params = self._where(**filters)
+        sql = (f"SELECT {', '.join(chosen)} FROM calls INDEXED BY calls_created_at{where} "
+               f"ORDER BY created_at DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}")
+        return _typed_frame(self._connect().execute(sql, params).fetchall(), chosen)
+
+    # The keys of calls_daily (migration 003), which triggers keep in step with every insert and delete.
+    _DAILY_KEYS = ["page", "action", "provider", "model", "backend", "status"]
+    _DAILY_TOTALS = ["calls", "priced_calls", "cost_usd", "n_images", "input_tokens", "output_tokens"]
+
+    def daily_totals(self, *, since: date | None = None, until: date | None = None, text: str | None = None) -> pd.DataFrame:
+        """Calls, priced calls, cost (USD, unpriced calls add nothing), images and tokens per UTC ``day`` and
+        page, action, provider, model (``None`` when absent), backend and status, for the whole days
+        ``since``..``until`` (both included) and, with ``text``, only calls whose prompts contain it.
+
+        Without ``text`` this reads the running totals (a few rows per day); with it, the matching calls.
+        """
+        if isinstance(since, datetime) or isinstance(until, datetime):
+            raise TypeError("daily_totals counts whole UTC days: pass dates, not datetimes")
+        if text and text.strip():
+            where, params = self._where(since=since, until=until, text=text)
+            sql = (
+                "SELECT substr(created_at, 1, 10), page, action, provider, COALESCE(model, ''), backend, status, "
+                "COUNT(*), COUNT(cost_usd), COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(n_images), 0), "
+                f"COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0) FROM calls{where} GROUP BY 1, 2, 3, 4, 5, 6, 7"
+            )
+        else:
+            clauses, params = [], []
+            if since is not None:
+                clauses.append("day >= ?")
+                params.append(since.isoformat())
+            if until is not None:
+                clauses.append("day <= ?")
+                params.append(until.isoformat())
+            sql = (
+                f"SELECT day, {', '.join(self._DAILY_KEYS)}, calls, priced_calls, cost_nano_usd / 1e9, n_images, "
+                "input_tokens, output_tokens FROM calls_daily" + ((" WHERE " + " AND ".join(clauses)) if clauses else "")
+            )
+        records = self._connect().execute(sql, params).fetchall()
+        totals = pd.DataFrame.from_records(records, columns=["day", *self._DAILY_KEYS, *self._DAILY_TOTALS])
+        totals["day"] = pd.to_datetime(totals["day"], format="%Y-%m-%d")
+        totals["model"] = totals["model"].replace("", None)
+        for name in self._DAILY_TOTALS:
+            totals[name] = totals[name].astype("float64" if name == "cost_usd" else "int64")
+        return totals
+
+    def latencies(self, **filters) -> np.ndarray:
+        """The known latencies (ms) of the rows ``filters`` keep (as for ``frame``), in no set order."""
+        where, params = self._where(**filters)
+        where += (" AND " if where else " WHERE ") + "latency_ms IS NOT NULL"
+        # The narrow index (migration 003) holds every filter column but the prompts: reading it beats the
+        # planner's own pick (an equality index, then every wide row) several times on a big ledger.
+        cursor = self._connect().execute(f"SELECT latency_ms FROM calls INDEXED BY calls_latency{where}", params)
+        return np.fromiter((record[0] for record in cursor), dtype=float)
 
     def spend(self, since=None, backend: str | None = "live", until=None, provider: str | None = None) -> float:
         """Total priced cost in USD (unpriced rows add nothing); live rows only unless ``backend=None``."""

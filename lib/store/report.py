@@ -1,123 +1,80 @@
-"""The ledger page's data: an in-memory snapshot of every row, filters on it, and the figures and chart data.
+"""The ledger page's data, asked of SQLite for just what one page run shows: figures, chart data, filter choices, one table page.
 
-The snapshot loads the list columns of the whole ledger once per process and
-afterwards reads only rows added since (``Ledger.version``/``scan``), so a
-page run filters and aggregates in pandas without going back to SQLite.
+Figures, spend per day and calls by model come from per-day totals (``Ledger.daily_totals``:
+a few thousand rows kept by triggers, or the matching calls grouped when searching prompts),
+filtered and summed here in pandas; latency figures from the chosen calls' latencies; the
+table from one ``LIMIT``/``OFFSET`` page.  Nothing reads every row unless an export asks.
 """
 from __future__ import annotations
 
+import io
 import json
-import threading
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from lib.store.ledger import Ledger, to_utc
+from lib.store.ledger import Ledger
 
-# What figures, charts and filters need for every row; the table's page adds prompt and
-# thumbnail (see page_details) and the full record comes from ledger.get(id).
-LIST_COLUMNS = [
-    "id", "created_at", "page", "action", "provider", "backend", "model", "status",
-    "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms",
-]
 FILTER_COLUMNS = ("page", "action", "provider", "model", "backend", "status")
+_LEDGER_FILTERS = {"page": "pages", "action": "actions", "provider": "providers", "model": "models",
+                   "backend": "backends", "status": "statuses"}  # Ledger.frame's keyword per column
+TABLE_COLUMNS = [
+    "id", "created_at", "page", "action", "provider", "backend", "model", "status",
+    "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms", "prompt",
+]
 
 
-class Snapshot:
-    """Every ledger row's list columns, newest first, brought up to date on each ``current()``."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self._frame: pd.DataFrame | None = None
-        self._version: tuple[int, int] | None = None
-        self._lock = threading.Lock()
-
-    def current(self) -> pd.DataFrame:
-        """The rows as of now; treat the frame as read-only (it is shared)."""
-        with self._lock:
-            version = self.ledger.version()
-            if self._frame is None or self._version is None or version[0] != self._version[0]:
-                self._frame = self.ledger.scan(LIST_COLUMNS)  # first use, or rows were deleted
-            elif version[1] != self._version[1]:
-                newer = self.ledger.scan(LIST_COLUMNS, after_rowid=self._version[1])
-                self._frame = _stack(newer, self._frame)
-            self._version = version
-            return self._frame
+def _day(moment: date | None) -> date | None:
+    """Whole UTC days: the page picks dates, and the running totals are kept per day."""
+    return moment.date() if isinstance(moment, datetime) else moment
 
 
-def _stack(newer: pd.DataFrame, older: pd.DataFrame) -> pd.DataFrame:
-    """``newer`` on top of ``older`` keeping dtypes (categories are merged, not turned into text)."""
-    if newer.empty:
-        return older
-    if older.empty:
-        return newer
-    merged = {}
-    for col in older.columns:
-        top, bottom = newer[col], older[col]
-        if isinstance(bottom.dtype, pd.CategoricalDtype):
-            categories = bottom.cat.categories.union(top.cat.categories).astype(str)
-            top, bottom = top.cat.set_categories(categories), bottom.cat.set_categories(categories)
-        merged[col] = pd.concat([top, bottom], ignore_index=True)
-    frame = pd.DataFrame(merged)
-    if not frame["created_at"].is_monotonic_decreasing:
-        frame = frame.sort_values(["created_at", "id"], ascending=False, ignore_index=True, kind="stable")
-    return frame
+@dataclass(frozen=True)
+class Selection:
+    """Which calls: UTC days ``since``..``until`` (both included), prompt text, and chosen values per column
+    (an empty or missing choice means all)."""
 
+    since: date | None = None
+    until: date | None = None
+    text: str | None = None
+    chosen: dict[str, list[str]] = field(default_factory=dict)
 
-_snapshots: dict[str, Snapshot] = {}
-_snapshots_lock = threading.Lock()
-
-
-def snapshot(ledger: Ledger) -> Snapshot:
-    """The process-wide snapshot of this ledger file."""
-    with _snapshots_lock:
-        found = _snapshots.get(str(ledger.path))
-        if found is None or found.ledger is not ledger:
-            found = _snapshots[str(ledger.path)] = Snapshot(ledger)
+    def filters(self) -> dict:
+        """The same selection as ``Ledger.frame`` keywords."""
+        found = {"since": _day(self.since), "until": _day(self.until), "text": self.text or None}
+        for col, values in self.chosen.items():
+            if values:
+                found[_LEDGER_FILTERS[col]] = list(values)
         return found
 
 
-def select(
-    frame: pd.DataFrame,
-    *,
-    since: date | datetime | None = None,
-    until: date | datetime | None = None,
-    text: str | None = None,
-    chosen: dict[str, Iterable[str] | None] | None = None,
-) -> pd.DataFrame:
-    """The rows in a date range (a plain ``until`` date includes that day), whose prompts contain
-    ``text`` (any case), and whose columns hold one of the chosen values (empty choice = all)."""
-    keep = np.ones(len(frame), dtype=bool)
-    if since is not None:
-        keep &= (frame["created_at"] >= pd.Timestamp(to_utc(since))).to_numpy()
-    if until is not None:
-        end = to_utc(until) + (timedelta(days=1) if not isinstance(until, datetime) else timedelta(0))
-        keep &= (frame["created_at"] < pd.Timestamp(end)).to_numpy()
-    for col, values in (chosen or {}).items():
-        values = list(values or [])
-        if values:
-            keep &= frame[col].isin(values).to_numpy()
-    if text and text.strip():
-        keep &= frame["search"].str.contains(text.strip().lower(), regex=False, na=False).to_numpy()  # search is lower-case
-    return frame[keep]
+def totals(ledger: Ledger, selection: Selection) -> pd.DataFrame:
+    """Per-day totals (see ``Ledger.daily_totals``) for the selection's days and text, before value choices:
+    the filter widgets offer what these contain."""
+    return ledger.daily_totals(since=_day(selection.since), until=_day(selection.until), text=selection.text)
 
 
-def load(ledger: Ledger, *, since=None, until=None, text: str | None = None) -> pd.DataFrame:
-    """The list columns of the rows in a date range whose prompts contain ``text``, newest first."""
-    return select(snapshot(ledger).current(), since=since, until=until, text=text)
-
-
-def options(frame: pd.DataFrame) -> dict[str, list[str]]:
+def options(totals_frame: pd.DataFrame) -> dict[str, list[str]]:
     """The values present per filter column, for the filter widgets."""
-    return {col: sorted(str(v) for v in frame[col].dropna().unique()) for col in FILTER_COLUMNS}
+    return {col: sorted(str(v) for v in totals_frame[col].dropna().unique()) for col in FILTER_COLUMNS}
 
 
 def apply_filters(frame: pd.DataFrame, chosen: dict[str, Iterable[str] | None]) -> pd.DataFrame:
     """Keep rows whose column value is among the chosen ones; an empty or missing choice means all."""
-    return select(frame, chosen=chosen)
+    keep = np.ones(len(frame), dtype=bool)
+    for col, values in (chosen or {}).items():
+        values = list(values or [])
+        if values:
+            keep &= frame[col].isin(values).to_numpy()
+    return frame[keep]
+
+
+def latencies(ledger: Ledger, selection: Selection) -> np.ndarray:
+    """Latency (ms) of every chosen call that has one."""
+    return ledger.latencies(**selection.filters())
 
 
 @dataclass
@@ -133,77 +90,82 @@ class Figures:
     p95_latency_ms: float | None
 
 
-def figures(frame: pd.DataFrame, *, live_only: bool = True) -> Figures:
+def _priced(frame: pd.DataFrame, live_only: bool) -> pd.DataFrame:
+    return frame[frame["backend"] == "live"] if live_only else frame
+
+
+def figures(totals_frame: pd.DataFrame, latency_ms: np.ndarray, *, live_only: bool = True) -> Figures:
     """The numbers at the top of the page; spend counts live rows only unless ``live_only=False``."""
-    priced = frame[frame["backend"] == "live"] if live_only else frame
-    latency = frame["latency_ms"].dropna()
-    calls = len(frame)
+    calls = int(totals_frame["calls"].sum())
+    failed = int(totals_frame.loc[totals_frame["status"] != "ok", "calls"].sum())
     return Figures(
         calls=calls,
-        spend_usd=float(priced["cost_usd"].sum(skipna=True)),
-        unpriced_calls=int(frame["cost_usd"].isna().sum()),
-        images=int(frame["n_images"].sum(skipna=True)),
-        input_tokens=int(frame["input_tokens"].sum(skipna=True)),
-        output_tokens=int(frame["output_tokens"].sum(skipna=True)),
-        error_rate=float((frame["status"] != "ok").mean()) if calls else None,
-        p50_latency_ms=float(latency.quantile(0.5)) if len(latency) else None,
-        p95_latency_ms=float(latency.quantile(0.95)) if len(latency) else None,
+        spend_usd=round(float(_priced(totals_frame, live_only)["cost_usd"].sum()), 9),  # whole nano-dollars
+        unpriced_calls=calls - int(totals_frame["priced_calls"].sum()),
+        images=int(totals_frame["n_images"].sum()),
+        input_tokens=int(totals_frame["input_tokens"].sum()),
+        output_tokens=int(totals_frame["output_tokens"].sum()),
+        error_rate=failed / calls if calls else None,
+        p50_latency_ms=float(np.quantile(latency_ms, 0.5)) if len(latency_ms) else None,
+        p95_latency_ms=float(np.quantile(latency_ms, 0.95)) if len(latency_ms) else None,
     )
 
 
-def spend_per_day(frame: pd.DataFrame, *, live_only: bool = True) -> pd.DataFrame:
-    """USD per UTC day (rows) and provider (columns); days without spend are absent."""
-    priced = frame[frame["backend"] == "live"] if live_only else frame
-    priced = priced[priced["cost_usd"].notna()]
+def spend_per_day(totals_frame: pd.DataFrame, *, live_only: bool = True) -> pd.DataFrame:
+    """USD per UTC day (rows) and provider (columns); days without priced calls are absent."""
+    priced = _priced(totals_frame, live_only)
+    priced = priced[priced["priced_calls"] > 0]
     if priced.empty:
         return pd.DataFrame()
-    day = priced["created_at"].dt.floor("D").dt.tz_localize(None).rename("day")
-    table = priced.groupby([day, priced["provider"].astype(str)], observed=True)["cost_usd"].sum().unstack(fill_value=0.0)
+    table = priced.groupby(["day", "provider"])["cost_usd"].sum().unstack(fill_value=0.0)
+    table.index.name, table.columns.name = "day", None
     return table.sort_index()
 
 
-def calls_by_model(frame: pd.DataFrame) -> pd.DataFrame:
+def calls_by_model(totals_frame: pd.DataFrame) -> pd.DataFrame:
     """Calls per model, ok and failed apart, busiest model first."""
-    if frame.empty:
+    if totals_frame.empty:
         return pd.DataFrame()
-    outcome = np.where(frame["status"].to_numpy() == "ok", "ok", "failed")
-    model = frame["model"].astype(str).fillna("(none)")
-    table = pd.crosstab(model, outcome)
+    outcome = np.where(totals_frame["status"].to_numpy() == "ok", "ok", "failed")
+    model = totals_frame["model"].fillna("(none)").rename("model")
+    table = totals_frame["calls"].groupby([model, outcome]).sum().unstack(fill_value=0)
     table = table.reindex(columns=[c for c in ("ok", "failed") if c in table.columns])
-    return table.loc[table.sum(axis=1).sort_values(ascending=False).index]
+    table.columns.name = None
+    return table.loc[table.sum(axis=1).sort_values(ascending=False, kind="stable").index]
 
 
-def latency_histogram(frame: pd.DataFrame, bins: int = 20) -> pd.DataFrame:
+def latency_histogram(latency_ms: np.ndarray, bins: int = 20) -> pd.DataFrame:
     """How many calls took how long: one row per latency bin, ``seconds`` being the bin's lower edge."""
-    latency = frame["latency_ms"].dropna().to_numpy(dtype=float)
-    if latency.size == 0:
+    if len(latency_ms) == 0:
         return pd.DataFrame()
-    counts, edges = np.histogram(latency / 1000.0, bins=bins)
+    counts, edges = np.histogram(np.asarray(latency_ms, dtype=float) / 1000.0, bins=bins)
     return pd.DataFrame({"seconds": np.round(edges[:-1], 3), "calls": counts})
 
 
-def chart_frames(frame: pd.DataFrame, *, live_only: bool = True) -> dict[str, pd.DataFrame]:
+def chart_frames(totals_frame: pd.DataFrame, latency_ms: np.ndarray, *, live_only: bool = True) -> dict[str, pd.DataFrame]:
     return {
-        "spend_per_day": spend_per_day(frame, live_only=live_only),
-        "calls_by_model": calls_by_model(frame),
-        "latency": latency_histogram(frame),
+        "spend_per_day": spend_per_day(totals_frame, live_only=live_only),
+        "calls_by_model": calls_by_model(totals_frame),
+        "latency": latency_histogram(latency_ms),
     }
 
 
-def page_details(ledger: Ledger, ids: list[str]) -> dict[str, dict[str, str | None]]:
-    """For one page of the table: row id -> {"prompt", "image"} where image is the sha of the first
-    output image (or first input, for rows without outputs) or None."""
-    details = {}
-    for row_id, raw in ledger.lookup(ids, ["prompt", "output_refs", "input_refs"]).items():
-        shas = json.loads(raw["output_refs"] or "[]") or json.loads(raw["input_refs"] or "[]")
-        details[row_id] = {"prompt": raw["prompt"], "image": shas[0] if shas else None}
-    return details
+def table_page(ledger: Ledger, selection: Selection, page_no: int, page_size: int) -> pd.DataFrame:
+    """One page of the chosen calls, newest first: the table's columns, and ``image``, the sha of the first
+    output image (or first input, for calls without outputs) or None."""
+    rows = ledger.newest([*TABLE_COLUMNS, "output_refs", "input_refs"], limit=page_size,
+                         offset=(max(1, page_no) - 1) * page_size, **selection.filters())
+    first_images = [
+        (json.loads(outputs or "[]") or json.loads(inputs or "[]") or [None])[0]
+        for outputs, inputs in zip(rows.pop("output_refs"), rows.pop("input_refs"))
+    ]
+    rows["image"] = pd.Series(first_images, index=rows.index, dtype=object)  # None stays None, not NaN
+    return rows
 
 
-def export_frame(ledger: Ledger, rows: pd.DataFrame, *, since=None, until=None) -> pd.DataFrame:
-    """Every column of the chosen ``rows`` (JSON columns as text), newest first, for CSV/Parquet export."""
-    full = ledger.frame(since=since, until=until)
-    return full[full["id"].isin(set(rows["id"]))].reset_index(drop=True)
+def export_frame(ledger: Ledger, selection: Selection) -> pd.DataFrame:
+    """Every column of every chosen call (JSON columns as text), newest first, for CSV/Parquet export."""
+    return ledger.frame(**selection.filters())
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
@@ -211,8 +173,6 @@ def to_csv(frame: pd.DataFrame) -> bytes:
 
 
 def to_parquet(frame: pd.DataFrame) -> bytes:
-    import io
-
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return buffer.getvalue()

@@ -82,7 +82,7 @@ def load_filter_aggregate(ledger: Ledger, days: int = 90, text: str | None = "fo
     totals = report.totals(ledger, selection)
     choices = report.options(totals)
     totals = report.apply_filters(totals, chosen)
-    latencies = report.latencies(ledger, selection)
+    latencies = report.latencies(ledger, selection, totals)
     return {
         "options": choices,
         "figures": report.figures(totals, latencies, live_only=True),

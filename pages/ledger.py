@@ -58,7 +58,7 @@ chosen = {
 }
 selection = report.Selection(since, until, text, chosen)
 totals = report.apply_filters(totals, chosen)
-latencies = report.latencies(ledger, selection)
+latencies = report.latencies(ledger, selection, totals)
 
 # --- Figures -----------------------------------------------------------------------------------------
 figures = report.figures(totals, latencies, live_only=not include_demo)

@@ -72,8 +72,11 @@ def apply_filters(frame: pd.DataFrame, chosen: dict[str, Iterable[str] | None]) 
     return frame[keep]
 
 
-def latencies(ledger: Ledger, selection: Selection) -> np.ndarray:
-    """Latency (ms) of every chosen call that has one."""
+def latencies(ledger: Ledger, selection: Selection, chosen_totals: pd.DataFrame) -> np.ndarray:
+    """Latency (ms) of every chosen call that has one: from ``chosen_totals`` (the selection's totals after
+    ``apply_filters``) when a prompt search already read them with the matching calls, else from the ledger."""
+    if "latency_ms" in chosen_totals:
+        return np.concatenate([np.empty(0), *chosen_totals["latency_ms"]])
     return ledger.latencies(**selection.filters())
 
 

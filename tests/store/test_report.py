@@ -34,12 +34,12 @@ def ledger(tmp_path):
 
 def figures_of(ledger, selection=EVERYTHING, live_only=True):
     totals = report.apply_filters(report.totals(ledger, selection), selection.chosen)
-    return report.figures(totals, report.latencies(ledger, selection), live_only=live_only)
+    return report.figures(totals, report.latencies(ledger, selection, totals), live_only=live_only)
 
 
 def charts_of(ledger, selection=EVERYTHING):
     totals = report.apply_filters(report.totals(ledger, selection), selection.chosen)
-    return report.chart_frames(totals, report.latencies(ledger, selection))
+    return report.chart_frames(totals, report.latencies(ledger, selection, totals))
 
 
 def test_figures(ledger):
@@ -137,10 +137,26 @@ def test_a_ledger_from_before_the_totals_gets_them_counted(tmp_path):
     assert "(none)" in report.calls_by_model(report.totals(upgraded, EVERYTHING)).index
 
 
+def latencies_of(ledger, selection):
+    return report.latencies(ledger, selection, report.apply_filters(report.totals(ledger, selection), selection.chosen))
+
+
 def test_latencies_are_those_of_the_chosen_rows(ledger):
-    assert sorted(report.latencies(ledger, EVERYTHING)) == [1000.0, 2000.0, 3000.0]
-    assert list(report.latencies(ledger, report.Selection(chosen={"backend": ["demo"]}))) == [2000.0]
-    assert isinstance(report.latencies(ledger, report.Selection(text="nothing like it")), np.ndarray)
+    assert sorted(latencies_of(ledger, EVERYTHING)) == [1000.0, 2000.0, 3000.0]
+    assert list(latencies_of(ledger, report.Selection(chosen={"backend": ["demo"]}))) == [2000.0]
+    nothing = latencies_of(ledger, report.Selection(text="nothing like it"))
+    assert isinstance(nothing, np.ndarray) and nothing.size == 0
+
+
+def test_a_search_reads_latencies_with_its_totals_and_they_match_the_ledgers(ledger):
+    ledger.insert_many([make_row(created_at=DAY2, latency_ms=1234.5678, prompt="lighthouse again"),
+                        make_row(created_at=DAY2, latency_ms=None, prompt="lighthouse, untimed")])
+    for selection in (report.Selection(text="lighthouse"), report.Selection(text="lighthouse", chosen={"backend": ["live"]}),
+                      report.Selection(since=DAY2.date(), text="LIGHTHOUSE", chosen={"status": ["ok"]})):
+        chosen = report.apply_filters(report.totals(ledger, selection), selection.chosen)
+        assert "latency_ms" in chosen  # no second pass over the matching calls
+        assert sorted(report.latencies(ledger, selection, chosen)) == sorted(ledger.latencies(**selection.filters()))
+    assert sorted(latencies_of(ledger, report.Selection(text="lighthouse"))) == [1000.0, 1234.5678, 2000.0]
 
 
 def test_export_has_every_column_of_the_chosen_rows_only(ledger):

@@ -44,7 +44,9 @@ class _ThreadServer(uvicorn.Server):
 
 def start_in_thread(host: str = "127.0.0.1", port: int = 0, **app_options) -> RunningEmulator:
     """Start an emulator on a free loopback port (or ``port``) and return once it accepts connections."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio turns on TCP_NODELAY only for sockets that say they are TCP; without it
+    # Nagle's algorithm holds the tail of each response for the client's delayed ACK (~40 ms a call).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     actual_port = sock.getsockname()[1]

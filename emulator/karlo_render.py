@@ -47,15 +47,19 @@ def _cells(width: int, height: int, rng: np.random.Generator, n_cells: int) -> t
     """Voronoi labels (H×W) for ``n_cells`` random sites, and a mask of the borders between cells."""
     ys = rng.uniform(0, height, n_cells).astype(np.float32)
     xs = rng.uniform(0, width, n_cells).astype(np.float32)
-    yy = np.arange(height, dtype=np.float32)[:, None]
-    xx = np.arange(width, dtype=np.float32)[None, :]
+    dy = (np.arange(height, dtype=np.float32)[None, :] - ys[:, None]) ** 2  # (n_cells, H)
+    dx = (np.arange(width, dtype=np.float32)[None, :] - xs[:, None]) ** 2  # (n_cells, W)
     best = np.full((height, width), np.inf, dtype=np.float32)
     labels = np.zeros((height, width), dtype=np.int32)
+    d = np.empty((height, width), dtype=np.float32)
+    closer = np.empty((height, width), dtype=bool)
+    # In place with `where=` rather than boolean indexing: the same sums and the same first-nearest labels
+    # (so the same pictures), in about half the time; the emulator shares the app's CPUs.
     for k in range(n_cells):
-        d = (yy - ys[k]) ** 2 + (xx - xs[k]) ** 2
-        closer = d < best
-        best[closer] = d[closer]
-        labels[closer] = k
+        np.add(dy[k][:, None], dx[k][None, :], out=d)
+        np.less(d, best, out=closer)
+        np.copyto(best, d, where=closer)
+        np.copyto(labels, k, where=closer)
     border = np.zeros((height, width), dtype=bool)
     border[:, 1:] |= labels[:, 1:] != labels[:, :-1]
     border[1:, :] |= labels[1:, :] != labels[:-1, :]
@@ -66,7 +70,8 @@ def _finish(pixels: np.ndarray, border: np.ndarray, rng: np.random.Generator) ->
     """Grout lines and diagonal brush stripes: what makes a picture look like Karlo's here."""
     h, w, _ = pixels.shape
     angle = rng.uniform(0.6, 1.0)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy = np.arange(h, dtype=np.float32)[:, None]
+    xx = np.arange(w, dtype=np.float32)[None, :]
     stripes = 0.5 + 0.5 * np.sin((xx * angle + yy) / max(3.0, w / 90))
     pixels = pixels * (0.9 + 0.1 * stripes[..., None])
     pixels[border] = _GROUT

@@ -102,7 +102,9 @@ class CompareRun:
 def call_openai(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:
     from lib.providers import openai_images
 
-    return openai_images.generate(cfg, prompt=prompt, **settings)
+    # No SDK retries: Compare gives up on a target at its own timeout, and a retry sent after that would be
+    # billed for a picture nobody sees.
+    return openai_images.generate(cfg, prompt=prompt, max_retries=0, **settings)
 
 
 def call_karlo(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:

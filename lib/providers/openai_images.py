@@ -50,13 +50,14 @@ _clients: dict[tuple, openai.OpenAI] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(cfg: ProviderConfig) -> openai.OpenAI:
-    """One SDK client per (base URL, key, extra headers), reused so connections are pooled."""
-    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())))
+def _client(cfg: ProviderConfig, max_retries: int | None = None) -> openai.OpenAI:
+    """One SDK client per (base URL, key, extra headers, retry budget), reused so connections are pooled."""
+    max_retries = MAX_RETRIES if max_retries is None else max_retries
+    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())), max_retries)
     with _clients_lock:
         client = _clients.get(cache_key)
         if client is None:
-            client = _clients[cache_key] = make_client(cfg, timeout=DEFAULT_TIMEOUT_S, max_retries=MAX_RETRIES)
+            client = _clients[cache_key] = make_client(cfg, timeout=DEFAULT_TIMEOUT_S, max_retries=max_retries)
     return client
 
 
@@ -77,8 +78,15 @@ def generate(
     partial_images: int = 0,
     on_partial: OnPartial | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
+    max_retries: int | None = None,
 ) -> ImageResult:
-    """Images from a prompt through ``POST /v1/images/generations``."""
+    """Images from a prompt through ``POST /v1/images/generations``.
+
+    ``max_retries`` is how often the SDK re-sends after a timeout, connection
+    error, 429 or 5xx (``None``: ``MAX_RETRIES``); a caller that gives up on its
+    own clock (Compare) passes 0 so a call it abandoned is not sent, and billed,
+    again behind its back.
+    """
     prompt, prompt_fixes = clean_prompt(prompt)
     spec = _usable_model(cfg, model)
     size, quality = _legacy_defaults(spec, size, quality)
@@ -89,7 +97,8 @@ def generate(
                      output_format=output_format, output_compression=output_compression, moderation=moderation,
                      partial_images=partial_images)
     return _noted(prompt_fixes, _call(cfg, GENERATIONS, model, params, {"prompt": prompt}, output_format, on_partial,
-                                      timeout, lambda client, **kw: client.images.generate(**kw)))
+                                      timeout, lambda client, **kw: client.images.generate(**kw),
+                                      max_retries=max_retries))
 
 
 def edit(
@@ -274,8 +283,10 @@ def _call(
     on_partial: OnPartial | None,
     timeout: float,
     send: Callable[..., Any],
+    *,
+    max_retries: int | None = None,
 ) -> ImageResult:
-    client = _client(cfg)
+    client = _client(cfg, max_retries)
     streaming = bool(params.get("partial_images"))
     started = time.perf_counter()
     try:

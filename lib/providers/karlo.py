@@ -16,6 +16,7 @@ import base64
 import binascii
 import io
 import re
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -305,6 +306,23 @@ def _retryable(err: StudioError) -> bool:
 
 # ---------------------------------------------------------------------------- the client
 
+_sessions: dict[tuple, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+def _shared_session(cfg: ProviderConfig) -> requests.Session:
+    """One session per (base URL, key, extra headers), kept for the process: its connections stay open between
+    calls, so a call skips a new TCP and TLS handshake.  Per key, so no cookie a server sets for one key's calls
+    travels with another's; the key itself goes per request, never on the session."""
+    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())))
+    with _sessions_lock:
+        session = _sessions.get(cache_key)
+        if session is None:
+            session = _sessions[cache_key] = requests.Session()
+            session.headers.update({"Content-Type": "application/json", **cfg.extra_headers})
+    return session
+
+
 class KarloClient:
     """One provider config's Karlo: each method is one POST, validated first, retried when that can help."""
 
@@ -325,8 +343,11 @@ class KarloClient:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
         self.max_wait_s = max_wait_s
-        self.session = session or requests.Session()
-        self.session.headers.update({"Content-Type": "application/json", **cfg.extra_headers})
+        if session is None:
+            self.session = _shared_session(cfg)
+        else:
+            self.session = session
+            self.session.headers.update({"Content-Type": "application/json", **cfg.extra_headers})
 
     # PyKakao offers these as methods; keep them reachable the same way.
     string_to_image = staticmethod(string_to_image)

@@ -409,8 +409,8 @@ class Ledger:
         if isinstance(since, datetime) or isinstance(until, datetime):
             raise TypeError("daily_totals counts whole UTC days: pass dates, not datetimes")
         if text and text.strip():
-            # Walks calls_day_keys (migration 004): the matches arrive grouped, so nothing is sorted.
-            keys = "substr(created_at, 1, 10), page, action, provider, COALESCE(model, ''), backend, status"
+            # Walks calls_by_day (migration 005): the matches arrive grouped, so nothing is sorted.
+            keys = "substr(created_at, 1, 10), page, action, provider, model, backend, status"
             where, params = self._where(since=since, until=until, text=text)
             for bound, op in ((since, ">="), (until, "<=")):
                 if bound is not None:  # the same days again, in the index's own terms
@@ -419,7 +419,7 @@ class Ledger:
             sql = (
                 f"SELECT {keys}, COUNT(*), COUNT(cost_usd), COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(n_images), 0), "
                 f"COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COUNT(latency_ms), group_concat(latency_ms) "
-                f"FROM calls INDEXED BY calls_day_keys{where} GROUP BY {keys}"
+                f"FROM calls INDEXED BY calls_by_day{where} GROUP BY {keys}"
             )
             extra = ["timed_calls", "latency_ms"]
         else:
@@ -445,7 +445,7 @@ class Ledger:
             extra = ["latency_ms"]
         totals = pd.DataFrame.from_records(records, columns=["day", *self._DAILY_KEYS, *self._DAILY_TOTALS, *extra])
         totals["day"] = pd.to_datetime(totals["day"], format="%Y-%m-%d")
-        totals["model"] = totals["model"].replace("", None)
+        totals["model"] = totals["model"].replace("", None)  # calls_daily keeps a missing model as ''
         for name in self._DAILY_TOTALS:
             totals[name] = totals[name].astype("float64" if name == "cost_usd" else "int64")
         return totals
@@ -454,9 +454,13 @@ class Ledger:
         """The known latencies (ms) of the rows ``filters`` keep (as for ``frame``), in no set order."""
         where, params = self._where(**filters)
         where += (" AND " if where else " WHERE ") + "latency_ms IS NOT NULL"
-        # The narrow index (migration 003) holds every filter column but the prompts: reading it beats the
+        for bound, op in ((filters.get("since"), ">="), (filters.get("until"), "<=")):
+            if bound is not None:  # the same days again, in calls_by_day's own terms, so it seeks to them
+                where += f" AND substr(created_at, 1, 10) {op} ?"
+                params.append(to_utc(bound).date().isoformat())
+        # calls_by_day (migration 005) holds every filter column but the prompts: reading it beats the
         # planner's own pick (an equality index, then every wide row) several times on a big ledger.
-        cursor = self._connect().execute(f"SELECT latency_ms FROM calls INDEXED BY calls_latency{where}", params)
+        cursor = self._connect().execute(f"SELECT latency_ms FROM calls INDEXED BY calls_by_day{where}", params)
         return np.fromiter((record[0] for record in cursor), dtype=float)
 
     def spend(self, since=None, backend: str | None = "live", until=None, provider: str | None = None) -> float:
@@ -501,7 +505,7 @@ class Ledger:
                         if mask:
                             candidates.add(mask)
                     conn.execute(f"DELETE FROM calls WHERE id IN ({marks})", chunk)
-                conn.execute(  # tells readers holding a snapshot (lib.store.report) to reload
+                conn.execute(  # part of version(): a delete changes what any reader saw
                     "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) "
                     "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
                     (_GENERATION_KEY, _ts(utc_now())),

@@ -400,7 +400,8 @@ class Ledger:
     def daily_totals(self, *, since: date | None = None, until: date | None = None, text: str | None = None) -> pd.DataFrame:
         """Calls, priced calls, cost (USD, unpriced calls add nothing), images and tokens per UTC ``day`` and
         page, action, provider, model (``None`` when absent), backend and status, for the whole days
-        ``since``..``until`` (both included) and, with ``text``, only calls whose prompts contain it.
+        ``since``..``until`` (both included) and, with ``text``, only calls whose prompts contain it (as for
+        ``frame``: SQL LIKE, so ASCII letters match in any case; % and _ are literal).
 
         Without ``text`` this reads the running totals (a few rows per day); with it, the matching calls,
         and then also gives ``latency_ms``: each group's known latencies as an array, so that a search reads
@@ -421,7 +422,6 @@ class Ledger:
                 f"COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COUNT(latency_ms), group_concat(latency_ms) "
                 f"FROM calls INDEXED BY calls_by_day{where} GROUP BY {keys}"
             )
-            extra = ["timed_calls", "latency_ms"]
         else:
             clauses, params = [], []
             if since is not None:
@@ -434,16 +434,16 @@ class Ledger:
                 f"SELECT day, {', '.join(self._DAILY_KEYS)}, calls, priced_calls, cost_nano_usd / 1e9, n_images, "
                 "input_tokens, output_tokens FROM calls_daily" + ((" WHERE " + " AND ".join(clauses)) if clauses else "")
             )
-            extra = []
         records = self._connect().execute(sql, params).fetchall()
-        if extra:  # group_concat wrote each group's as "812.5,1043.0,..." (15 significant digits): parse all at once
+        searched = bool(text and text.strip())
+        if searched:  # group_concat wrote each group's latencies as "812.5,1043.0,...": parse them all at once
             joined = ",".join(record[-1] for record in records if record[-1])
             every = np.fromstring(joined, sep=",") if joined else np.empty(0)
-            counts = np.array([record[-2] for record in records], dtype=np.int64)
+            counts = np.array([record[-2] for record in records], dtype=np.int64)  # COUNT(latency_ms) per group
             groups = np.split(every, np.cumsum(counts)[:-1]) if records else []
             records = [(*record[:-2], group) for record, group in zip(records, groups)]
-            extra = ["latency_ms"]
-        totals = pd.DataFrame.from_records(records, columns=["day", *self._DAILY_KEYS, *self._DAILY_TOTALS, *extra])
+        columns = ["day", *self._DAILY_KEYS, *self._DAILY_TOTALS, *(["latency_ms"] if searched else [])]
+        totals = pd.DataFrame.from_records(records, columns=columns)
         totals["day"] = pd.to_datetime(totals["day"], format="%Y-%m-%d")
         totals["model"] = totals["model"].replace("", None)  # calls_daily keeps a missing model as ''
         for name in self._DAILY_TOTALS:

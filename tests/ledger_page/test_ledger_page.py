@@ -94,6 +94,10 @@ def test_filters_and_search_narrow_rows_and_figures(at, seeded):
     at.multiselect(key="ledger_filter_status").set_value([]).run()
     at.text_input(key="ledger_text").set_value("KITE").run()
     assert list(table(at)["id"]) == [seeded["kite"].id]
+    assert (metric(at, "Calls"), metric(at, "Images"), metric(at, "Latency p50")) == ("1", "1", "1.5 s")
+    assert metric(at, "Spend (live)") == f"${seeded['kite'].cost_usd:,.4f}"
+    at.multiselect(key="ledger_filter_backend").set_value(["demo"]).run()  # a search and a filter together
+    assert table(at).empty and metric(at, "Calls") == "0" and metric(at, "Latency p50") == "–"
 
 
 def test_selecting_a_row_opens_its_record_and_reuse_fills_the_generate_page(at, seeded):

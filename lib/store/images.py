@@ -77,7 +77,7 @@ def make_thumbnail(image: Image.Image) -> bytes:
     if thumb.mode not in ("RGB", "RGBA"):
         thumb = thumb.convert("RGBA" if "A" in thumb.getbands() or "transparency" in thumb.info else "RGB")
     out = io.BytesIO()
-    thumb.save(out, THUMB_FORMAT, quality=70, method=4)
+    thumb.save(out, THUMB_FORMAT, quality=70, method=2)  # method 4 takes ~1 ms more per image for 3-6 % fewer bytes
     return out.getvalue()
 
 

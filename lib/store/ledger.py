@@ -254,27 +254,12 @@ class Ledger:
 
         Inserts always get a rowid above every existing one (deletes bump the first
         number instead), so a reader holding version ``(g, r)`` that sees ``(g, r2)``
-        needs only the rows ``scan(after_rowid=r)`` returns.
+        needs only the rows with a rowid above ``r``.
         """
         conn = self._connect()
         newest = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM calls").fetchone()[0]
         generation = conn.execute("SELECT value FROM settings WHERE key = ?", (_GENERATION_KEY,)).fetchone()
         return (int(generation[0]) if generation else 0), newest
-
-    def scan(self, columns: list[str], *, after_rowid: int = 0) -> pd.DataFrame:
-        """Typed ``columns`` of every row past ``after_rowid``, plus ``rowid`` and ``search`` (the
-        prompt, negative and revised prompt in one lower-case text, for searching in memory). Newest first."""
-        unknown = set(columns) - set(COLUMNS)
-        if unknown:
-            raise ValueError(f"No such ledger columns: {sorted(unknown)}")
-        search = "COALESCE(prompt, '') || char(10) || COALESCE(negative_prompt, '') || char(10) || COALESCE(revised_prompt, '')"
-        records = self._connect().execute(
-            f"SELECT {', '.join(columns)}, rowid, {search} FROM calls WHERE rowid > ? ORDER BY created_at DESC, id DESC",
-            (after_rowid,),
-        ).fetchall()
-        frame = _typed_frame(records, [*columns, "rowid", "search"])
-        frame["search"] = frame["search"].str.lower()  # once here, so each search is a plain substring test
-        return frame
 
     @staticmethod
     def _row(record: sqlite3.Row | tuple) -> LedgerRow:
@@ -299,19 +284,6 @@ class Ledger:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [self._row(r) for r in self._connect().execute(sql, params).fetchall()]
-
-    def lookup(self, ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
-        """Row id -> {column: raw value} for a few rows (one page of a table); JSON columns stay text."""
-        unknown = set(columns) - set(COLUMNS)
-        if unknown:
-            raise ValueError(f"No such ledger columns: {sorted(unknown)}")
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            sql = f"SELECT id, {', '.join(columns)} FROM calls WHERE id IN ({', '.join('?' for _ in chunk)})"
-            for record in self._connect().execute(sql, chunk):
-                found[record[0]] = dict(zip(columns, record[1:]))
-        return found
 
     def count(self) -> int:
         return self._connect().execute("SELECT COUNT(*) FROM calls").fetchone()[0]

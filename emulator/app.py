@@ -32,10 +32,19 @@ class EmulatorState:
             self.calls.append({"ts": time.time(), "method": request.method, "path": request.url.path,
                                "headers": headers, "body": body})
 
-    async def delay(self, latency_ms: int | None) -> None:
+    def deadline(self, latency_ms: int | None) -> float:
+        """When a call asking for ``latency_ms`` (or the default) should answer.
+
+        Latency is the server's whole time, as with a real provider: drawing the
+        picture happens inside it, so a call answers after max(latency, work).
+        """
         ms = self.default_latency_ms if latency_ms is None else latency_ms
-        if ms > 0:
-            await asyncio.sleep(ms / 1000)
+        return time.monotonic() + max(ms, 0) / 1000
+
+    async def wait_until(self, deadline: float) -> None:
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
 
 
 def create_app(*, default_latency_ms: int = 0, hang_seconds: float = 300.0, karlo_url_ttl_s: float = 600.0) -> Starlette:

@@ -415,13 +415,16 @@ def _handler(state, name: str):
         except (json.JSONDecodeError, UnicodeDecodeError):
             body = None
         state.log_call(request, _loggable(body) if body is not None else raw[:200].decode("utf-8", "replace"))
+        deadline = None
         try:
             _check_auth(request)
             if not isinstance(body, dict):
                 raise _bad("body", "must be a JSON object")
             prompt = body.get("prompt") if name in _HAS_PROMPT else None
             directives = read_directives(request.headers, prompt if isinstance(prompt, str) else None)
-            await state.delay(directives.latency_ms)
+            deadline = state.deadline(directives.latency_ms)
+            if directives.fault:
+                await state.wait_until(deadline)
             if directives.fault == "hang":
                 await asyncio.sleep(state.hang_seconds)
                 return KakaoError(400, -603, "Timeout.").response()
@@ -431,8 +434,11 @@ def _handler(state, name: str):
             clean = directives.clean_prompt if isinstance(prompt, str) else prompt
             # Pictures take real CPU time; keep the event loop free for other requests.
             result = await asyncio.to_thread(endpoint, state, body, clean)
+            await state.wait_until(deadline)  # drawing happens inside the latency, not after it
             return JSONResponse(result)
         except KakaoError as err:
+            if deadline is not None:
+                await state.wait_until(deadline)
             return err.response()
 
     return handle

@@ -295,6 +295,7 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
 
     async def endpoint(request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(16)
+        deadline = None
         try:
             try:
                 body, files, logged = await _read(request, multipart)
@@ -311,8 +312,10 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
             if chat and isinstance(body.get("messages"), list):
                 prompt = render.message_text(body["messages"])[1]
             directives = read_directives(request.headers, prompt if isinstance(prompt, str) else None)
-            await state.delay(directives.latency_ms)
+            deadline = state.deadline(directives.latency_ms)
             fault = directives.fault
+            if fault:
+                await state.wait_until(deadline)
             if fault == "hang" and await _hang(state, request):
                 return Response(status_code=499)  # the client gave up; nobody reads this
             error = _fault_error(fault, key, body.get("model"), chat) if fault else None
@@ -325,9 +328,12 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
             else:
                 call = Call(request, body, files, fault, directives.clean_prompt, key, request_id,
                             directives.latency_ms)
-                response = await handler(state, call)
+                response = await handler(state, call)  # drawing happens inside the latency, not after it
+                await state.wait_until(deadline)
         except ApiError as err:
             response = err.response()
+            if deadline is not None:
+                await state.wait_until(deadline)
         response.headers["x-request-id"] = request_id
         return response
 

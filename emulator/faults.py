@@ -9,7 +9,7 @@ from the prompt before the image is drawn, so they do not change the picture.
 Fault names (each protocol module decides what they look like on its wire):
   401, 429, 500, 503, hang, malformed, moderation_blocked, model_not_found,
   stream_break (chat: the stream drops after a few chunks),
-  -2, -9, -10, -401 (Karlo error codes), html502 (an HTML 502 from a proxy).
+  -1, -2, -9, -10, -401, -603 (Karlo error codes), html502 (an HTML 502 from a proxy).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ _LATENCY_RE = re.compile(r"\[latency:(\d+)\]", re.IGNORECASE)
 
 KNOWN_FAULTS = {
     "401", "429", "500", "503", "hang", "malformed", "moderation_blocked", "model_not_found",
-    "stream_break", "-2", "-9", "-10", "-401", "html502",
+    "stream_break", "-1", "-2", "-9", "-10", "-401", "-603", "html502",
 }
 
 

@@ -383,6 +383,10 @@ def _fault_reply(fault: str | None) -> Response | None:
         return KakaoError(429, -10, "Too many requests in a short time. Retry after 1 second.", {"Retry-After": "1"}).response()
     if fault == "500":
         return KakaoError(500, -1, "Internal error. Please try again.").response()
+    if fault == "-1":
+        return KakaoError(400, -1, "Internal error. Please try again.").response()
+    if fault == "-603":
+        return KakaoError(400, -603, "Timeout.").response()
     if fault == "503":
         return KakaoError(503, -9798, "Service is under maintenance.").response()
     if fault == "html502":

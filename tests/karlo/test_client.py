@@ -144,7 +144,7 @@ def test_minus_2_from_the_server_names_the_parameter(emulator):
 
 
 @pytest.mark.parametrize("fault, retried", [("500", True), ("503", True), ("html502", True), ("429", True),
-                                            ("-9", False), ("-10", False), ("-401", False), ("malformed", False)])
+                                            ("-1", True), ("-603", True), ("-9", False), ("-10", False), ("-401", False), ("malformed", False)])
 def test_retries_only_what_can_get_better(emulator, emulator_calls, fault, retried):
     with pytest.raises(Exception):
         client(emulator, fault, max_retries=2).text_to_image("a harbour")

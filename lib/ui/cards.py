@@ -73,7 +73,8 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
             cols = st.columns(min(len(refs), 4))
             for i, sha in enumerate(refs):
                 with cols[i % len(cols)]:
-                    st.image(str(store.path(sha)), width="stretch")
+                    # one picture alone would fill the page: show it at a size that leaves the facts in view
+                    st.image(str(store.path(sha)), width="stretch" if len(refs) > 1 else 512)
                     ref_ext = store.path(sha).suffix.lstrip(".")
                     st.download_button(
                         "Download", store.read(sha), file_name=f"{row.action}-{sha[:10]}.{_EXT.get(ref_ext, ref_ext)}",

@@ -385,16 +385,3 @@ def check_request(
             problems.append(("partial_images", f"Partial images must be 0–3 (got {partial_images})."))
     return problems
 
-
-def validate_request(
-    model: ImageModel,
-    prompt: str | None,
-    size: str | None = None,
-    n: int = 1,
-    quality: str | None = None,
-    output_format: str | None = None,
-    background: str | None = None,
-    **more,
-) -> list[str]:
-    """Every problem with a request as a sentence saying what to change; empty when it fits."""
-    return [message for _param, message in check_request(model, prompt, size, n, quality, output_format, background, **more)]

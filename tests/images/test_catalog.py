@@ -141,27 +141,31 @@ def test_fixed_size_models_list_what_they_take():
     assert catalog.validate_size(catalog.image_model("dall-e-2"), "512x512") is None
 
 
-def test_validate_request_prompt_and_n_limits():
+def messages(*args):
+    return [message for _param, message in catalog.check_request(*args)]
+
+
+def test_check_request_prompt_and_n_limits():
     dalle3 = catalog.image_model("dall-e-3")
-    problems = catalog.validate_request(dalle3, "x" * 4001, "1024x1024", 2, "standard", None, None)
+    problems = messages(dalle3, "x" * 4001, "1024x1024", 2, "standard", None, None)
     assert problems == [
         "The prompt is 4,001 characters; dall-e-3 takes at most 4,000. Shorten it by 1.",
         "dall-e-3 makes one image per call; set the number of images to 1.",
     ]
-    assert catalog.validate_request(dalle3, "x" * 4000, "1024x1024", 1, "hd", None, None) == []
-    assert "1–10 images per call; 11 is out of range" in catalog.validate_request(GPT2, "cat", "auto", 11)[0]
-    assert catalog.validate_request(GPT2, "cat", "auto", 0)
-    assert "32,000" in catalog.validate_request(GPT2, "y" * 32001, "auto", 1)[0]
-    assert catalog.validate_request(GPT2, "   ", "auto", 1) == ["Write a prompt first: describe the picture you want."]
+    assert messages(dalle3, "x" * 4000, "1024x1024", 1, "hd", None, None) == []
+    assert "1–10 images per call; 11 is out of range" in messages(GPT2, "cat", "auto", 11)[0]
+    assert messages(GPT2, "cat", "auto", 0)
+    assert "32,000" in messages(GPT2, "y" * 32001, "auto", 1)[0]
+    assert messages(GPT2, "   ", "auto", 1) == ["Write a prompt first: describe the picture you want."]
 
 
-def test_validate_request_format_quality_background():
-    assert "xhigh" in catalog.validate_request(GPT2, "cat", "auto", 1, "xhigh")[0]
-    assert catalog.validate_request(catalog.image_model("gpt-image-2.5-sunburst"), "cat", "auto", 1, "xhigh") == []
-    transparent_jpeg = catalog.validate_request(GPT2, "cat", "auto", 1, "auto", "jpeg", "transparent")
+def test_check_request_format_quality_background():
+    assert "xhigh" in messages(GPT2, "cat", "auto", 1, "xhigh")[0]
+    assert messages(catalog.image_model("gpt-image-2.5-sunburst"), "cat", "auto", 1, "xhigh") == []
+    transparent_jpeg = messages(GPT2, "cat", "auto", 1, "auto", "jpeg", "transparent")
     assert transparent_jpeg == ["A transparent background needs PNG or WebP output; switch the format from jpeg."]
-    assert catalog.validate_request(GPT2, "cat", "auto", 1, "auto", "webp", "transparent") == []
-    assert "cannot return gif" in catalog.validate_request(GPT2, "cat", "auto", 1, "auto", "gif")[0]
+    assert messages(GPT2, "cat", "auto", 1, "auto", "webp", "transparent") == []
+    assert "cannot return gif" in messages(GPT2, "cat", "auto", 1, "auto", "gif")[0]
     params = [p for p, _m in catalog.check_request(GPT2, "cat", "auto", 1, output_format="png", output_compression=50)]
     assert params == ["output_compression"]
     legacy = catalog.check_request(catalog.image_model("dall-e-2"), "cat", "1024x1024", 1, partial_images=2)

@@ -323,6 +323,13 @@ def _shared_session(cfg: ProviderConfig) -> requests.Session:
     return session
 
 
+
+def _cleaned(prompt: str | None, negative_prompt: str | None) -> tuple[str | None, str | None, list[str]]:
+    """Both prompts without control characters, and a sentence for each change (shown on the result card)."""
+    prompt, prompt_fixes = clean_prompt(prompt)
+    negative_prompt, negative_fixes = clean_prompt(negative_prompt)
+    return prompt, negative_prompt, prompt_fixes + [f.replace("the prompt", "the negative prompt") for f in negative_fixes]
+
 class KarloClient:
     """One provider config's Karlo: each method is one POST, validated first, retried when that can help."""
 
@@ -375,8 +382,7 @@ class KarloClient:
         version: str = DEFAULT_VERSION,
     ) -> ImageResult:
         """Pictures from a prompt (POST /v2/inference/karlo/t2i)."""
-        prompt, prompt_fixes = clean_prompt(prompt)
-        negative_prompt, negative_fixes = clean_prompt(negative_prompt)
+        prompt, negative_prompt, fixes = _cleaned(prompt, negative_prompt)
         body = _drop_none({
             "version": version, "prompt": prompt, "negative_prompt": negative_prompt, "width": width,
             "height": height, "upscale": upscale, "scale": scale, "image_format": image_format,
@@ -392,9 +398,7 @@ class KarloClient:
         _check_size("height", height, version)
         _check_upscale(upscale, scale, width, height)
         _check_generation(body)
-        result = self._generate("t2i", body, version)
-        result.notes[:0] = prompt_fixes + [f.replace('prompt', 'negative prompt') for f in negative_fixes]
-        return result
+        return self._generate("t2i", body, version, notes=fixes)
 
     def transform_image(
         self,
@@ -417,8 +421,7 @@ class KarloClient:
         version: str = DEFAULT_VERSION,
     ) -> ImageResult:
         """Variations of an image (POST /v2/inference/karlo/variations); ``image`` is bytes, base64 or PIL."""
-        prompt, prompt_fixes = clean_prompt(prompt)
-        negative_prompt, negative_fixes = clean_prompt(negative_prompt)
+        prompt, negative_prompt, fixes = _cleaned(prompt, negative_prompt)
         _check_text("prompt", prompt, required=False)
         _check_text("negative_prompt", negative_prompt, required=False)
         _check_choice("version", version, tuple(SIZE_RANGES))
@@ -434,9 +437,7 @@ class KarloClient:
             "seed": _seed_list(seed), "nsfw_checker": nsfw_checker,
         })
         _check_generation(body)
-        result = self._generate("variations", body, version)
-        result.notes[:0] = prompt_fixes + [f.replace('prompt', 'negative prompt') for f in negative_fixes]
-        return result
+        return self._generate("variations", body, version, notes=fixes)
 
     def inpaint_image(
         self,
@@ -460,8 +461,7 @@ class KarloClient:
         version: str = DEFAULT_VERSION,
     ) -> ImageResult:
         """Repaint the black area of ``mask`` (see ``MASK_CONVENTION``) from ``prompt``; output has the image's size."""
-        prompt, prompt_fixes = clean_prompt(prompt)
-        negative_prompt, negative_fixes = clean_prompt(negative_prompt)
+        prompt, negative_prompt, fixes = _cleaned(prompt, negative_prompt)
         _check_text("prompt", prompt, required=True)
         _check_text("negative_prompt", negative_prompt, required=False)
         image_b64, img = _image_b64(image, "image")
@@ -479,9 +479,7 @@ class KarloClient:
             "seed": _seed_list(seed), "nsfw_checker": nsfw_checker,
         })
         _check_generation(body)
-        result = self._generate("inpainting", body, version)
-        result.notes[:0] = prompt_fixes + [f.replace('prompt', 'negative prompt') for f in negative_fixes]
-        return result
+        return self._generate("inpainting", body, version, notes=fixes)
 
     def upscale_image(
         self,
@@ -528,7 +526,7 @@ class KarloClient:
             raise _bad("images", f"images holds {len(images)}; Karlo takes at most {MAX_SAMPLES} at once.")
         return [_image_b64(value, "images", max_side=max_side) for value in images]
 
-    def _generate(self, endpoint: str, body: dict[str, Any], version: str) -> ImageResult:
+    def _generate(self, endpoint: str, body: dict[str, Any], version: str, notes: list[str] = ()) -> ImageResult:
         started = time.perf_counter()
         reply = self._post(endpoint, body)
         entries = reply.get("images")
@@ -541,7 +539,7 @@ class KarloClient:
             image.nsfw = entry.get("nsfw_content_detected")
             image.nsfw_score = entry.get("nsfw_score")
             images.append(image)
-        notes = [f"model_version {reply['model_version']}"] if reply.get("model_version") else []
+        notes = [*notes, *([f"model_version {reply['model_version']}"] if reply.get("model_version") else [])]
         return ImageResult("karlo", f"karlo-{version}", API_PATH + endpoint, images, params=_params(body),
                            request_id=reply.get("id"), latency_ms=(time.perf_counter() - started) * 1000, notes=notes)
 

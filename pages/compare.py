@@ -11,6 +11,7 @@ from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
 from lib.errors import InvalidInput, StudioError
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.widgets import choose
 
 PAGE = "compare"
 # Widget keys (kept when the person visits another page and comes back).
@@ -29,15 +30,6 @@ for _key in WIDGETS:
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
 st.session_state.setdefault(TIMEOUT, 120)
-
-
-def choose(label: str, options: list, key: str, default=None, container=st, **kwargs):
-    """A selectbox that forgets a remembered value the current engine does not offer."""
-    if st.session_state.get(key) not in options:
-        st.session_state.pop(key, None)
-        if default in options:
-            st.session_state[key] = default
-    return container.selectbox(label, options, key=key, **kwargs)
 
 
 def openai_label(model: str, size: str, quality: str) -> str:

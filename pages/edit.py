@@ -21,6 +21,7 @@ from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.mask_painter import mask_painter
+from lib.ui.widgets import keep_valid
 
 PAGE = "edit"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
@@ -41,12 +42,6 @@ def prepared_image(data: bytes, legacy: bool, name: str) -> Normalised:
 @st.cache_data(max_entries=32, show_spinner=False)
 def prepared_mask(data: bytes, image_size: tuple[int, int], legacy: bool, name: str) -> Normalised:
     return normalise_mask(data, image_size, legacy=legacy, filename=name)
-
-
-def keep_valid(key: str, options: list, default) -> None:
-    """A remembered choice the newly picked model does not offer falls back to that model's default."""
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
 
 
 def apply_reuse() -> None:

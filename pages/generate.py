@@ -9,6 +9,7 @@ from lib.providers import openai_images
 from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.widgets import choose
 
 PAGE = "generate"
 CUSTOM = "Custom…"
@@ -47,13 +48,6 @@ def take_hand_overs() -> None:
     if params.get("size"):
         st.session_state[SIZE] = params["size"]  # a size that is not a preset becomes a custom one below
         st.session_state[CUSTOM_SIZE] = params["size"]
-
-
-def choose(label: str, options: list, key: str, **kwargs):
-    """A selectbox that forgets a remembered value the current model does not offer."""
-    if st.session_state.get(key) not in options:
-        st.session_state.pop(key, None)
-    return st.selectbox(label, options, key=key, **kwargs)
 
 
 def model_label(model_id: str) -> str:

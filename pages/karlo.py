@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from datetime import datetime, timezone
 
 import streamlit as st
@@ -12,7 +11,7 @@ from PIL import Image
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
-from lib.store import record_call
+from lib.store import recent_outputs, record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.mask_painter import mask_painter
@@ -55,18 +54,6 @@ def prepared_mask(data: bytes, size: tuple[int, int], name: str) -> tuple[bytes,
     return normalised.png_bytes, normalised.coverage or 0.0, normalised.fixes
 
 
-def recent_outputs(ledger) -> list[dict]:
-    """The newest stored result images, one entry per image, with what made them."""
-    found, seen = [], set()
-    for record in ledger.frame(limit=RECENT_LIMIT, statuses="ok").itertuples():
-        for sha in json.loads(record.output_refs or "[]"):
-            if sha not in seen:
-                seen.add(sha)
-                prompt = record.prompt if isinstance(record.prompt, str) else ""
-                found.append({"sha": sha, "label": f"{record.created_at:%d %b %H:%M} · {record.model} · {prompt[:50] or record.action}"})
-    return found
-
-
 def pick_image(prefix: str, ledger, store, *, max_side: int, label: str = "Picture"):
     """An uploaded or stored picture, prepared for Karlo: ``(bytes, width, height, fixes)`` or ``None``."""
     st.session_state.setdefault(f"{prefix}_source", FROM_UPLOAD)
@@ -75,7 +62,7 @@ def pick_image(prefix: str, ledger, store, *, max_side: int, label: str = "Pictu
         if source == FROM_UPLOAD:
             upload = st.file_uploader(label, type=UPLOAD_TYPES, key=f"{prefix}_upload")
             return prepared_image(upload.getvalue(), upload.name, max_side) if upload is not None else None
-        recent = recent_outputs(ledger)
+        recent = recent_outputs(ledger, RECENT_LIMIT)
         if not recent:
             st.info("No stored results yet: make something first, or upload a picture.")
             return None

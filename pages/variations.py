@@ -1,17 +1,16 @@
 """Variations: new takes on an uploaded or stored picture, shown beside the original."""
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from lib import catalog
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import Normalised, normalise_for_edit
 from lib.providers import openai_images
-from lib.store import record_call
+from lib.store import recent_outputs, record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.widgets import keep_valid
 
 PAGE = "variations"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
@@ -27,25 +26,6 @@ for _key in ("var_model", "var_prompt", "var_n", "var_size", "var_source"):
 @st.cache_data(max_entries=32, show_spinner="Preparing the image…")
 def prepared_image(data: bytes, legacy: bool, name: str) -> Normalised:
     return normalise_for_edit(data, legacy=legacy, filename=name)
-
-
-def keep_valid(key: str, options: list, default) -> None:
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = default
-
-
-def recent_outputs(ledger, limit: int = RECENT_LIMIT) -> list[dict]:
-    """The newest stored result images, one entry per image, with what made them."""
-    frame = ledger.frame(limit=limit, statuses="ok")
-    found, seen = [], set()
-    for record in frame.itertuples():
-        for sha in json.loads(record.output_refs or "[]"):
-            if sha not in seen:
-                seen.add(sha)
-                prompt = record.prompt if isinstance(record.prompt, str) else ""
-                when = record.created_at.strftime("%d %b %H:%M")
-                found.append({"sha": sha, "label": f"{when} · {record.model} · {prompt[:50] or record.action}"})
-    return found
 
 
 def apply_reuse() -> None:
@@ -100,7 +80,7 @@ if source == FROM_UPLOAD:
         except InvalidInput as err:
             st.error(err.message, icon=":material/broken_image:")
 else:
-    recent = recent_outputs(ledger)
+    recent = recent_outputs(ledger, RECENT_LIMIT)
     if not recent:
         st.info("No stored results yet: make something on Generate or Edit first, or upload a picture.")
     else:

@@ -20,7 +20,7 @@ from lib.store.images import ImageRef, ImageStore, StoreUnavailable
 from lib.store.ledger import Ledger, LedgerRow, new_id, utc_now
 from lib.types import ChatTurn, ImageResult
 
-__all__ = ["open_store", "record_call", "LedgerRow", "ImageRef", "ImageStore", "Ledger", "StoreUnavailable"]
+__all__ = ["open_store", "record_call", "recent_outputs", "LedgerRow", "ImageRef", "ImageStore", "Ledger", "StoreUnavailable"]
 
 LEDGER_FILE = "ledger.sqlite3"
 _KEY_VARS = ("OPENAI_API_KEY", "KAKAO_REST_API_KEY")
@@ -211,3 +211,15 @@ def record_call(
         app_version=APP_VERSION,
     )
     return ledger.insert(row)
+
+
+def recent_outputs(ledger: Ledger, limit: int = 60) -> list[dict[str, str]]:
+    """The newest stored result images, one entry per image (``sha``, ``label`` saying when, model, prompt)."""
+    found, seen = [], set()
+    for record in ledger.frame(limit=limit, statuses="ok").itertuples():
+        for sha in json.loads(record.output_refs or "[]"):
+            if sha not in seen:
+                seen.add(sha)
+                prompt = record.prompt if isinstance(record.prompt, str) else ""
+                found.append({"sha": sha, "label": f"{record.created_at:%d %b %H:%M} · {record.model} · {prompt[:50] or record.action}"})
+    return found

@@ -15,10 +15,11 @@ import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from lib import clock
 from lib.config import ProviderConfig
 
 MODELS_FILE = Path(__file__).resolve().parent / "data" / "models.toml"
@@ -109,7 +110,7 @@ class Catalog:
 
 
 def _today() -> date:
-    return datetime.now(timezone.utc).date()
+    return clock.today()
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,9 @@
 """Home: is each provider live, in demo or misconfigured, and what has it all cost so far."""
-from datetime import datetime, timezone
 from pathlib import Path
 
 import streamlit as st
 
-from lib import config
+from lib import clock, config
 from lib.ui import session
 
 st.title("Imagine Studio")
@@ -34,9 +33,8 @@ for column, cfg in zip(st.columns(len(cfgs)), cfgs.values()):
 st.subheader("Spend")
 store, ledger = session.open_store_or_stop()
 
-now = datetime.now(timezone.utc)
-day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-month_start = day_start.replace(day=1)
+day_start = clock.day_start()
+month_start = clock.month_start()
 today, month, month_demo = st.columns(3)
 today.metric("Live spend today", f"${ledger.spend(since=day_start, backend='live'):,.4f}")
 month.metric("Live spend this month", f"${ledger.spend(since=month_start, backend='live'):,.4f}")

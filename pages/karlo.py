@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-from datetime import datetime, timezone
 
 import streamlit as st
 from PIL import Image
 
+from lib import clock
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
@@ -183,7 +183,7 @@ apply_reuse()
 client = karlo.KarloClient(cfg)
 
 # ---------------------------------------------------------------- quota
-month_start = datetime.now(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+month_start = clock.month_start()
 used = ledger.count_images(provider="karlo", since=month_start, backend=cfg.backend)
 quota = karlo.FREE_IMAGES_PER_MONTH
 st.progress(min(used / quota, 1.0), text=f"{used} of {quota} free Karlo images used this month"

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import streamlit as st
 
+from lib import clock
 from lib.store import StoreUnavailable, open_store, report
 from lib.ui import budget, cards
 
@@ -35,7 +36,7 @@ with st.sidebar:
     budget.budget_input(ledger)
 
 # --- Which rows: dates and prompt search first; the value filters offer what those rows contain -------------
-today = datetime.now(timezone.utc).date()
+today = clock.today()
 top = st.columns([2, 3, 1.5], vertical_alignment="bottom")
 dates = top[0].date_input("Dates (UTC)", value=(today - timedelta(days=30), today), max_value=today, key="ledger_dates")
 text = top[1].text_input("Search prompts", key="ledger_text", placeholder="words in the prompt, revised or negative prompt")
@@ -164,7 +165,7 @@ def confirm_delete(ids: list[str]) -> None:
 
 
 actions = st.container(horizontal=True)
-stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M")
+stamp = clock.now().strftime("%Y%m%d-%H%M")
 actions.download_button("CSV", as_csv, file_name=f"ledger-{stamp}.csv", mime="text/csv", on_click="ignore",
                         icon=":material/download:", disabled=not figures.calls, key="ledger_csv")
 actions.download_button("Parquet", as_parquet, file_name=f"ledger-{stamp}.parquet", mime="application/vnd.apache.parquet",

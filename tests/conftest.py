@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,20 @@ if str(ROOT) not in sys.path:
 
 # Tests never talk to the internet and never wait for demo latency.
 os.environ.setdefault("STUDIO_DEMO_LATENCY_MS", "0")
+
+# The day every test runs on, whatever the machine's clock says (the suite also runs under faketime).
+# Date-dependent assertions are written relative to this day and to the catalog's rows.
+PINNED_TODAY = date(2026, 12, 1)
+os.environ["STUDIO_TODAY"] = PINNED_TODAY.isoformat()  # also seen by apps the browser tests start
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO"):
     os.environ.pop(_var, None)
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch):
+    """Every test starts on PINNED_TODAY; a test that needs another day calls ``monkeypatch.setenv("STUDIO_TODAY", ...)``."""
+    monkeypatch.setenv("STUDIO_TODAY", PINNED_TODAY.isoformat())
+    return PINNED_TODAY
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 import pandas as pd
 
+from lib import clock
 from lib.store.images import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def new_id(now: float | None = None) -> str:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return clock.now()
 
 
 def to_utc(moment: datetime | date | str | pd.Timestamp) -> datetime:

@@ -5,6 +5,8 @@ from datetime import datetime, timezone
 
 import streamlit as st
 
+from lib import clock
+
 from lib.store import StoreUnavailable, open_store
 
 BUDGET_KEY = "monthly_budget_usd"  # ledger setting: a float, 0 or missing means no budget
@@ -12,8 +14,7 @@ WARN_AT = 0.8
 
 
 def month_start(now: datetime | None = None) -> datetime:
-    now = now or datetime.now(timezone.utc)
-    return now.astimezone(timezone.utc).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return clock.month_start(now.astimezone(timezone.utc) if now else None)
 
 
 def budget_status(ledger, now: datetime | None = None) -> tuple[float, float | None]:

@@ -1,11 +1,13 @@
 """The Chat page in demo mode through AppTest: streamed turns priced in the ledger, history, faults, handing a prompt on."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib import catalog
 from lib.store import open_store
 
 APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
@@ -131,11 +133,16 @@ def test_a_system_prompt_can_be_saved_as_a_preset(at):
     assert chat_rows()[-1].params["system"] == "You design Martian houses."
 
 
-def test_a_retiring_model_is_flagged_on_the_page(at):
-    at.selectbox(key="chat_model").set_value("gpt-5").run()
-    assert any("gpt-5 retires on 2026-12-11" in w.value for w in at.warning), [w.value for w in at.warning]
+def test_a_retiring_model_is_flagged_on_the_page(at, monkeypatch, pinned_today):
+    # Ten days before the next chat model's shutdown in the catalog: it is still offered, with a warning.
+    soon = min((m for m in catalog.load().chats if m.retires and m.retires > pinned_today), key=lambda m: m.retires)
+    monkeypatch.setenv("STUDIO_TODAY", (soon.retires - timedelta(days=10)).isoformat())
+    at.run()
+    at.selectbox(key="chat_model").set_value(soon.id).run()
+    assert any(f"{soon.id} retires on {soon.retires.isoformat()} (in 10 days)" in w.value for w in at.warning), \
+        [w.value for w in at.warning]
     send(at, "Hello")
-    assert chat_rows()[-1].model == "gpt-5"
+    assert chat_rows()[-1].model == soon.id
 
 
 def test_a_call_that_fails_outright_keeps_the_message_and_writes_an_error_row(at):

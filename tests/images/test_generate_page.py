@@ -1,6 +1,7 @@
 """The Generate page driven with AppTest in demo mode: images land in the store and the ledger, errors keep the prompt."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,7 @@ def test_generating_two_images_stores_both_and_prices_the_row(page):
     assert page.number_input(key="gen_n").value == 2 and page.selectbox(key="gen_quality").value == "low"
 
 
-def test_invalid_custom_size_says_what_to_change_and_sends_nothing(page):
+def test_invalid_custom_size_says_what_to_change_and_sends_nothing(page, monkeypatch):
     page.text_area(key="gen_prompt").set_value("a red fox in snow")
     page.selectbox(key="gen_size").set_value("Custom…")
     page.run()
@@ -82,9 +83,14 @@ def test_invalid_custom_size_says_what_to_change_and_sends_nothing(page):
     assert "multiple of 16" in rows[0].error_message
 
     # A fixed-size model retiring soon: warned, and the custom size gives way to one it can make.
-    page.selectbox(key="gen_model").set_value("gpt-image-1.5")
+    # Which model and which day come from the catalog: three days before a fixed-size model's shutdown.
+    soon = next(m for m in catalog.load().images if m.sizes and m.retires and m.replacement and not m.legacy)
+    monkeypatch.setenv("STUDIO_TODAY", (soon.retires - timedelta(days=3)).isoformat())
     page.run()
-    assert any("retires on 2026-12-01" in w.value and "gpt-image-2.6-sunburst" in w.value for w in page.warning)
+    page.selectbox(key="gen_model").set_value(soon.id)
+    page.run()
+    assert any(f"retires on {soon.retires.isoformat()} (in 3 days)" in w.value and soon.replacement in w.value
+               for w in page.warning), [w.value for w in page.warning]
     assert page.selectbox(key="gen_size").value == "auto" and not page.text_input
     assert page.text_area(key="gen_prompt").value == "a red fox in snow"
 

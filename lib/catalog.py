@@ -1,4 +1,4 @@
-"""Which OpenAI image and chat models exist, what each can do, and whether a request fits it.
+"""Which image and chat models exist (every engine's, see ``ImageModel.engine``), what each can do, and whether a request fits it.
 
 The facts live in ``lib/data/models.toml``; this module reads them once and
 answers questions: which models to offer for this config today, how soon one
@@ -30,6 +30,8 @@ MODELS_TIMEOUT_S = 5.0
 
 CAPABILITIES = (
     "generate", "edit", "mask", "multi_image_edit", "variation_endpoint", "streaming_partials", "transparent_background",
+    # engines beyond OpenAI's: a required-mask repaint, resampling, and prompt facts
+    "variation", "inpaint", "upscale", "negative_prompt", "seed", "english_only", "nsfw_check",
 )
 # Derived: a model can make variations either through the legacy endpoint or by editing with a prompt.
 VARIATION = "variation"
@@ -69,6 +71,10 @@ class ImageModel:
     released: date | None = None
     retires: date | None = None
     replacement: str | None = None
+    engine: str = "openai"  # which lib.providers engine serves it
+    size_range: tuple[int, int] | None = None  # any WxH with both sides in this range, multiples of size_multiple
+    size_multiple: int = 16
+    delivery_hosts: tuple[str, ...] = ()  # hosts its result URLs may come from besides the base URL's own
 
     @property
     def arbitrary_sizes(self) -> bool:
@@ -81,7 +87,7 @@ class ImageModel:
 
     def can(self, capability: str) -> bool:
         if capability == VARIATION:
-            return "variation_endpoint" in self.capabilities or "edit" in self.capabilities
+            return bool({"variation", "variation_endpoint", "edit"} & self.capabilities)
         return capability in self.capabilities
 
     def is_retired(self, today: date | None = None) -> bool:
@@ -141,6 +147,10 @@ def load() -> Catalog:
             square_input=bool(row.get("square_input", False)),
             aliases=tuple(row.get("aliases", ())),
             released=row.get("released"), retires=row.get("retires"), replacement=row.get("replacement"),
+            engine=row.get("engine", "openai"),
+            size_range=tuple(row["size_range"]) if "size_range" in row else None,
+            size_multiple=int(row.get("size_multiple", 16)),
+            delivery_hosts=tuple(row.get("delivery_hosts", ())),
         ))
     chats = [
         ChatModel(
@@ -251,9 +261,14 @@ def _offer(models, cfg: ProviderConfig, today: date | None):
 
 
 def image_models(cfg: ProviderConfig, today: date | None = None, capability: str | None = None) -> list[ImageModel]:
-    """Image models to offer for this config today, default first; ``capability`` narrows (see ``ImageModel.can``)."""
-    models = [m for m in load().images if capability is None or m.can(capability)]
+    """Image models of ``cfg``'s engine to offer today, default first; ``capability`` narrows (see ``ImageModel.can``)."""
+    models = [m for m in engine_models(cfg.provider) if capability is None or m.can(capability)]
     return _offer(models, cfg, today)
+
+
+def engine_models(engine: str) -> list[ImageModel]:
+    """Every catalog row an engine serves, retired ones too, in the file's order."""
+    return [m for m in load().images if m.engine == engine]
 
 
 def chat_models(cfg: ProviderConfig, today: date | None = None) -> list[ChatModel]:
@@ -297,6 +312,15 @@ def validate_size(model: ImageModel, size: str) -> str | None:
     if parsed is None:
         return f"Write the size as WIDTHxHEIGHT, for example 1536x1024 (got {size!r})."
     w, h = parsed
+    if model.size_range is not None:
+        lo, hi = model.size_range
+        step = model.size_multiple
+        for side, value in (("Width", w), ("Height", h)):
+            if not lo <= value <= hi:
+                return f"{side} {value} is outside {model.label}'s {lo}–{hi} px; pick a size within it."
+            if value % step:
+                return f"{side} {value} is not a multiple of {step}: use {value // step * step} or {(value // step + 1) * step}."
+        return None
     if not model.arbitrary_sizes:
         if f"{w}x{h}" in model.sizes:
             return None

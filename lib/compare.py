@@ -7,7 +7,7 @@ Each cell succeeds, fails or times out on its own: a hung target becomes a
 "timed out" error in its own cell while the others finish, and results reach
 the caller in the order they complete, not after the slowest.  Every cell
 leaves exactly one ledger row in the run's group (plus one "chat" row per
-prompt translated to English for Karlo).
+prompt translated to English for the engines that read English only, e.g. Karlo).
 
 Votes and the leaderboard: see ``leaderboard``.  Export: ``export_zip``.
 """
@@ -36,11 +36,10 @@ MAX_PROMPTS = 100  # a batch is for judging engines, not for bulk production
 DEFAULT_MAX_WORKERS = 8  # enough to run a typical row of targets at once without tripping rate limits
 
 FAULT_HEADER = "X-Emulator-Fault"  # demo/test only: a target can ask the emulator to misbehave for it alone
-ENDPOINTS = {"openai": "/v1/images/generations", "karlo": "/v2/inference/karlo/t2i"}
-ACTIONS = {"openai": "generate", "karlo": "t2i"}
 TIE, BOTH_BAD = "tie", "both bad"
 
 # A target's call: (provider config, prompt as sent, settings incl. "model" and "timeout") -> ImageResult.
+# By default every target goes through its engine (lib.send.call_engine); tests and the pipeline may override one.
 TargetCall = Callable[[ProviderConfig, str, dict[str, Any]], ImageResult]
 
 
@@ -49,9 +48,9 @@ class Target:
     """One engine with its settings, as a person set it up on the Compare page."""
 
     label: str
-    provider: str  # "openai" | "karlo"
+    provider: str  # an engine id (lib.providers.registry)
     model: str
-    settings: dict[str, Any] = field(default_factory=dict)  # keyword arguments for the provider call
+    settings: dict[str, Any] = field(default_factory=dict)  # the engine's settings (Engine.settings)
     extra_headers: dict[str, str] = field(default_factory=dict)  # sent with this target's calls only (fault injection)
 
 
@@ -97,27 +96,27 @@ class CompareRun:
                 cell.result.images = []
 
 
-# --- the provider calls ---------------------------------------------------------------------------
+# --- the engine calls ------------------------------------------------------------------------------
 
-def call_openai(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:
-    from lib.providers import openai_images
+def engine_call(provider: str, page: str = "compare") -> TargetCall:
+    """The default call for a target: its engine's generate, without retries (Compare gives up on its own
+    clock, and a retry sent after that would be billed for a picture nobody sees)."""
+    from lib import send
 
-    # No SDK retries: Compare gives up on a target at its own timeout, and a retry sent after that would be
-    # billed for a picture nobody sees.
-    return openai_images.generate(cfg, prompt=prompt, max_retries=0, **settings)
+    def call(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:
+        settings = dict(settings)
+        model, timeout = settings.pop("model"), settings.pop("timeout", None)
+        request = send.Request(provider, "generate", model, prompt, settings, page=page)
+        return send.call_engine(cfg, request, timeout=timeout, retries=False)
 
-
-def call_karlo(cfg: ProviderConfig, prompt: str, settings: dict[str, Any]) -> ImageResult:
-    from lib.providers.karlo import KarloClient
-
-    settings = dict(settings)
-    model = settings.pop("model", None) or "karlo-v2.1"
-    settings.setdefault("version", model.removeprefix("karlo-"))  # Karlo picks its model with `version`
-    client = KarloClient(cfg, read_timeout=settings.pop("timeout"))
-    return client.text_to_image(prompt, **settings)
+    return call
 
 
-CALLS: dict[str, TargetCall] = {"openai": call_openai, "karlo": call_karlo}
+def needs_english(target: Target) -> bool:
+    from lib.providers import registry
+
+    engine = registry.get(target.provider)
+    return engine is not None and engine.capabilities(target.model).english_only
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -168,7 +167,8 @@ def default_chat_model() -> str:
 
 
 class _Translations:
-    """English versions of prompts for Karlo: one translation per prompt however many Karlo targets, each on the ledger."""
+    """English versions of prompts for English-only engines: one translation per prompt however many targets need it,
+    each on the ledger."""
 
     def __init__(self, configs: dict[str, ProviderConfig], record: Callable[..., Any], group_id: str, page: str):
         self._cfg = configs.get("openai")
@@ -178,7 +178,7 @@ class _Translations:
         self._english: dict[str, str | StudioError] = {}
 
     def english(self, prompt: str, timeout_s: float) -> str:
-        """The prompt in English (as is when it already is); a failed translation fails every Karlo cell of it."""
+        """The prompt in English (as is when it already is); a failed translation fails every English-only cell of it."""
         if not looks_non_english(prompt):
             return prompt
         with self._lock:
@@ -198,7 +198,7 @@ class _Translations:
         cfg = self._cfg
         if cfg is None or not cfg.usable:
             raise AuthError(
-                "Karlo needs an English prompt, and translating it needs OpenAI, which is not set up. "
+                "This engine reads English only, and translating the prompt needs OpenAI, which is not set up. "
                 "Write the prompt in English, or add an OpenAI key.", provider="openai",
             )
         started = time.monotonic()
@@ -210,15 +210,15 @@ class _Translations:
         try:
             self._record(
                 page=self._page, action="chat", cfg=cfg, result=turn, error=error, prompt=prompt,
-                model=getattr(turn, "model", None), params={"purpose": "translate the prompt to English for Karlo"},
+                model=getattr(turn, "model", None), params={"purpose": "translate the prompt to English for an English-only engine"},
                 group_id=self._group_id, output_text=getattr(turn, "text", None),
                 latency_ms=(time.monotonic() - started) * 1000,
             )
         except Exception:
-            pass  # the Karlo cell's own row still records what was sent
+            pass  # the engine cell's own row still records what was sent
         if error is not None:
             raise type(error)(
-                f"Karlo needs English, and translating the prompt failed: {error.message}",
+                f"This engine reads English only, and translating the prompt failed: {error.message}",
                 provider=error.provider, http_status=error.http_status, code=error.code, request_id=error.request_id,
             )
         return english.strip() or prompt
@@ -273,7 +273,7 @@ def execute(
     error.  Setting ``cancel_event`` (or an exception escaping a callback) keeps
     the finished cells and records every other one as cancelled.
     """
-    calls = {**CALLS, **(calls or {})}
+    calls = dict(calls or {})
     cancel_event = cancel_event or threading.Event()
     translations = _Translations(configs, record, run.group_id, page)
     lock = threading.Lock()
@@ -293,17 +293,14 @@ def execute(
         if cell.latency_ms is None and cell.started_at is not None:
             cell.latency_ms = (time.monotonic() - cell.started_at) * 1000
         target = cell.target
-        cfg = configs.get(target.provider)
-        try:
-            cell.row = record(
-                page=page, action=ACTIONS.get(target.provider, "generate"), cfg=cfg, result=result, error=error,
-                prompt=cell.prompt_sent or cell.prompt, model=target.model,
-                endpoint=ENDPOINTS.get(target.provider), params=_ledger_params(target, result),
-                group_id=run.group_id,
-                latency_ms=(result.latency_ms if result and result.latency_ms is not None else cell.latency_ms),
-            )
-        except Exception as exc:  # a full disk must not hide a result the person already paid for
-            cell.ledger_problem = f"This result could not be written to the ledger: {type(exc).__name__}: {exc}"[:300]
+        from lib import send
+
+        request = send.Request(target.provider, "generate", target.model, cell.prompt_sent or cell.prompt,
+                               {k: v for k, v in target.settings.items() if k != "timeout"}, page=page,
+                               group_id=run.group_id)
+        outcome = send.record_outcome(configs.get(target.provider),
+                                      send.Outcome(request, result, error, latency_ms=cell.latency_ms), record=record)
+        cell.row, cell.ledger_problem = outcome.row, outcome.ledger_problem
         cell.status = "ok" if error is None else error.status_label  # last: a settled cell is complete
 
     def work(cell: Cell) -> None:
@@ -315,8 +312,7 @@ def execute(
         cell.started_at = time.monotonic()
         result, error = None, None
         try:
-            if target.provider not in calls:
-                raise InvalidInput(f"{target.label}: unknown provider {target.provider!r}.", param="provider")
+            call = calls.get(target.provider) or engine_call(target.provider, page)
             if cfg is None or not cfg.usable:
                 raise AuthError(
                     (cfg.problem if cfg is not None else None) or f"{target.provider} is not set up.",
@@ -325,10 +321,10 @@ def execute(
             if target.extra_headers:
                 cfg = replace(cfg, extra_headers={**cfg.extra_headers, **target.extra_headers})
             cell.prompt_sent = (
-                translations.english(cell.prompt, timeout_s) if target.provider == "karlo" else cell.prompt
+                translations.english(cell.prompt, timeout_s) if needs_english(target) else cell.prompt
             )
             settings = {"model": target.model, **target.settings, "timeout": timeout_s}
-            result = calls[target.provider](cfg, cell.prompt_sent, settings)
+            result = call(cfg, cell.prompt_sent, settings)
         except StudioError as exc:
             error = exc
         except Exception as exc:  # a provider bug must stay in its own cell

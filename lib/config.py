@@ -19,18 +19,28 @@ OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KARLO_DEFAULT_BASE_URL = "https://api.kakaobrain.com"
 DEMO_KEY = "demo-key"
 
-_KEY_VARS = {"openai": "OPENAI_API_KEY", "karlo": "KAKAO_REST_API_KEY"}
-_URL_VARS = {"openai": "OPENAI_BASE_URL", "karlo": "KARLO_BASE_URL"}
-_DEFAULT_URLS = {"openai": OPENAI_DEFAULT_BASE_URL, "karlo": KARLO_DEFAULT_BASE_URL}
-PROVIDERS = ("openai", "karlo")
-DISPLAY_NAMES = {"openai": "OpenAI", "karlo": "Karlo"}
+
+def _engines():
+    """The registered engines: their key variables, base-URL variables and names (imported late: engines import us)."""
+    from lib.providers import registry
+
+    return registry.engines()
+
+
+def __getattr__(name: str):
+    # PROVIDERS and DISPLAY_NAMES follow the registry, so a new engine needs no edit here.
+    if name == "PROVIDERS":
+        return tuple(e.id for e in _engines())
+    if name == "DISPLAY_NAMES":
+        return {e.id: e.label for e in _engines()}
+    raise AttributeError(name)
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
     """How to reach one provider right now."""
 
-    provider: str  # "openai" | "karlo"
+    provider: str  # an engine id from lib.providers.registry: "openai", "karlo", ...
     mode: str  # "live" | "demo" | "misconfigured"
     base_url: str
     key: str | None = field(default=None, repr=False)
@@ -40,7 +50,9 @@ class ProviderConfig:
 
     @property
     def name(self) -> str:
-        return DISPLAY_NAMES[self.provider]
+        from lib.providers import registry
+
+        return registry.label(self.provider)
 
     @property
     def backend(self) -> str:
@@ -105,32 +117,47 @@ def resolve(
     secrets, secrets_problem = read_secrets_file()
     forced = demo_setting()
     configs: dict[str, ProviderConfig] = {}
-    for provider in PROVIDERS:
+    for engine in _engines():
+        provider = engine.id
         key, source = None, None
         if session_keys.get(provider, "").strip():
             key, source = session_keys[provider].strip(), "sidebar"
-        elif os.environ.get(_KEY_VARS[provider], "").strip():
-            key, source = os.environ[_KEY_VARS[provider]].strip(), "environment"
-        elif str(secrets.get(_KEY_VARS[provider], "")).strip():
-            key, source = str(secrets[_KEY_VARS[provider]]).strip(), "secrets.toml"
-        base_url = (os.environ.get(_URL_VARS[provider]) or str(secrets.get(_URL_VARS[provider], "")) or _DEFAULT_URLS[provider]).strip()
+        for var in engine.key_vars:
+            if key is not None:
+                break
+            if os.environ.get(var, "").strip():
+                key, source = os.environ[var].strip(), "environment"
+            elif str(secrets.get(var, "")).strip():
+                key, source = str(secrets[var]).strip(), "secrets.toml"
+        url_var = engine.base_url_var
+        set_url = ((os.environ.get(url_var) or str(secrets.get(url_var, ""))).strip() if url_var else "")
+        base_url = set_url or (engine.default_base_url or "")
+        # A server that needs no key (a local OpenAI-compatible one) is live once its base URL is set.
+        reachable = key is not None or (engine.key_optional and bool(set_url))
+        if engine.needs_base_url and not set_url:
+            reachable = False
 
-        wants_demo = forced == "1" or (key is None and forced != "0")
+        wants_demo = forced == "1" or (not reachable and forced != "0")
         if wants_demo:
             if demo_base_urls is None or provider not in demo_base_urls:
                 from lib import demo  # the one place lib starts the emulator
 
-                demo_base_urls = demo.base_urls()
-            configs[provider] = ProviderConfig(
-                provider, "demo", demo_base_urls[provider], DEMO_KEY, "demo", extra_headers=dict(extra_headers or {})
-            )
-            continue
+                demo_base_urls = {**(demo_base_urls or {}), **demo.base_urls()}
+            if provider in demo_base_urls:
+                configs[provider] = ProviderConfig(
+                    provider, "demo", demo_base_urls[provider], DEMO_KEY, "demo", extra_headers=dict(extra_headers or {})
+                )
+                continue
         problem = None
-        if key is None:
-            problem = (
-                f"No {provider} key: set {_KEY_VARS[provider]} in the environment or .streamlit/secrets.toml, "
-                "or paste one in the sidebar. (STUDIO_DEMO=0 forbids demo mode.)"
-            )
+        if not reachable:
+            if engine.needs_base_url and not set_url:
+                problem = (f"{engine.label} is not set up: set {url_var} (and {engine.key_vars[0]} if the server needs a "
+                           "key) in the environment or .streamlit/secrets.toml.")
+            else:
+                problem = (f"No {provider} key: set {engine.key_vars[0]} in the environment or .streamlit/secrets.toml, "
+                           "or paste one in the sidebar.")
+            problem += (" (STUDIO_DEMO=0 forbids demo mode.)" if forced == "0" or not wants_demo
+                        else " (The demo emulator does not serve it.)")
         if problem and secrets_problem:
             problem = f"{secrets_problem} {problem}"
         problem = problem or check_base_url(base_url)

@@ -17,7 +17,11 @@ def base_urls() -> dict[str, str]:
 
             latency = int(os.environ.get("STUDIO_DEMO_LATENCY_MS", "600"))
             _running = start_in_thread(default_latency_ms=latency)
-    return {"openai": _running.openai_base_url, "karlo": _running.karlo_base_url}
+    from lib.providers import registry
+
+    # Each engine names the emulator face that serves it; a face the emulator does not have yet is left out.
+    return {e.id: getattr(_running, e.demo_face) for e in registry.engines()
+            if e.demo_face and getattr(_running, e.demo_face, None)}
 
 
 def running():

@@ -336,20 +336,27 @@ def render_images(
     """The final prompt on every engine the person picked, all at once, each image row in the run's ledger group.
 
     ``targets`` are ``lib.compare.Target``s; a failing engine fails only its own
-    cell.  Karlo gets ``karlo_prompt(prompt)`` (English, at most 256 characters).
+    cell.  Each engine gets the prompt as it takes it (``Engine.prepare_prompt``: Karlo
+    English only, at most 256 characters); the card notes any change.
     Returns the ``lib.compare.CompareRun``.
     """
     from lib import compare
+    from lib.providers import registry
 
-    def karlo_call(cfg: ProviderConfig, sent: str, settings: dict):
-        fitted = karlo_prompt(sent)
-        result = compare.call_karlo(cfg, fitted, settings)
-        if fitted != sent:
-            result.notes.append(f"Karlo was sent the English, {KARLO_PROMPT_MAX}-character form: {fitted}")
-        return result
+    def fitted_call(provider: str):
+        engine, call = registry.get(provider), compare.engine_call(provider, page)
 
+        def fitted(cfg: ProviderConfig, sent: str, settings: dict):
+            prompt, notes = engine.prepare_prompt(settings.get("model"), sent) if engine else (sent, [])
+            result = call(cfg, prompt, settings)
+            result.notes.extend(notes)
+            return result
+
+        return fitted
+
+    calls = {t.provider: fitted_call(t.provider) for t in targets}
     return compare.run_compare(configs, [prompt], targets, timeout_s=timeout_s, on_result=on_result,
-                               group_id=group_id, calls={"karlo": karlo_call}, page=page)
+                               group_id=group_id, calls=calls, page=page)
 
 
 __all__ = [

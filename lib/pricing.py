@@ -72,7 +72,17 @@ def token_counts(usage: Usage) -> dict[str, int]:
     return counts
 
 
-def _genai_price(model: str, counts: dict[str, int], when: datetime | None) -> float | None:
+def _genai_provider(provider: str) -> str | None:
+    """genai-prices' id for an engine (``Engine.genai_prices_provider``), or ``None`` when it has none."""
+    try:
+        from lib.providers import registry
+    except ImportError:  # pragma: no cover
+        return None
+    engine = registry.get(provider)
+    return engine.genai_prices_provider if engine is not None else None
+
+
+def _genai_price(model: str, counts: dict[str, int], when: datetime | None, provider_id: str = "openai") -> float | None:
     try:
         from genai_prices import Usage as GenaiUsage, calc_price
     except ImportError:  # pragma: no cover - genai-prices is a declared dependency
@@ -80,7 +90,7 @@ def _genai_price(model: str, counts: dict[str, int], when: datetime | None) -> f
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = calc_price(GenaiUsage(**counts), model, provider_id="openai", genai_request_timestamp=when)
+            result = calc_price(GenaiUsage(**counts), model, provider_id=provider_id, genai_request_timestamp=when)
     except Exception:  # an unknown model or usage it cannot split: fall back to the table, never crash a record
         return None
     return float(result.total_price)
@@ -138,13 +148,11 @@ def price(
     if usage is not None and isinstance((usage.details or {}).get("cost_usd"), (int, float)):
         return float(usage.details["cost_usd"]), "reported"
     model = model or ""
-    if provider == "karlo":
-        cost = _table_image_price("karlo", model or "karlo", n_images, size, quality)
-        return (cost, "table") if cost is not None else (None, "unpriced")
     counts = token_counts(usage) if usage is not None else {}
     if counts.get("input_tokens") is not None or counts.get("output_tokens") is not None:
-        if provider == "openai":
-            cost = _genai_price(model, counts, when)
+        genai_provider = _genai_provider(provider)
+        if genai_provider:
+            cost = _genai_price(model, counts, when, genai_provider)
             if cost is not None:
                 return cost, "computed"
         cost = _table_token_price(provider, model, counts)
@@ -157,3 +165,11 @@ def price(
         if cost is not None:
             return cost, "table"
     return None, "unpriced"
+
+
+def estimate(provider: str, model: str, settings: dict[str, Any]) -> float | None:
+    """What one call should cost before it is sent, from the per-image table; ``None`` when only usage can tell."""
+    n = settings.get("n") or settings.get("samples") or 1
+    size = settings.get("size") or (f"{settings['width']}x{settings['height']}" if settings.get("width") else None)
+    quality = {"auto": None}.get(settings.get("quality") or "", settings.get("quality"))
+    return _table_image_price(provider, model or "", int(n), size, quality)

@@ -27,6 +27,7 @@ import numpy as np
 import requests
 from PIL import Image, UnidentifiedImageError
 
+from lib import catalog
 from lib.config import ProviderConfig
 from lib.errors import (
     AuthError,
@@ -54,7 +55,8 @@ this constant and ``karlo_mask`` are what to change.
 
 API_PATH = "/v2/inference/karlo/"
 DEFAULT_VERSION = "v2.1"
-SIZE_RANGES = {"v2.0": (384, 640), "v2.1": (256, 1280)}  # width and height, multiples of 8
+# Width and height range per version, multiples of 8: from the Karlo rows of lib/data/models.toml (one place).
+SIZE_RANGES = {m.id.removeprefix("karlo-"): m.size_range for m in catalog.engine_models("karlo") if m.size_range}
 SCHEDULERS = ("decoder_ddim_v_prediction", "decoder_ddpm_v_prediction")
 IMAGE_FORMATS = ("webp", "jpeg", "png")
 RETURN_TYPES = ("base64_string", "url")

@@ -30,7 +30,7 @@ def png(color=(200, 40, 40)) -> bytes:
 
 
 def image_result(model: str, provider: str = "openai") -> ImageResult:
-    return ImageResult(provider=provider, model=model, endpoint=compare.ENDPOINTS[provider],
+    return ImageResult(provider=provider, model=model, endpoint="/stub/" + provider,
                        images=[GeneratedImage(png(), width=8, height=8)], params={"model": model, "size": "8x8"},
                        usage=Usage(10, 20))
 

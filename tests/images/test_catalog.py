@@ -72,7 +72,7 @@ def test_model_listing_narrows_the_offer_and_an_unhelpful_listing_does_not(monke
     assert ids(catalog.image_models(COMPATIBLE, today=TODAY)) == ["gpt-image-2", "gpt-image-1.5"]
     assert ids(catalog.chat_models(COMPATIBLE, today=TODAY)) == ["gpt-5.4"]
     monkeypatch.setattr(catalog, "available_model_ids", lambda cfg: frozenset({"some-embedding-model"}))
-    assert len(catalog.image_models(COMPATIBLE, today=TODAY)) == len(catalog.load().images)
+    assert len(catalog.image_models(COMPATIBLE, today=TODAY)) == len(catalog.engine_models("openai"))
 
 
 def test_available_model_ids_falls_back_to_none_offline_and_caches(monkeypatch):

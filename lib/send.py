@@ -1,0 +1,169 @@
+"""One send path for every image call: the engine call, then its ledger row, whatever happened.
+
+Pages and Compare call ``send`` (or, when they keep their own clock as Compare
+does, ``call_engine`` on a worker and ``record_outcome`` when the cell is
+settled).  Any exception becomes a ``StudioError`` with a message in words and a
+ledger row; a call that came back (and may be billed) is never missing from the
+ledger: if writing its row fails, the outcome still carries the pictures and a
+sentence saying the ledger could not record it.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from lib.errors import Cancelled, ProviderDown, StudioError, redact
+from lib.providers import registry
+from lib.providers.base import EDIT, GENERATE, INPAINT, VARIATION, Engine, OnProgress
+from lib.types import ImageResult
+
+
+@dataclass
+class Request:
+    """What a page gathered: which engine and model, the prompt, the settings and any input pictures."""
+
+    engine: str
+    action: str  # generate | edit | variation | inpaint
+    model: str
+    prompt: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    images: list[bytes] = field(default_factory=list)  # edit/variation/inpaint inputs, first = the one to change
+    mask: bytes | None = None  # studio convention: transparent = edit
+    page: str = "generate"
+    group_id: str | None = None
+    record_params: dict[str, Any] | None = None  # extra facts for the ledger's params (e.g. input fixes)
+
+
+@dataclass
+class Outcome:
+    """What came of a request: the result or the error, its ledger row, and any problem writing that row."""
+
+    request: Request
+    result: ImageResult | None = None
+    error: StudioError | None = None
+    row: Any = None
+    ledger_problem: str | None = None
+    latency_ms: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None
+
+
+def engine_for(request: Request) -> Engine:
+    engine = registry.get(request.engine)
+    if engine is None:
+        raise StudioError(f"There is no engine called {request.engine!r}; pick one from the list.",
+                          param="engine", code="unknown_engine")
+    return engine
+
+
+def call_engine(cfg, request: Request, *, timeout: float | None = None, on_progress: OnProgress | None = None,
+                retries: bool = True, secrets: list[str] | None = None) -> ImageResult:
+    """The engine call alone; every failure is a StudioError whose message says what to do."""
+    try:
+        engine = engine_for(request)
+        if cfg is None or not cfg.usable:
+            from lib.errors import AuthError
+
+            raise AuthError((cfg.problem if cfg is not None else None) or f"{engine.label} is not set up.",
+                            provider=request.engine)
+        engine.refuse(engine.check(request.model, request.action, request.prompt, request.settings))
+        common = dict(model=request.model, settings=dict(request.settings), timeout=timeout, on_progress=on_progress)
+        if request.action == GENERATE:
+            return engine.generate(cfg, prompt=request.prompt or "", retries=retries, **common)
+        if not request.images:
+            from lib.errors import InvalidInput
+
+            raise InvalidInput("Add a picture first.", provider=request.engine, param="image")
+        if request.action == EDIT:
+            return engine.edit(cfg, prompt=request.prompt or "", images=list(request.images), mask=request.mask, **common)
+        if request.action == VARIATION:
+            return engine.vary(cfg, image=request.images[0], prompt=request.prompt, **common)
+        if request.action == INPAINT:
+            return engine.inpaint(cfg, prompt=request.prompt or "", image=request.images[0], mask=request.mask, **common)
+        raise StudioError(f"Unknown action {request.action!r}.", provider=request.engine, code="unknown_action")
+    except StudioError:
+        raise
+    except Exception as exc:  # a bug or an unexpected reply stays a message, never a traceback
+        keys = list(secrets or []) + ([cfg.key] if cfg is not None and getattr(cfg, "key", None) else [])
+        raise ProviderDown(
+            f"The call failed unexpectedly ({type(exc).__name__}: {redact(str(exc), keys)[:200]}). "
+            "Your prompt and settings are kept; try again.", provider=request.engine, code=type(exc).__name__,
+        ) from exc
+
+
+def _record(**fields):
+    from lib.store import record_call
+
+    return record_call(**fields)
+
+
+def record_outcome(cfg, outcome: Outcome, *, record: Callable[..., Any] = _record) -> Outcome:
+    """Write the outcome's one ledger row; a failure to write is said in ``ledger_problem``, never raised."""
+    request = outcome.request
+    engine = registry.get(request.engine)
+    action = engine.ledger_action(request.action) if engine else request.action
+    result, error = outcome.result, outcome.error
+    params = dict(result.params) if result is not None and result.params else {
+        k: v for k, v in request.settings.items() if v is not None and v != "" and k != "timeout"}
+    params.update(request.record_params or {})
+    if result is not None and result.notes and "notes" not in params:
+        params["notes"] = list(result.notes)
+    seeds = [image.seed for image in (result.images if result else []) if image.seed is not None]
+    if seeds:
+        params["seeds"] = seeds  # the seeds used, so "reuse these settings" redraws the same pictures
+    negative = request.settings.get("negative_prompt") or None
+    try:
+        outcome.row = record(
+            page=request.page, action=action, cfg=cfg, result=result, error=error, prompt=request.prompt,
+            negative_prompt=negative, params=params, model=request.model,
+            endpoint=(result.endpoint if result is not None else (engine.endpoint(request.model, request.action)
+                                                                   if engine else None)),
+            inputs=list(request.images) or None, mask=request.mask, group_id=request.group_id,
+            latency_ms=(result.latency_ms if result is not None and result.latency_ms is not None else outcome.latency_ms),
+        )
+    except Exception as exc:  # a full disk must not hide a result the person already paid for
+        message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        outcome.ledger_problem = f"This result could not be written to the ledger: {message}"[:300]
+    return outcome
+
+
+def send(cfg, request: Request, *, timeout: float | None = None, on_progress: OnProgress | None = None,
+         after: Callable[[ImageResult], None] | None = None, record: Callable[..., Any] = _record) -> Outcome:
+    """Call the engine and write its ledger row; the outcome holds the result or the error (never raises a StudioError).
+
+    ``after(result)`` may change the pictures before they are stored (e.g. paste the
+    unmasked pixels back); its own failure becomes the outcome's error, and the row
+    still records the call with the pictures and usage that came back.  A Stop (KeyboardInterrupt, Streamlit's rerun) records a
+    cancelled row and is raised again.
+    """
+    outcome = Outcome(request)
+    started = time.perf_counter()
+    try:
+        outcome.result = call_engine(cfg, request, timeout=timeout, on_progress=on_progress)
+        if after is not None:
+            try:
+                after(outcome.result)
+            except StudioError:
+                raise
+            except Exception as exc:
+                raise ProviderDown(f"The pictures came back but could not be finished ({type(exc).__name__}). "
+                                   "Try again.", provider=request.engine, code=type(exc).__name__) from exc
+    except StudioError as exc:
+        outcome.error = exc
+        if outcome.result is not None and not outcome.result.images:
+            outcome.result = None
+    except BaseException:  # the person pressed Stop or left the page mid-call: the row still says so
+        outcome.result, outcome.error = None, Cancelled(
+            "Stopped before the pictures arrived; anything already made was not kept.", provider=request.engine)
+        outcome.latency_ms = (time.perf_counter() - started) * 1000
+        record_outcome(cfg, outcome, record=record)
+        raise
+    outcome.latency_ms = (time.perf_counter() - started) * 1000
+    # Billed but unfinished (``after`` failed): the row keeps the pictures and usage as they came, and the error.
+    record_outcome(cfg, outcome, record=record)
+    if outcome.ledger_problem and outcome.error is not None:
+        outcome.error.message += f" (The ledger could not record it either: {outcome.ledger_problem})"
+    return outcome

@@ -5,6 +5,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from starlette.applications import Starlette
@@ -24,6 +25,13 @@ class EmulatorState:
     calls: list[dict[str, Any]] = field(default_factory=list)
     served_files: dict[str, tuple[bytes, str, float]] = field(default_factory=dict)  # token -> (bytes, mime, expires_at)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The emulator's date (a date or "YYYY-MM-DD"); None: STUDIO_TODAY, else the UTC date, read per request.
+    today: date | str | None = None
+
+    def current_date(self) -> date:
+        from emulator.openai_models import today_from
+
+        return today_from(self.today)
 
     def log_call(self, request: Request, body: Any) -> None:
         """Remember what arrived (never the Authorization header), so tests can assert on it."""
@@ -47,10 +55,12 @@ class EmulatorState:
             await asyncio.sleep(remaining)
 
 
-def create_app(*, default_latency_ms: int = 0, hang_seconds: float = 300.0, karlo_url_ttl_s: float = 600.0) -> Starlette:
+def create_app(*, default_latency_ms: int = 0, hang_seconds: float = 300.0, karlo_url_ttl_s: float = 600.0,
+               today: date | str | None = None) -> Starlette:
     from emulator import karlo_api, openai_api
 
-    state = EmulatorState(default_latency_ms=default_latency_ms, hang_seconds=hang_seconds, karlo_url_ttl_s=karlo_url_ttl_s)
+    state = EmulatorState(default_latency_ms=default_latency_ms, hang_seconds=hang_seconds,
+                          karlo_url_ttl_s=karlo_url_ttl_s, today=today)
 
     async def list_calls(request: Request) -> JSONResponse:
         with state.lock:

@@ -28,6 +28,7 @@ import re
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, AsyncIterator
 
 import numpy as np
@@ -38,47 +39,12 @@ from starlette.routing import Route
 
 from emulator import openai_render as render
 from emulator.faults import read_directives
+from emulator.openai_models import (CHAT_MODELS, COMPAT, EXTRA_QUALITY, IMAGE_MODELS, OFFICIAL, OUTPUT_TOKENS,
+                                    ImageModel, endpoint_served, is_retired, is_served, served_models)
 
 # ---------------------------------------------------------------- catalogue
 
 CREATED = 1_760_000_000  # a fixed "created" for model objects
-
-CHAT_MODELS = [
-    "gpt-6-luna", "gpt-6-sol", "gpt-6-astra", "gpt-6.1-terra", "gpt-6.1-sol", "gpt-5.5", "gpt-5.4", "gpt-5.4-mini",
-    "gpt-5.4-nano", "gpt-5.2", "gpt-5.1", "gpt-5", "gpt-5-mini", "gpt-5-nano", "gpt-4.1", "gpt-4.1-mini",
-    "gpt-4o", "gpt-4o-mini",
-]
-# Shut down before today in this world; the API answers 404 model_not_found for them.
-RETIRED_MODELS = {"gpt-image-1", "gpt-3.5-turbo", "gpt-4", "gpt-4.1-nano"}
-
-
-@dataclass(frozen=True)
-class ImageModel:
-    family: str  # dall-e-2 | dall-e-3 | gpt-fixed (three sizes) | gpt-free (any WxH within limits)
-    qualities: tuple[str, ...] = ("low", "medium", "high", "auto")
-    edits: bool = True
-
-
-_GPT_FIXED = ImageModel("gpt-fixed")
-_GPT_FREE = ImageModel("gpt-free")
-_GPT_FREE_PLUS = ImageModel("gpt-free", ("low", "medium", "high", "xhigh", "max", "auto"))
-IMAGE_MODELS: dict[str, ImageModel] = {
-    "gpt-image-1-mini": _GPT_FIXED,
-    "gpt-image-1.5": _GPT_FIXED,
-    "gpt-image-1.5-2025-12-16": _GPT_FIXED,
-    "chatgpt-image-latest": _GPT_FIXED,
-    "gpt-image-2": _GPT_FREE,
-    "gpt-image-2-2026-04-21": _GPT_FREE,
-    "gpt-image-2.5-sunburst": _GPT_FREE_PLUS,
-    "gpt-image-2.5-sunburst-2026-09-08": _GPT_FREE_PLUS,
-    "gpt-image-2.5-flare": _GPT_FREE_PLUS,
-    "gpt-image-2.5-flare-2026-09-08": _GPT_FREE_PLUS,
-    "gpt-image-2.6-sunburst": _GPT_FREE,
-    "gpt-image-2.6-flare": _GPT_FREE,
-    # Legacy DALL·E contract, still spoken by OpenAI-compatible servers.
-    "dall-e-2": ImageModel("dall-e-2", ("standard", "auto")),
-    "dall-e-3": ImageModel("dall-e-3", ("standard", "hd", "auto"), edits=False),
-}
 FIXED_SIZES = ("1024x1024", "1536x1024", "1024x1536")
 DALLE_SIZES = {"dall-e-2": ("256x256", "512x512", "1024x1024"), "dall-e-3": ("1024x1024", "1792x1024", "1024x1792")}
 PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000}
@@ -86,13 +52,6 @@ GPT_PROMPT_LIMIT = 32000
 GPT_ONLY_PARAMS = ("background", "output_format", "output_compression", "moderation", "partial_images", "stream",
                    "input_fidelity")
 
-# Output image tokens per image for gpt-image models (openai-api.md §4); other sizes scale by area.
-OUTPUT_TOKENS = {
-    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
-    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
-    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
-}
-EXTRA_QUALITY = {"xhigh": 1.5, "max": 2.0}  # the 2.5 models' extra qualities: multiples of high
 URL_TTL_S = 3600.0  # DALL·E URLs expire after 60 minutes
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DALLE2_UPLOAD_BYTES = 4 * 1024 * 1024
@@ -125,9 +84,18 @@ def _invalid(param: str, message: str, code: str = "invalid_value") -> ApiError:
     return ApiError(400, message, param=param, code=code)
 
 
-def _model_not_found(model: str) -> ApiError:
+def _model_not_found(model: str, call: "Call | None" = None) -> ApiError:
+    if call is not None and is_retired(model, call.face, call.today):
+        # The shape api.openai.com has used for shut-down models (text-davinci-003 and others).
+        return ApiError(404, f"The model `{model}` has been deprecated, learn more here: "
+                             "https://platform.openai.com/docs/deprecations", code="model_not_found")
     return ApiError(404, f"The model `{model}` does not exist or you do not have access to it.",
                     code="model_not_found")
+
+
+def _invalid_url(request: Request) -> ApiError:
+    """What api.openai.com answers for a path it does not serve (or no longer serves)."""
+    return ApiError(404, f"Invalid URL ({request.method} {request.url.path})")
 
 
 def _redact_key(key: str) -> str:
@@ -248,13 +216,15 @@ class Call:
     key: str = ""
     request_id: str = ""
     latency_ms: int | None = None  # asked for by header or directive (None: the emulator's default)
+    face: str = OFFICIAL  # OFFICIAL (/v1, api.openai.com today) or COMPAT (/compat/v1, never retires)
+    today: date = field(default_factory=date.today)
 
 
 async def _read(request: Request, multipart: bool) -> tuple[dict | None, dict, dict]:
     """(body fields or None if unreadable, uploads, what to log) for a JSON or multipart request."""
     if request.method == "GET":
         return {}, {}, {}
-    if multipart or request.headers.get("content-type", "").startswith("multipart/"):
+    if multipart or request.headers.get("content-type", "").startswith(("multipart/", "application/x-www-form")):
         form = await request.form(max_files=64, max_part_size=4 * 1024 * 1024)
         fields: dict[str, Any] = {}
         files: dict[str, list[tuple[str, bytes]]] = {}
@@ -290,13 +260,17 @@ async def _hang(state, request: Request) -> bool:
     return False
 
 
-def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
+def _endpoint(state, handler, face: str, path: str, *, chat: bool = False, multipart: bool = False):
     """Wrap a handler with what every OpenAI route does: log, auth, latency, faults, request id, errors."""
 
     async def endpoint(request: Request) -> Response:
         request_id = "req_" + secrets.token_hex(16)
         deadline = None
+        today = state.current_date()
         try:
+            if not endpoint_served(path, face, today):
+                state.log_call(request, {})
+                raise _invalid_url(request)
             try:
                 body, files, logged = await _read(request, multipart)
             except Exception:  # a broken multipart body
@@ -327,7 +301,7 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
                 response = HTMLResponse(_HTML_502, status_code=502)
             else:
                 call = Call(request, body, files, fault, directives.clean_prompt, key, request_id,
-                            directives.latency_ms)
+                            directives.latency_ms, face, today)
                 response = await handler(state, call)  # drawing happens inside the latency, not after it
                 await state.wait_until(deadline)
         except ApiError as err:
@@ -344,7 +318,7 @@ def _endpoint(state, handler, *, chat: bool = False, multipart: bool = False):
 
 
 async def list_models(state, call: Call) -> Response:
-    ids = CHAT_MODELS + list(IMAGE_MODELS)
+    ids = served_models(call.face, call.today)
     return JSONResponse({"object": "list", "data": [_model_object(i) for i in ids]})
 
 
@@ -355,8 +329,8 @@ def _model_object(model_id: str) -> dict:
 
 async def get_model(state, call: Call) -> Response:
     model_id = call.request.path_params["model"]
-    if model_id not in CHAT_MODELS and model_id not in IMAGE_MODELS:
-        raise _model_not_found(model_id)
+    if not is_served(model_id, call.face, call.today):
+        raise _model_not_found(model_id, call)
     return JSONResponse(_model_object(model_id))
 
 
@@ -400,8 +374,8 @@ async def chat_completions(state, call: Call) -> Response:
     model = body.get("model")
     if not model:
         raise _invalid("model", "Missing required parameter: 'model'.", "missing_required_parameter")
-    if model not in CHAT_MODELS:
-        raise _model_not_found(model)
+    if model not in CHAT_MODELS or not is_served(model, call.face, call.today):
+        raise _model_not_found(model, call)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise _invalid("messages", "Missing required parameter: 'messages'." if messages is None else
@@ -536,13 +510,18 @@ def _enum_values(values) -> str:
     return ", ".join(quoted[:-1]) + ", and " + quoted[-1] if len(quoted) > 1 else quoted[0]
 
 
-def _image_job(body: dict, prompt: str | None, *, edit: bool) -> ImageJob:
+def _image_job(call: Call, *, edit: bool) -> ImageJob:
+    body, prompt = call.body, call.prompt
     model = body.get("model") or None
     if model is None:
-        # The spec: dall-e-2 unless a GPT-image-only parameter is used (edits default to gpt-image-1.5).
+        if call.face == OFFICIAL:
+            # The 2026-08 spec's defaults (dall-e-2; gpt-image-1.5 for edits) are shut down; SDK 3.51 says
+            # "Specify a model explicitly".  Assumed: today's API asks for one rather than guessing.
+            raise _invalid("model", "Missing required parameter: 'model'.", "missing_required_parameter")
+        # A compatible server follows the legacy spec: dall-e-2 unless a GPT-image-only parameter is used.
         model = "gpt-image-1.5" if edit or any(body.get(p) is not None for p in GPT_ONLY_PARAMS) else "dall-e-2"
-    if model in RETIRED_MODELS or model not in IMAGE_MODELS:
-        raise _model_not_found(model)
+    if model not in IMAGE_MODELS or not is_served(model, call.face, call.today):
+        raise _model_not_found(model, call)
     kind = IMAGE_MODELS[model]
     if edit and not kind.edits:
         raise _invalid("model", f"Invalid value: '{model}'. Image edits are not supported for this model.")
@@ -639,7 +618,7 @@ def _image_job(body: dict, prompt: str | None, *, edit: bool) -> ImageJob:
 
 def _output_tokens(job: ImageJob) -> int:
     quality = "high" if job.quality in EXTRA_QUALITY else job.quality
-    table = OUTPUT_TOKENS[quality]
+    table = OUTPUT_TOKENS[job.kind.tokens][quality]
     per_image = table.get(job.size) or round(table["1024x1024"] * job.width * job.height / (1024 * 1024))
     return round(per_image * EXTRA_QUALITY.get(job.quality, 1.0))
 
@@ -730,7 +709,7 @@ async def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, 
 
 
 async def images_generations(state, call: Call) -> Response:
-    job = _image_job(call.body, call.prompt, edit=False)
+    job = _image_job(call, edit=False)
     transparent = job.background == "transparent"
     pictures = await asyncio.to_thread(
         lambda: [render.scene(job.prompt, job.width, job.height, i, transparent=transparent) for i in range(job.n)])
@@ -763,7 +742,7 @@ def _uploads(call: Call) -> list[tuple[str, bytes]]:
 
 
 async def images_edits(state, call: Call) -> Response:
-    job = _image_job(call.body, call.prompt, edit=True)
+    job = _image_job(call, edit=True)
     uploads = _uploads(call)
     if not uploads:
         raise _invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")
@@ -842,8 +821,8 @@ def _edit_size(job: ImageJob, size: tuple[int, int]) -> tuple[int, int]:
 async def images_variations(state, call: Call) -> Response:
     body = call.body
     model = body.get("model") or "dall-e-2"
-    if model in RETIRED_MODELS or model not in IMAGE_MODELS:
-        raise _model_not_found(model)
+    if model not in IMAGE_MODELS or not is_served(model, call.face, call.today):
+        raise _model_not_found(model, call)
     if model != "dall-e-2":
         raise _invalid("model", f"Invalid value: '{model}'. Image variations are only supported for dall-e-2; use "
                                 "the image edits endpoint with a prompt instead.")
@@ -891,13 +870,29 @@ async def served_file(request: Request) -> Response:
     return Response(data, media_type=mime)
 
 
+async def _not_served(request: Request) -> Response:
+    response = _invalid_url(request).response()
+    response.headers["x-request-id"] = "req_" + secrets.token_hex(16)
+    return response
+
+
 def routes(state) -> list[Route]:
-    return [
-        Route("/v1/models", _endpoint(state, list_models), methods=["GET"]),
-        Route("/v1/models/{model:path}", _endpoint(state, get_model), methods=["GET"]),
-        Route("/v1/chat/completions", _endpoint(state, chat_completions, chat=True), methods=["POST"]),
-        Route("/v1/images/generations", _endpoint(state, images_generations), methods=["POST"]),
-        Route("/v1/images/edits", _endpoint(state, images_edits, multipart=True), methods=["POST"]),
-        Route("/v1/images/variations", _endpoint(state, images_variations, multipart=True), methods=["POST"]),
-        Route("/_emulator/files/{name}", served_file, methods=["GET"]),
+    """Both faces: /v1 (api.openai.com on the emulator's date) and /compat/v1 (a compatible server)."""
+    table = [
+        ("/models", list_models, {"methods": ["GET"]}),
+        ("/models/{model:path}", get_model, {"methods": ["GET"]}),
+        ("/chat/completions", chat_completions, {"methods": ["POST"], "chat": True}),
+        ("/images/generations", images_generations, {"methods": ["POST"]}),
+        ("/images/edits", images_edits, {"methods": ["POST"]}),
+        ("/images/variations", images_variations, {"methods": ["POST"], "multipart": True}),
     ]
+    out = []
+    for prefix, face in (("/v1", OFFICIAL), ("/compat/v1", COMPAT)):
+        for path, handler, options in table:
+            options = dict(options)
+            methods = options.pop("methods")
+            out.append(Route(prefix + path, _endpoint(state, handler, face, path, **options), methods=methods))
+        # Anything else under the prefix: the API's JSON 404, not Starlette's plain text.
+        out.append(Route(prefix + "/{rest:path}", _not_served, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    out.append(Route("/_emulator/files/{name}", served_file, methods=["GET"]))
+    return out

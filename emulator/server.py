@@ -25,6 +25,11 @@ class RunningEmulator:
         return self.base_url + "/v1"
 
     @property
+    def compat_base_url(self) -> str:
+        """An OpenAI-compatible server (DALL·E contract, nothing retired)."""
+        return self.base_url + "/compat/v1"
+
+    @property
     def karlo_base_url(self) -> str:
         return self.base_url
 

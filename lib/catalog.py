@@ -215,13 +215,14 @@ _models_lock = threading.Lock()
 def available_model_ids(cfg: ProviderConfig) -> frozenset[str] | None:
     """The model ids this key may use, from ``GET /v1/models``; ``None`` when that cannot be asked.
 
-    Cached per (base URL, key) for ``MODELS_TTL_S``; a failure is remembered
-    briefly so an offline app does not wait on every rerun.
+    Cached per (base URL, key, day) for ``MODELS_TTL_S``: models shut down on a
+    given day, so a listing is not reused across days.  A failure is
+    remembered briefly so an offline app does not wait on every rerun.
     """
     if not cfg.usable or cfg.provider != "openai":
         return None
     # The key is hashed only so the cache key is not the secret itself.
-    cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest())
+    cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest(), clock.today())
     now = time.monotonic()
     with _models_lock:
         hit = _models_cache.get(cache_key)

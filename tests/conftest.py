@@ -68,6 +68,13 @@ def live_env(studio_env, emulator, monkeypatch):
     return studio_env
 
 
+@pytest.fixture
+def compat_env(live_env, emulator, monkeypatch):
+    """The OpenAI provider pointed at the emulator's OpenAI-compatible face, which still serves DALL·E."""
+    monkeypatch.setenv("OPENAI_BASE_URL", emulator.compat_base_url)
+    return live_env
+
+
 # Browser fixtures (app started with `streamlit run`, Debian's chromium through Playwright): one
 # Playwright per test session, shared by every test that drives a browser.
 from tests.browser_support import app_server, browser, chromium_path, page  # noqa: E402,F401

@@ -113,7 +113,7 @@ def test_real_canvas_tab_opens_and_nothing_painted_means_no_mask(studio_env):
     assert at.toggle(key="edit_keep").disabled  # nothing to keep outside of
 
 
-def test_legacy_dalle2_edit_crops_image_and_mask_alike(studio_env):
+def test_legacy_dalle2_edit_crops_image_and_mask_alike(compat_env):  # DALL·E lives on OpenAI-compatible servers now
     at = open_edit_page()
     upload = photo()  # 400x300: dall-e-2 needs a square
     at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()

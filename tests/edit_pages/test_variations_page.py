@@ -73,7 +73,7 @@ def test_variation_of_a_stored_result(studio_env):
     assert np.array_equal(sent, picked)  # it really started from the stored picture
 
 
-def test_legacy_dalle2_goes_through_the_variations_endpoint_with_a_square(studio_env):
+def test_legacy_dalle2_goes_through_the_variations_endpoint_with_a_square(compat_env):  # DALL·E lives on OpenAI-compatible servers now
     at = open_page()
     at.selectbox(key="var_model").set_value("dall-e-2").run()
     assert not any(t.key == "var_prompt" for t in at.text_area)  # the legacy endpoint takes no prompt

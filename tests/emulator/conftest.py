@@ -16,7 +16,10 @@ from referencing.jsonschema import DRAFT202012
 # ../shared/reference) so the contract tests run wherever the repository does; test_spec_subset.py checks
 # the cut against the full spec when it is there.
 SPEC_PATH = Path(__file__).resolve().parent / "openai_spec_subset.json"
-FULL_SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.json"
+# ../shared beside the checkout (/work/main) or beside the worktrees' folder (/work/wt/<name>).
+FULL_SPEC_PATH = next((p / "shared" / "reference" / "openai-openapi.json" for p in Path(__file__).resolve().parents[3:5]
+                       if (p / "shared" / "reference" / "openai-openapi.json").exists()),
+                      Path(__file__).resolve().parents[3] / "shared" / "reference" / "openai-openapi.json")
 KEY = "sk-test-emulator-key-7890"
 
 
@@ -86,3 +89,14 @@ class Http:
 @pytest.fixture(scope="session")
 def http(emulator):
     return Http(emulator.openai_base_url)
+
+
+@pytest.fixture(scope="session")
+def compat_client(emulator):
+    """The SDK against /compat/v1: an OpenAI-compatible server that still speaks DALL·E."""
+    return openai.OpenAI(api_key=KEY, base_url=emulator.compat_base_url, max_retries=0, timeout=20)
+
+
+@pytest.fixture(scope="session")
+def compat_http(emulator):
+    return Http(emulator.compat_base_url)

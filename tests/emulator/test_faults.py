@@ -138,12 +138,12 @@ def test_image_stream_break_sends_one_partial_then_drops(client):
     assert received == ["image_generation.partial_image"]
 
 
-def test_every_route_honours_faults(http):
+def test_every_route_honours_faults(http, compat_http):
     """Faults come before validation, so even incomplete requests fail the way the fault says."""
-    for method, path, kwargs in (("get", "/models", {}),
-                                 ("post", "/images/edits", {"data": {"model": "gpt-image-2", "prompt": "x"}}),
-                                 ("post", "/images/variations", {"data": {"model": "dall-e-2"}})):
-        r = getattr(http, method)(path, fault="503", **kwargs)
+    for face, method, path, kwargs in ((http, "get", "/models", {}),
+                                       (http, "post", "/images/edits", {"data": {"model": "gpt-image-2", "prompt": "x"}}),
+                                       (compat_http, "post", "/images/variations", {"data": {"model": "dall-e-2"}})):
+        r = getattr(face, method)(path, fault="503", **kwargs)
         assert r.status_code == 503 and r.json()["error"]["type"] == "server_error"
 
 

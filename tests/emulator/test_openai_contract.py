@@ -18,8 +18,8 @@ def test_models_list_matches_spec_and_offers_current_and_legacy_models(http, cli
     assert r.headers["content-type"].startswith("application/json")
     spec.validate(r.json(), "ListModelsResponse")
     ids = {m.id for m in client.models.list()}
-    assert {"gpt-image-2", "gpt-image-2.6-flare", "gpt-5.4-mini", "gpt-4o-mini", "gpt-6-luna", "dall-e-3"} <= ids
-    assert "gpt-image-1" not in ids  # shut down 2026-10-23
+    assert {"gpt-image-2", "gpt-image-2.6-flare", "gpt-5.4-mini", "gpt-4o-mini", "gpt-6-luna"} <= ids
+    assert not {"gpt-image-1", "dall-e-3", "gpt-image-1.5"} & ids  # shut down before or on 2026-12-01
 
 
 def test_retrieving_one_model_and_an_unknown_one(client):

@@ -25,8 +25,8 @@ def _gen(http, **body):
 # ------------------------------------------------------------------ generations
 
 
-def test_generation_matches_spec_with_echo_fields_and_table_usage(http, spec):
-    r = _gen(http, prompt="a lighthouse at dusk", n=2, size="1024x1536")
+def test_generation_matches_spec_with_echo_fields_and_table_usage(compat_http, spec):
+    r = _gen(compat_http, prompt="a lighthouse at dusk", n=2, size="1024x1536", model="gpt-image-1.5")
     assert r.status_code == 200, r.text
     body = r.json()
     spec.validate(body, "ImagesResponse")
@@ -34,16 +34,20 @@ def test_generation_matches_spec_with_echo_fields_and_table_usage(http, spec):
         ("1024x1536", "low", "png", "opaque")
     assert len(body["data"]) == 2 and all("url" not in d for d in body["data"])
     usage = body["usage"]
-    assert usage["output_tokens"] == 2 * 408  # low quality, 1024x1536, per image x n
+    assert usage["output_tokens"] == 2 * 408  # gpt-image-1 counts: low quality, 1024x1536, per image x n
     assert usage["input_tokens_details"]["text_tokens"] == len("a lighthouse at dusk") // 4
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     for item in body["data"]:
         assert decode(base64.b64decode(item["b64_json"])).size == (1024, 1536)
 
 
-@pytest.mark.parametrize("quality,expected", [("medium", 1568), ("high", 6208)])
-def test_usage_follows_quality_table(http, quality, expected):
-    r = _gen(http, prompt="a fox", size="1536x1024", quality=quality)
+@pytest.mark.parametrize("model,quality,expected", [
+    ("gpt-image-1.5", "medium", 1568), ("gpt-image-1.5", "high", 6208),  # gpt-image-1's measured counts
+    ("gpt-image-1-mini", "low", 750), ("gpt-image-1-mini", "high", 6500),  # its per-image prices at $8/M
+    ("gpt-image-2", "medium", 3500), ("gpt-image-2.6-flare", "low", 1000),  # ~$0.07 / $0.02 at 1024² at $30/M
+])
+def test_usage_follows_each_model_familys_table(compat_http, model, quality, expected):
+    r = _gen(compat_http, prompt="a fox", size="1536x1024", quality=quality, model=model)
     assert r.json()["usage"]["output_tokens"] == expected
 
 
@@ -94,29 +98,24 @@ def test_arbitrary_sizes_for_gpt_image_2_and_later(client):
                                    output_format="jpeg", output_compression=50)  # jpeg: quick to encode at 4K
         w, h = map(int, size.split("x"))
         assert decode(base64.b64decode(r.data[0].b64_json)).size == (w, h)
-        assert r.usage.output_tokens == round(272 * w * h / 1024 ** 2)
+        assert r.usage.output_tokens == round(667 * w * h / 1024 ** 2)
 
 
 @pytest.mark.parametrize("body,param", [
     ({"size": "1000x1000"}, "size"),  # not multiples of 16
     ({"size": "4096x1024"}, "size"),  # longer than 3840
     ({"size": "3200x640"}, "size"),  # 5:1
-    ({"model": "gpt-image-1.5", "size": "1280x720"}, "size"),  # fixed-size model
-    ({"model": "dall-e-2", "size": "1024x1536"}, "size"),
-    ({"model": "dall-e-3", "size": "512x512"}, "size"),
+    ({"model": "gpt-image-2.6-flare", "size": "1280x721"}, "size"),
     ({"n": 11}, "n"),
     ({"n": 0}, "n"),
-    ({"model": "dall-e-3", "n": 2}, "n"),
     ({"quality": "hd"}, "quality"),
     ({"quality": "xhigh"}, "quality"),  # only the 2.5 models have xhigh
-    ({"model": "dall-e-3", "quality": "low"}, "quality"),
     ({"output_format": "gif"}, "output_format"),
     ({"background": "transparent", "output_format": "jpeg"}, "background"),
     ({"background": "sideways"}, "background"),
     ({"output_compression": 50}, "output_compression"),  # png cannot be compressed lossy
     ({"output_compression": 101, "output_format": "jpeg"}, "output_compression"),
     ({"response_format": "url"}, "response_format"),  # GPT image models always return base64
-    ({"model": "dall-e-2", "background": "transparent"}, "background"),
     ({"partial_images": 4, "stream": True}, "partial_images"),
 ])
 def test_invalid_parameters_are_400_naming_the_param(http, spec, body, param):
@@ -127,13 +126,29 @@ def test_invalid_parameters_are_400_naming_the_param(http, spec, body, param):
     assert err["type"] == "invalid_request_error" and err["param"] == param and err["message"]
 
 
+@pytest.mark.parametrize("body,param", [
+    ({"model": "gpt-image-1.5", "size": "1280x720"}, "size"),  # fixed-size model
+    ({"model": "dall-e-2", "size": "1024x1536"}, "size"),
+    ({"model": "dall-e-3", "size": "512x512"}, "size"),
+    ({"model": "dall-e-3", "n": 2}, "n"),
+    ({"model": "dall-e-3", "quality": "low"}, "quality"),
+    ({"model": "dall-e-2", "background": "transparent"}, "background"),
+])
+def test_legacy_models_on_a_compatible_server_keep_their_limits(compat_http, spec, body, param):
+    r = _gen(compat_http, prompt="a fox", **{"quality": None, **body})
+    assert r.status_code == 400, r.text
+    spec.validate(r.json(), "ErrorResponse")
+    assert r.json()["error"]["param"] == param
+
+
 def test_xhigh_quality_is_accepted_by_the_2_5_models(client):
     r = client.images.generate(model="gpt-image-2.5-flare", prompt="a fox", quality="xhigh")
     assert r.quality == "xhigh" and r.usage.output_tokens > 4160
 
 
 @pytest.mark.parametrize("model,limit", [(GPT, 32000), ("dall-e-3", 4000), ("dall-e-2", 1000)])
-def test_prompt_length_limits_per_model(http, model, limit):
+def test_prompt_length_limits_per_model(compat_http, model, limit):
+    http = compat_http
     ok = http.post("/images/generations", json={"model": model, "prompt": "x" * limit, "response_format": None,
                                                 "size": {"dall-e-2": "256x256", "dall-e-3": "1024x1024"}.get(
                                                     model, "512x512")})
@@ -156,7 +171,8 @@ def test_unknown_or_retired_model_is_404_model_not_found(client, model):
     assert err.value.code == "model_not_found" and model in err.value.message
 
 
-def test_dalle_urls_are_served_by_the_emulator_and_expire(client, emulator, spec):
+def test_dalle_urls_are_served_by_the_emulator_and_expire(compat_client, emulator, spec):
+    client = compat_client
     r = client.images.generate(model="dall-e-2", prompt="a fox", size="512x512", n=2)
     spec.validate(r.model_dump(mode="json", exclude_none=True), "ImagesResponse")
     assert r.usage is None and all(d.b64_json is None for d in r.data)
@@ -170,7 +186,8 @@ def test_dalle_urls_are_served_by_the_emulator_and_expire(client, emulator, spec
     assert requests.get(r.data[0].url, timeout=10).status_code == 403
 
 
-def test_dalle_b64_and_dalle3_revised_prompt(client):
+def test_dalle_b64_and_dalle3_revised_prompt(compat_client):
+    client = compat_client
     r = client.images.generate(model="dall-e-3", prompt="a fox in a field", response_format="b64_json",
                                size="1792x1024", quality="hd", style="natural")
     assert decode(base64.b64decode(r.data[0].b64_json)).size == (1792, 1024)
@@ -186,7 +203,7 @@ def test_streamed_generation_yields_partials_then_the_same_final_image(client, s
     spec.validate(events[-1].model_dump(mode="json", exclude_none=True), "ImageGenCompletedEvent")
     plain = client.images.generate(model=GPT, prompt="a harbour at dawn", quality="low")
     assert events[-1].b64_json == plain.data[0].b64_json
-    assert events[-1].usage.output_tokens == 272
+    assert events[-1].usage.output_tokens == 667
     assert events[0].b64_json != events[-1].b64_json  # a preview, not the final picture
 
 

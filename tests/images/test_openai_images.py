@@ -21,6 +21,12 @@ def cfg(live_env):
     return resolved
 
 
+@pytest.fixture
+def compat_cfg(cfg, emulator):
+    """The same key against an OpenAI-compatible server that still speaks DALL·E."""
+    return dataclasses.replace(cfg, base_url=emulator.compat_base_url)
+
+
 def with_fault(cfg, fault):
     return dataclasses.replace(cfg, extra_headers={"X-Emulator-Fault": fault})
 
@@ -78,8 +84,8 @@ def test_streaming_usage_is_not_counted_twice_for_two_images(cfg):
     assert streamed.usage.output_tokens == plain.usage.output_tokens
 
 
-def test_legacy_dalle3_downloads_its_url_and_keeps_the_revised_prompt(cfg, emulator, emulator_calls):
-    result = oi.generate(cfg, model="dall-e-3", prompt="a lighthouse", size="1792x1024", quality="hd")
+def test_legacy_dalle3_downloads_its_url_and_keeps_the_revised_prompt(compat_cfg, emulator, emulator_calls):
+    result = oi.generate(compat_cfg, model="dall-e-3", prompt="a lighthouse", size="1792x1024", quality="hd")
     image = result.images[0]
     assert (image.width, image.height, image.mime) == (1792, 1024, "image/png")
     assert image.revised_prompt and image.revised_prompt.startswith("a lighthouse")
@@ -135,11 +141,11 @@ def test_variation_through_edits_for_gpt_image_models(cfg, emulator_calls):
     assert emulator_calls[-1]["body"]["prompt"] == oi.DEFAULT_VARIATION_PROMPT
 
 
-def test_variation_through_the_legacy_endpoint_on_a_compatible_server(cfg, emulator_calls):
-    result = oi.variation(cfg, model="dall-e-2", image=("photo.png", png(256, 256)), n=2, size="256x256")
+def test_variation_through_the_legacy_endpoint_on_a_compatible_server(compat_cfg, emulator_calls):
+    result = oi.variation(compat_cfg, model="dall-e-2", image=("photo.png", png(256, 256)), n=2, size="256x256")
     assert result.endpoint == "/v1/images/variations"
     assert [(i.width, i.height) for i in result.images] == [(256, 256)] * 2
-    assert emulator_calls[0]["path"] == "/v1/images/variations"
+    assert emulator_calls[0]["path"] == "/compat/v1/images/variations"
 
 
 def test_legacy_variation_is_refused_against_api_openai_com(cfg):
@@ -226,10 +232,10 @@ def test_the_sdk_client_is_reused_per_key_and_base_url(cfg):
     assert oi._client(cfg) is not oi._client(with_fault(cfg, "500"))
 
 
-def test_models_listing_from_the_server_narrows_the_offer_and_is_cached(cfg, emulator_calls):
+def test_models_listing_from_the_server_narrows_the_offer_and_is_cached(cfg, compat_cfg, emulator_calls):
     offered = [m.id for m in catalog.image_models(cfg)]
-    assert "gpt-image-2" in offered and "dall-e-2" in offered  # a compatible server still lists the legacy models
-    assert "gpt-image-1" not in offered  # retired: the emulator no longer lists it
+    assert "gpt-image-2" in offered and "dall-e-2" not in offered  # api.openai.com's face no longer lists DALL·E
+    assert "dall-e-2" in [m.id for m in catalog.image_models(compat_cfg)]  # a compatible server still does
     catalog.image_models(cfg)
     catalog.chat_models(cfg)
     assert [c["path"] for c in emulator_calls].count("/v1/models") == 1

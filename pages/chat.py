@@ -11,6 +11,7 @@ from lib.providers.openai_chat import ENDPOINT, ChatStream
 from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import format_cost, format_tokens
+from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE = "chat"
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +82,11 @@ def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | N
     stream = ChatStream(cfg, model=model, messages=api_messages, temperature=temperature, max_tokens=max_tokens)
     with st.chat_message("assistant"):
         try:
-            st.write_stream(stream)
+            shown = st.empty()  # redrawn per chunk, so an image in the reply is never drawn, not even for a moment
+            text = ""
+            for chunk in stream:
+                text += chunk
+                shown.markdown(chat_markdown(text))
         finally:
             # Runs even when the person presses stop or a click interrupts the run mid-reply: the partial
             # text is kept and the turn still gets its ledger row.  Streamlit raises its stop again on any
@@ -104,13 +109,13 @@ def show_reply_facts(message: dict) -> None:
     if message.get("latency_ms") is not None:
         facts.append(f"{message['latency_ms']:,.0f} ms total")
     if message.get("model"):
-        facts.append(message["model"])
+        facts.append(md_literal(message["model"]))
     st.caption(" · ".join(facts))
     if message["status"] == "cancelled":
         st.warning("Stopped before the end: the text above is what arrived.", icon=":material/stop_circle:")
     elif message["status"] != "ok":
         what = "Incomplete reply." if message["content"] else "No reply."
-        st.error(f"{what} {message['error'] or ''}", icon=":material/error:")
+        st.error(f"{what} {md_literal(message['error'] or '')}", icon=":material/error:")
     elif message.get("finish_reason") == "length":
         st.caption(":material/content_cut: Cut off at the max tokens limit.")
 
@@ -147,7 +152,7 @@ with st.sidebar:
             title = (info.first_prompt or "(empty)").strip().replace("\n", " ")
             title = title[:38] + ("…" if len(title) > 38 else "")
             current = group_id == st.session_state[CONVERSATION]
-            st.button(title, key=f"chat_open_{group_id}", on_click=reopen, args=(group_id,), width="stretch",
+            st.button(md_literal(title), key=f"chat_open_{group_id}", on_click=reopen, args=(group_id,), width="stretch",
                       type="primary" if current else "secondary", help=f"{info.last:%Y-%m-%d %H:%M} UTC")
 
 with st.expander("Model and system prompt", icon=":material/tune:"):
@@ -174,7 +179,7 @@ with st.expander("Model and system prompt", icon=":material/tune:"):
     if save_col.button("Save preset", icon=":material/save:", disabled=not preset_name.strip()):
         saved_prompts[preset_name.strip()] = st.session_state[SYSTEM]
         ledger.set_setting(SAVED_PROMPTS_SETTING, saved_prompts)
-        st.toast(f"Saved “{preset_name.strip()}”.")
+        st.toast(f"Saved “{md_literal(preset_name.strip())}”.")
         st.rerun()
 
 if not model:
@@ -192,7 +197,10 @@ regenerating = st.session_state.pop("chat_regenerating", False) and last_reply i
 shown = messages[:last_reply] if regenerating else messages  # a reply being regenerated is replaced, not repeated
 for i, message in enumerate(shown):
     with st.chat_message(message["role"]):
-        st.markdown(message["content"] or "_(no text arrived)_")
+        if not message["content"]:
+            st.markdown("_(no text arrived)_")
+        else:  # a reply keeps its Markdown but not its images; what the person typed is shown as typed
+            st.markdown(chat_markdown(message["content"]) if message["role"] == "assistant" else md_literal(message["content"]))
         if message["role"] != "assistant":
             continue
         show_reply_facts(message)
@@ -218,5 +226,5 @@ prompt = st.chat_input("Ask, imagine, describe…", key="chat_prompt", submit_mo
 if prompt:
     history = messages + [{"role": "user", "content": prompt}]
     with st.chat_message("user"):
-        st.markdown(prompt)
+        st.markdown(md_literal(prompt))
     stream_reply(cfg, history, model=model, temperature=send_temperature, max_tokens=send_max_tokens)

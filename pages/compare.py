@@ -11,6 +11,7 @@ from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
 from lib.errors import InvalidInput, StudioError
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.safe_text import md_literal
 from lib.ui.widgets import choose
 
 PAGE = "compare"
@@ -129,7 +130,7 @@ def target_picker(cfgs) -> None:
 def target_list() -> None:
     for i, target in enumerate(st.session_state[TARGETS]):
         name, remove = st.columns([6, 1], vertical_alignment="center")
-        name.markdown(f"**{i + 1}.** {target.label}")
+        name.markdown(f"**{i + 1}.** {md_literal(target.label)}")
         if remove.button("Remove", key=f"cmp_remove_{i}", icon=":material/close:"):
             st.session_state[TARGETS].pop(i)
             st.rerun()
@@ -146,21 +147,21 @@ def expand_with_pipeline(cfg, ideas: list[str], group_id: str) -> list[str]:
 
     prompts = []
     for idea in ideas:
-        with st.status(f"Imagining: {idea[:60]}", expanded=False) as box:
+        with st.status(f"Imagining: {md_literal(idea[:60])}", expanded=False) as box:
             run = run_pipeline(cfg, idea, model=compare.default_chat_model(), group_id=group_id, page=PAGE,
-                               on_step=lambda i, step: st.write(f"{i + 1}. {step.name}: {step.output[:120]}"))
+                               on_step=lambda i, step: st.text(f"{i + 1}. {step.name}: {step.output[:120]}"))
             failed = next((s for s in run.steps if s.error is not None), None)
             if failed is not None:
                 box.update(state="error")
                 raise failed.error
-            box.update(label=f"Imagined: {run.final_prompt[:80]}", state="complete")
+            box.update(label=f"Imagined: {md_literal(run.final_prompt[:80])}", state="complete")
         prompts.append(run.final_prompt)
     return prompts
 
 
 def draw_cell(cell: Cell, store) -> None:
     """One result (or its error) with what it cost and how long it took."""
-    st.markdown(f"**{cell.target.label}**")
+    st.markdown(f"**{md_literal(cell.target.label)}**")
     if cell.status in ("pending", "running"):
         st.caption("Waiting for an answer…")
     elif cell.row is not None and cell.status == "ok":
@@ -172,9 +173,9 @@ def draw_cell(cell: Cell, store) -> None:
     else:
         st.caption("Cancelled before it answered.")
     if cell.prompt_sent and cell.prompt_sent != cell.prompt:
-        st.caption(f"Sent in English: {cell.prompt_sent}")
+        st.caption(f"Sent in English: {md_literal(cell.prompt_sent)}")
     if cell.ledger_problem:
-        st.warning(cell.ledger_problem, icon=":material/warning:")
+        st.warning(md_literal(cell.ledger_problem), icon=":material/warning:")
 
 
 def save_vote(ledger, group_id: str, prompt: str, key: str, labels: list[str]) -> None:
@@ -188,7 +189,7 @@ def draw_grid(run: CompareRun, store, ledger, *, running: bool) -> dict:
     slots = {}
     labels = [t.label for t in run.targets]
     for pi, prompt in enumerate(run.prompts):
-        st.markdown(f"#### {pi + 1}. {prompt}" if len(run.prompts) > 1 else f"#### {prompt}")
+        st.markdown(f"#### {pi + 1}. {md_literal(prompt)}" if len(run.prompts) > 1 else f"#### {md_literal(prompt)}")
         for ti, column in enumerate(st.columns(len(labels))):
             with column:
                 slots[(pi, ti)] = st.empty()
@@ -196,7 +197,7 @@ def draw_grid(run: CompareRun, store, ledger, *, running: bool) -> dict:
                     draw_cell(run.cell(pi, ti), store)
         if not running and len(labels) > 1:
             key = f"cmp_vote_{run.group_id}_{pi}"
-            st.segmented_control("Which is best?", [*labels, TIE, BOTH_BAD], key=key,
+            st.segmented_control("Which is best?", [*labels, TIE, BOTH_BAD], key=key, format_func=md_literal,
                                  on_change=save_vote, args=(ledger, run.group_id, prompt, key, labels))
     return slots
 

@@ -21,6 +21,7 @@ from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.mask_painter import mask_painter
+from lib.ui.safe_text import md_literal
 from lib.ui.widgets import keep_valid
 
 PAGE = "edit"
@@ -95,18 +96,18 @@ for upload in uploads or []:
     except InvalidInput as err:
         problems.append(err.message)
 for message in problems:
-    st.error(message, icon=":material/broken_image:")
+    st.error(md_literal(message), icon=":material/broken_image:")
 if len(images) > max_images:
     problems.append(f"{model} takes at most {max_images} image{'s' if max_images > 1 else ''}: remove {len(images) - max_images}.")
-    st.error(problems[-1])
+    st.error(md_literal(problems[-1]))
 if images:
     columns = st.columns(4)
     for i, (name, image) in enumerate(images):
         with columns[i % len(columns)]:
-            st.image(image.png_bytes, caption=f"{name} · {image.width}×{image.height}", width="stretch")
+            st.image(image.png_bytes, caption=f"{md_literal(name)} · {image.width}×{image.height}", width="stretch")
     for name, image in images:
         for fix in image.fixes:
-            st.caption(f":material/build: {name}: {fix}")
+            st.caption(f":material/build: {md_literal(name)}: {md_literal(fix)}")
 
 # ---------------------------------------------------------------- mask
 mask: Normalised | None = None
@@ -126,7 +127,7 @@ if images and spec.can("mask"):
             except InvalidInput as err:
                 if not paint_tab.open:
                     problems.append(err.message)
-                st.error(err.message, icon=":material/broken_image:")
+                st.error(md_literal(err.message), icon=":material/broken_image:")
             if uploaded_mask is not None and invert:
                 flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, spec.legacy, "inverted mask")
                 uploaded_mask = Normalised(flipped.png_bytes, base.width, base.height,
@@ -134,11 +135,11 @@ if images and spec.can("mask"):
                                            flipped.warnings, flipped.coverage)
         if uploaded_mask is not None:  # (the painter shows its own preview)
             st.image(overlay_mask_preview(base.png_bytes, uploaded_mask.png_bytes), width=480,
-                     caption=f"Pink = will be edited ({uploaded_mask.coverage:.0%} of {base_name})")
+                     caption=f"Pink = will be edited ({uploaded_mask.coverage:.0%} of {md_literal(base_name)})")
             for fix in uploaded_mask.fixes:
-                st.caption(f":material/build: mask: {fix}")
+                st.caption(f":material/build: mask: {md_literal(fix)}")
             for warning in uploaded_mask.warnings:
-                st.warning(warning, icon=":material/warning:")
+                st.warning(md_literal(warning), icon=":material/warning:")
     with paint_tab:
         painted = mask_painter(base.png_bytes, key="edit_paint_" + hashlib.sha1(base.png_bytes).hexdigest()[:10])
         if painted is not None:

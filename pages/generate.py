@@ -9,6 +9,7 @@ from lib.providers import openai_images
 from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.safe_text import md_literal
 from lib.ui.widgets import choose
 
 PAGE = "generate"
@@ -93,7 +94,8 @@ if not model_ids:
     st.stop()
 if st.session_state.get(MODEL) and st.session_state[MODEL] not in model_ids:
     wanted = st.session_state.pop(MODEL)
-    st.warning(f"{wanted} is not offered here. {catalog.retirement_warning(wanted) or ''}", icon=":material/event_busy:")
+    st.warning(f"{md_literal(wanted)} is not offered here. {catalog.retirement_warning(wanted) or ''}",
+               icon=":material/event_busy:")
 
 prompt = st.text_area("Prompt", key=PROMPT, height=120, placeholder="A lighthouse on a cliff at dusk, oil painting")
 model_col, size_col, quality_col = st.columns(3)
@@ -150,7 +152,7 @@ if st.button("Generate", type="primary", icon=":material/image:"):
                                      partial_images=partial_images)
     if problems:  # nothing was sent: say what to change, keep every input as it is, and leave a trace
         for _param, message in problems:
-            st.error(message, icon=":material/edit:")
+            st.error(md_literal(message), icon=":material/edit:")
         record_call(page=PAGE, action="generate", cfg=cfg, prompt=prompt, model=model_id,
                     endpoint=openai_images.GENERATIONS, params={"size": size, "quality": quality, "n": int(n)},
                     error=InvalidInput(" ".join(m for _p, m in problems), provider="openai", param=problems[0][0],

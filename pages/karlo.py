@@ -15,6 +15,7 @@ from lib.store import recent_outputs, record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.mask_painter import mask_painter
+from lib.ui.safe_text import md_literal
 
 PAGE = "karlo"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
@@ -72,7 +73,7 @@ def pick_image(prefix: str, ledger, store, *, max_side: int, label: str = "Pictu
         sha = st.selectbox("Stored result", list(labels), key=f"{prefix}_stored", format_func=labels.get)
         return prepared_image(store.read(sha), f"stored image {sha[:10]}", max_side)
     except InvalidInput as err:
-        st.error(err.message, icon=":material/broken_image:")
+        st.error(md_literal(err.message), icon=":material/broken_image:")
     except OSError as err:
         st.error(f"That picture cannot be read ({type(err).__name__}). Pick another one.", icon=":material/broken_image:")
     return None
@@ -82,7 +83,7 @@ def show_picture(picture, caption: str) -> None:
     data, width, height, fixes = picture
     st.image(data, caption=f"{caption} · {width}×{height}", width=320)
     for fix in fixes:
-        st.caption(f":material/build: {fix}")
+        st.caption(f":material/build: {md_literal(fix)}")
 
 
 def english_check(text: str, what: str) -> bool:
@@ -222,7 +223,7 @@ try:
     seed_problem = None
 except InvalidInput as err:
     seeds, seed_problem = None, err
-    st.error(err.message, icon=":material/pin:")
+    st.error(md_literal(err.message), icon=":material/pin:")
 output = {"image_format": image_format, "image_quality": int(image_quality), "nsfw_checker": nsfw_checker,
           "upscale": upscale or None, "scale": int(scale), "samples": int(samples), "seed": seeds,
           "num_inference_steps": int(steps), "guidance_scale": float(guidance), "scheduler": scheduler, "version": version}
@@ -286,12 +287,12 @@ with inpaint_tab:
                     st.image(overlay_mask_preview(base[0], studio_mask), width=320,
                              caption=f"Pink = will be repainted ({coverage:.0%})")
                     for fix in fixes:
-                        st.caption(f":material/build: mask: {fix}")
+                        st.caption(f":material/build: mask: {md_literal(fix)}")
                     if coverage == 0.0:
                         st.warning("The mask marks nothing to repaint.", icon=":material/warning:")
                         studio_mask = None
                 except InvalidInput as err:
-                    st.error(err.message, icon=":material/broken_image:")
+                    st.error(md_literal(err.message), icon=":material/broken_image:")
         else:
             studio_mask = mask_painter(base[0], key="karlo_paint_" + hashlib.sha1(base[0]).hexdigest()[:10])
         if studio_mask is None:
@@ -331,14 +332,14 @@ with nsfw_tab:
         try:
             prepared.append((upload.name, prepared_image(upload.getvalue(), upload.name, 2048)[0]))
         except InvalidInput as err:
-            st.error(err.message, icon=":material/broken_image:")
+            st.error(md_literal(err.message), icon=":material/broken_image:")
     if checks and len(checks) > karlo.MAX_SAMPLES:
         st.warning(f"Only the first {karlo.MAX_SAMPLES} pictures are checked.")
     if st.button("Check", type="primary", icon=":material/shield:", key="karlo_nsfw_send", disabled=not prepared):
         st.session_state[LAST_ERROR] = None
         try:
             verdicts = client.check_nsfw([data for _, data in prepared])
-            summary = "\n".join(f"- **{name}**: {'NSFW' if v.nsfw_content_detected else 'safe'} "
+            summary = "\n".join(f"- **{md_literal(name)}**: {'NSFW' if v.nsfw_content_detected else 'safe'} "
                                 f"(score {v.nsfw_score:.2f})" for (name, _), v in zip(prepared, verdicts))
             row = record_call(page=PAGE, action="nsfw_check", cfg=cfg, model="karlo-nsfw-checker",
                               endpoint=karlo.API_PATH + "nsfw_checker", output_text=summary,
@@ -361,4 +362,4 @@ for row_id in st.session_state[ROWS][:6]:
     if row is not None and row.status == "ok":
         result_card(row, store)
         if row.usage_detail.get("seeds"):
-            st.caption(f"Seeds: {', '.join(map(str, row.usage_detail['seeds']))}")
+            st.caption(f"Seeds: {md_literal(', '.join(map(str, row.usage_detail['seeds'])))}")

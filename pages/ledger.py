@@ -11,6 +11,7 @@ import streamlit as st
 from lib import clock
 from lib.store import StoreUnavailable, open_store, report
 from lib.ui import budget, cards
+from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE_SIZE = 200  # table rows per page: keeps a 100,000-row ledger quick to draw
 ROOT = Path(__file__).resolve().parent.parent
@@ -197,14 +198,17 @@ for row_id in selected_ids[:1]:
         continue
     with st.container(border=True):
         badge = " :orange-badge[demo]" if row.backend == "demo" else ""
-        st.markdown(f"#### {row.model or row.provider} · {row.action}{badge}")
-        st.caption(f"{row.created_at:%Y-%m-%d %H:%M:%S} UTC · {row.page} page · {row.provider} · status **{row.status}** · id `{row.id}`"
-                   + (f" · group `{row.group_id}`" if row.group_id else ""))
+        st.markdown(f"#### {md_literal(row.model or row.provider)} · {md_literal(row.action)}{badge}")
+        st.caption(f"{row.created_at:%Y-%m-%d %H:%M:%S} UTC · {md_literal(row.page)} page · {md_literal(row.provider)} · "
+                   f"status **{md_literal(row.status)}** · id {md_literal(row.id)}"
+                   + (f" · group {md_literal(row.group_id)}" if row.group_id else ""))
         if row.status != "ok":
-            facts = [f"HTTP {row.http_status}" if row.http_status else None, f"code `{row.error_code}`" if row.error_code else None]
-            st.error(row.error_message or f"The call ended with status {row.status}.", icon=":material/error:")
+            facts = [f"HTTP {row.http_status}" if row.http_status else None,
+                     f"code {md_literal(row.error_code)}" if row.error_code else None]
+            st.error(md_literal(row.error_message or f"The call ended with status {row.status}."), icon=":material/error:")
             if any(facts) or row.error_detail:
-                st.caption(" · ".join(f for f in facts if f) + (f" — provider said: {row.error_detail}" if row.error_detail else ""))
+                st.caption(" · ".join(f for f in facts if f)
+                           + (f" — provider said: {md_literal(row.error_detail)}" if row.error_detail else ""))
         show_images("Result", row.output_refs)
         show_images("Inputs", row.input_refs)
         show_images("Mask", [row.mask_ref] if row.mask_ref else [])
@@ -212,12 +216,12 @@ for row_id in selected_ids[:1]:
             st.markdown("**Prompt**")
             st.text(row.prompt)
         if row.negative_prompt:
-            st.caption(f"Negative prompt: {row.negative_prompt}")
+            st.caption(f"Negative prompt: {md_literal(row.negative_prompt)}")
         if row.revised_prompt and row.revised_prompt != row.prompt:
-            st.caption(f"Revised prompt: {row.revised_prompt}")
+            st.caption(f"Revised prompt: {md_literal(row.revised_prompt)}")
         if row.output_text:
             st.markdown("**Reply**")
-            st.markdown(row.output_text)
+            st.markdown(chat_markdown(row.output_text))
         size = f"{row.width}×{row.height}" if row.width and row.height else None
         timing = [f"{row.latency_ms:,.0f} ms" if row.latency_ms is not None else None,
                   f"first token/partial {row.ttft_ms:,.0f} ms" if row.ttft_ms is not None else None]

@@ -8,6 +8,7 @@ from lib.compare import Target
 from lib.errors import InvalidInput, StudioError
 from lib.ui import session
 from lib.ui.cards import error_box, format_cost, format_tokens, result_card
+from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE = "pipeline"
 KARLO = "Karlo"
@@ -87,7 +88,7 @@ def show_live_step(slot, index: int, step: pipeline.StepResult | None) -> None:
             if step.error:
                 error_box(step.error)
             else:
-                st.markdown(step.output)
+                st.markdown(chat_markdown(step.output))
 
 
 def execute(cfg, request: dict, model: str) -> None:
@@ -180,14 +181,14 @@ if run is not None:
         with st.status(f"{i + 1}. {info.title} · {step_facts(step)}", state="error" if failed else "complete",
                        expanded=failed or last or i >= 3):
             if step.prompt_sent and info.uses_model:
-                st.caption(f"Sent: {step.prompt_sent[:400]}")
+                st.caption(f"Sent: {md_literal(step.prompt_sent[:400])}")
             if failed:
                 error_box(step.error)
             else:
                 label = "Final image prompt" if last else "Output (edit it, then re-run the step after it)"
                 st.text_area(label, key=output_key(i), height=140 if info.uses_model else 80)
             if step.note and step.note != "kept":
-                st.caption(step.note)
+                st.caption(md_literal(step.note))
             st.button("Retry from here" if failed else "Re-run from here", key=f"pipe_rerun_{i}",
                       icon=":material/replay:", on_click=request_run, args=(i,),
                       help="Runs this step and every step after it again; the steps above keep their (edited) text.")
@@ -207,9 +208,9 @@ if run is not None and run.final_prompt:
         try:
             fitted = pipeline.karlo_prompt(final_prompt)
             st.caption(f"Karlo gets English only, at most {pipeline.KARLO_PROMPT_MAX} characters "
-                       f"({len(fitted)}): {fitted}")
+                       f"({len(fitted)}): {md_literal(fitted)}")
         except InvalidInput as err:
-            st.warning(err.message, icon=":material/translate:")
+            st.warning(md_literal(err.message), icon=":material/translate:")
     make_col, generate_col, compare_col = st.columns([1, 1, 1])
     for column, title, page_file in ((generate_col, "Open on Generate", "pages/generate.py"),
                                      (compare_col, "Open on Compare", "pages/compare.py")):

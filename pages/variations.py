@@ -10,6 +10,7 @@ from lib.providers import openai_images
 from lib.store import recent_outputs, record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.safe_text import md_literal
 from lib.ui.widgets import keep_valid
 
 PAGE = "variations"
@@ -78,7 +79,7 @@ if source == FROM_UPLOAD:
         try:
             original = prepared_image(upload.getvalue(), spec.legacy, upload.name)
         except InvalidInput as err:
-            st.error(err.message, icon=":material/broken_image:")
+            st.error(md_literal(err.message), icon=":material/broken_image:")
 else:
     recent = recent_outputs(ledger, RECENT_LIMIT)
     if not recent:
@@ -94,12 +95,12 @@ else:
         try:
             original = prepared_image(store.read(stored_sha), spec.legacy, f"stored image {stored_sha[:10]}")
         except (InvalidInput, OSError) as err:
-            st.error(getattr(err, "message", None)
-                     or f"The stored image {stored_sha[:10]} cannot be read ({type(err).__name__}).")
+            st.error(md_literal(getattr(err, "message", None)
+                                or f"The stored image {stored_sha[:10]} cannot be read ({type(err).__name__})."))
 if original is not None:
-    st.image(original.png_bytes, caption=f"{original_label} · {original.width}×{original.height}", width=320)
+    st.image(original.png_bytes, caption=f"{md_literal(original_label)} · {original.width}×{original.height}", width=320)
     for fix in original.fixes:
-        st.caption(f":material/build: {fix}")
+        st.caption(f":material/build: {md_literal(fix)}")
 
 # ---------------------------------------------------------------- settings
 prompt = openai_images.DEFAULT_VARIATION_PROMPT

@@ -8,6 +8,7 @@ import zipfile
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.ui.safe_text import chat_markdown, md_literal
 
 # Which page reopens a row's settings ("reuse these settings").
 PAGE_FILES = {
@@ -49,15 +50,18 @@ def zip_images(named_images: list[tuple[str, bytes]], extra_files: dict[str, byt
 def error_box(err: StudioError | Exception, *, key_hint: str | None = None) -> None:
     """Show what went wrong and what to do, never a stack trace."""
     if not isinstance(err, StudioError):
-        st.error(f"Something went wrong: {type(err).__name__}. Your inputs are kept; try again.", icon=":material/error:")
+        st.error(f"Something went wrong: {md_literal(type(err).__name__)}. Your inputs are kept; try again.",
+                 icon=":material/error:")
         return
     icon = ":material/block:" if err.status_label == "rejected" else ":material/error:"
-    st.error(err.message, icon=icon)
-    facts = [f"HTTP {err.http_status}" if err.http_status else None, f"code `{err.code}`" if err.code else None,
-             f"parameter `{err.param}`" if err.param else None, f"request id `{err.request_id}`" if err.request_id else None]
+    st.error(md_literal(err.message), icon=icon)  # provider text may be quoted in it
+    facts = [f"HTTP {err.http_status}" if err.http_status else None, f"code {md_literal(err.code)}" if err.code else None,
+             f"parameter {md_literal(err.param)}" if err.param else None,
+             f"request id {md_literal(err.request_id)}" if err.request_id else None]
     facts = [f for f in facts if f]
     if facts or err.detail:
-        st.caption(" · ".join(facts) + (f" — provider said: {err.detail}" if err.detail and err.detail not in err.message else ""))
+        said = f" — provider said: {md_literal(err.detail)}" if err.detail and err.detail not in err.message else ""
+        st.caption(" · ".join(facts) + said)
 
 
 def result_card(row, store, *, key: str | None = None, show_prompt: bool = True) -> None:
@@ -65,9 +69,9 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
     key = key or f"card_{row.id}"
     with st.container(border=True):
         if row.status != "ok":
-            st.error(row.error_message or f"The call ended with status {row.status}.", icon=":material/error:")
+            st.error(md_literal(row.error_message or f"The call ended with status {row.status}."), icon=":material/error:")
         badge = " :orange-badge[demo]" if row.backend == "demo" else ""
-        st.markdown(f"**{row.model or row.provider}**{badge} · {row.action}")
+        st.markdown(f"**{md_literal(row.model or row.provider)}**{badge} · {md_literal(row.action)}")
         refs = list(row.output_refs or [])
         if refs:
             cols = st.columns(min(len(refs), 4))
@@ -81,17 +85,17 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
                         key=f"{key}_dl_{i}", on_click="ignore", icon=":material/download:",
                     )
         if row.output_text and not refs:
-            st.markdown(row.output_text)
+            st.markdown(chat_markdown(row.output_text))
         if show_prompt and row.prompt:
-            st.caption(f"Prompt: {row.prompt}")
+            st.caption(f"Prompt: {md_literal(row.prompt)}")
         if row.revised_prompt and row.revised_prompt != row.prompt:
-            st.caption(f"Revised prompt: {row.revised_prompt}")
+            st.caption(f"Revised prompt: {md_literal(row.revised_prompt)}")
         size = f"{row.width}×{row.height}" if row.width and row.height else None
         facts = [size, format_tokens(row.input_tokens, row.output_tokens), format_cost(row.cost_usd, row.cost_source),
                  f"{row.latency_ms:,.0f} ms" if row.latency_ms is not None else None]
         st.caption(" · ".join(f for f in facts if f))
         for note in (row.usage_detail or {}).get("notes") or []:  # record_call keeps ImageResult.notes here
-            st.caption(f":material/check: {note}")
+            st.caption(f":material/check: {md_literal(note)}")
         left, right = st.columns(2)
         with left:
             with st.popover("Settings", icon=":material/tune:"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import config
+from lib.ui.safe_text import md_literal
 
 # The faults a person can ask the demo emulator for (emulator/faults.py knows them all).
 DEMO_FAULTS = {
@@ -67,7 +68,7 @@ def sidebar() -> dict[str, config.ProviderConfig]:
         try:
             cfgs = configs()
         except Exception as exc:  # the emulator could not start: say so instead of a stack trace
-            st.error(f"Demo mode could not start its emulator: {exc}")
+            st.error(f"Demo mode could not start its emulator: {md_literal(exc)}")
             st.stop()
         if any(c.mode == "demo" for c in cfgs.values()):
             choices = list(DEMO_FAULTS)

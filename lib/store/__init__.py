@@ -1,7 +1,9 @@
 """Where every call leaves its trace: ``open_store()`` gives the image store and the ledger, ``record_call()`` writes one row.
 
-``record_call`` stores every image first (so a file exists before the row naming
-it is committed), prices the call with ``lib.pricing``, and never writes a key.
+``begin_call()`` writes a call as ``pending`` before it goes out (checking a hard budget), and
+``record_call(call_id=...)`` settles it.  ``record_call`` stores every image first (so a file exists
+before the row naming it is committed, even against a concurrent delete), prices the call with
+``lib.pricing``, and never writes a key.
 """
 from __future__ import annotations
 
@@ -17,15 +19,20 @@ from lib.config import ProviderConfig, data_dir
 from lib.errors import InvalidInput, StudioError, redact
 from lib.pricing import price
 from lib.store.images import ImageRef, ImageStore, StoreUnavailable
-from lib.store.ledger import Ledger, LedgerRow, new_id, utc_now
+from lib.store.ledger import BudgetExceeded, Ledger, LedgerRow, new_id, utc_now
 from lib.types import ChatTurn, ImageResult
 
-__all__ = ["open_store", "record_call", "recent_outputs", "LedgerRow", "ImageRef", "ImageStore", "Ledger", "StoreUnavailable"]
+__all__ = ["open_store", "begin_call", "record_call", "new_call_id", "recent_outputs", "LedgerRow", "ImageRef",
+           "ImageStore", "Ledger", "StoreUnavailable", "BudgetExceeded"]
 
 LEDGER_FILE = "ledger.sqlite3"
 _KEY_VARS = ("OPENAI_API_KEY", "KAKAO_REST_API_KEY")
 
-_stores: dict[Path, tuple[ImageStore, Ledger]] = {}
+BUDGET_KEY = "monthly_budget_usd"      # ledger setting: a float, 0 or missing means no budget
+HARD_BUDGET_KEY = "monthly_budget_hard"  # ledger setting: true makes the budget a limit calls cannot pass
+new_call_id = new_id  # a call's id, made before the call so that a retried record never doubles its row
+
+_stores: dict[tuple, tuple[ImageStore, Ledger]] = {}
 _stores_lock = threading.Lock()
 
 
@@ -36,8 +43,10 @@ def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageSto
     """
     root = Path(data_dir_path) if data_dir_path is not None else data_dir()
     root = root.expanduser().resolve()
+    database_url = os.environ.get("STUDIO_DATABASE_URL", "").strip() or None
+    key = (root, database_url)
     with _stores_lock:
-        found = _stores.get(root)
+        found = _stores.get(key)
         if found is not None:
             return found
         try:
@@ -51,9 +60,9 @@ def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageSto
                 "Set STUDIO_DATA_DIR to a folder this app can write to, then restart."
             ) from exc
         images = ImageStore(root)
-        ledger = Ledger(root / LEDGER_FILE, images=images)
-        _stores[root] = (images, ledger)
-        return _stores[root]
+        ledger = Ledger(root / LEDGER_FILE, images=images, url=database_url)
+        _stores[key] = (images, ledger)
+        return _stores[key]
 
 
 def _secrets(cfg: ProviderConfig | None) -> list[str]:
@@ -98,21 +107,26 @@ def record_call(
     latency_ms: float | None = None,
     ttft_ms: float | None = None,
     data_dir: str | os.PathLike | None = None,
+    call_id: str | None = None,
 ) -> LedgerRow:
     """Store the call's images, price it and commit its ledger row (see docs/contracts.md).
 
     Explicit arguments win over what ``result`` says (e.g. ``params`` as the page
     sent them).  ``error`` sets status/http_status/error_code/error_message.
+    With ``call_id`` (from ``begin_call`` or ``new_call_id``) it settles that row: recording the same
+    call twice leaves one row.
     """
     images, ledger = open_store(data_dir)
     secrets = _secrets(cfg)
     notes: dict[str, Any] = {}
+    stored: list[tuple[str, bytes]] = []
 
     def put_all(blobs: list[bytes]) -> list[ImageRef]:
         refs = []
         for blob in blobs:
             try:
                 refs.append(images.put(blob))
+                stored.append((refs[-1].sha256, blob))
             except InvalidInput:
                 notes["unstored_images"] = notes.get("unstored_images", 0) + 1  # not an image; the row still counts
         return refs
@@ -175,7 +189,7 @@ def record_call(
     usage_detail.update(notes)
 
     row = LedgerRow(
-        id=new_id(),
+        id=call_id or new_id(),
         created_at=utc_now(),
         page=page,
         action=action,
@@ -210,7 +224,70 @@ def record_call(
         request_id=request_id,
         app_version=APP_VERSION,
     )
-    return ledger.insert(row)
+    return _commit(images, ledger, row, stored, settle=call_id is not None)
+
+
+def _commit(images: ImageStore, ledger: Ledger, row: LedgerRow, stored: list[tuple[str, bytes]], *, settle: bool) -> LedgerRow:
+    """Commit ``row`` while no delete can remove images: any of its images a delete took since they were
+    stored is stored again first, so the row never names a missing file."""
+    with ledger.images_held() as conn:
+        for sha, blob in stored:
+            if not images.exists(sha):
+                images.put(blob)
+        return ledger.settle(row, conn=conn) if settle else ledger.insert(row, conn=conn)
+
+
+def begin_call(
+    page: str,
+    action: str,
+    cfg: ProviderConfig,
+    *,
+    prompt: str | None = None,
+    negative_prompt: str | None = None,
+    params: dict[str, Any] | None = None,
+    model: str | None = None,
+    endpoint: str | None = None,
+    inputs: list[bytes] | None = None,
+    mask: bytes | None = None,
+    group_id: str | None = None,
+    estimate_usd: float | None = None,
+    call_id: str | None = None,
+    data_dir: str | os.PathLike | None = None,
+) -> str:
+    """Write the call as a ``pending`` row before it goes out; returns its id for ``record_call(call_id=...)``.
+
+    The row holds ``estimate_usd`` until settled.  When the monthly budget is a hard limit (ledger
+    settings ``monthly_budget_usd`` and ``monthly_budget_hard``), a live call that could pass it raises
+    ``BudgetExceeded`` (a ``QuotaExceeded``, in words) and nothing is written.  A pending row whose
+    process dies is settled as ``interrupted`` when the ledger is next opened.
+    """
+    images, ledger = open_store(data_dir)
+    secrets = _secrets(cfg)
+    stored: list[tuple[str, ImageRef, bytes]] = []
+    for blob in [*(inputs or []), *([mask] if mask else [])]:
+        try:
+            stored.append((("mask" if blob is mask else "input"), images.put(blob), blob))
+        except InvalidInput:
+            pass  # not an image: record_call notes it when it settles the row
+    budget = float(ledger.get_setting(BUDGET_KEY, 0.0) or 0.0)
+    hard = bool(ledger.get_setting(HARD_BUDGET_KEY, False)) and budget > 0
+    now = utc_now()
+    row = LedgerRow(
+        id=call_id or new_id(), created_at=now, page=page, action=action, provider=cfg.provider, backend=cfg.backend,
+        status="pending", group_id=group_id, endpoint=endpoint, model=model,
+        params=_scrub_json(dict(params or {}), secrets), prompt=_scrub(prompt, secrets),
+        negative_prompt=_scrub(negative_prompt, secrets),
+        input_refs=[ref.sha256 for kind, ref, _ in stored if kind == "input"],
+        mask_ref=next((ref.sha256 for kind, ref, _ in stored if kind == "mask"), None),
+        app_version=APP_VERSION,
+    )
+    with ledger.images_held():
+        for _kind, ref, blob in stored:
+            if not images.exists(ref.sha256):
+                images.put(blob)
+        ledger.begin(row, reserve_usd=estimate_usd, limit_usd=budget if hard else None,
+                     since=now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+    return row.id
 
 
 def recent_outputs(ledger: Ledger, limit: int = 60) -> list[dict[str, str]]:

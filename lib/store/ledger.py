@@ -1,18 +1,16 @@
-"""The usage ledger: one SQLite row per provider call, plus compare votes and app settings, read back as pandas.
+"""The usage ledger: one row per provider call, plus compare votes and app settings, read back as pandas.
 
-SQLite runs in WAL mode with a busy timeout and one connection per thread, so
-many Streamlit sessions and worker threads can write at once without losing a
-row.  The schema lives in numbered ``migrations/NNN_*.sql`` files applied in
-order and tracked in ``PRAGMA user_version``.  Only this module speaks SQL, so a
-later move to PostgreSQL (SQLAlchemy Core) replaces this file and nothing else.
+The database is SQLite in the data folder (WAL, a busy timeout, pooled connections) or PostgreSQL
+(``STUDIO_DATABASE_URL``), both through SQLAlchemy (``lib.store.db``); many sessions, worker threads,
+processes and replicas write at once without losing or doubling a row.  A call is written as
+``pending`` before it goes out (``begin``) and settled after (``settle``); a pending row whose process
+died is settled as ``interrupted`` when the ledger is next opened.  Only this module and ``db`` speak SQL.
 """
 from __future__ import annotations
 
 import json
 import os
-import re
-import sqlite3
-import threading
+import socket
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, fields
@@ -24,15 +22,64 @@ import numpy as np
 import pandas as pd
 
 from lib import clock
+from lib.errors import QuotaExceeded
+from lib.store.db import Database, migrations  # noqa: F401  (migrations: re-exported for tests)
 from lib.store.images import StoreUnavailable
 
 if TYPE_CHECKING:
     from lib.store.images import ImageStore
 
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-BUSY_TIMEOUT_MS = 30_000
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 _GENERATION_KEY = "ledger_deletions"  # a settings row counting deletes, part of version()
+_BUDGET_LOCK = 7_215_300_003  # pg_advisory_xact_lock key: one hard-budget check at a time, across replicas
+# No call runs this long (every timeout is far shorter), so a row pending longer has lost its process,
+# even one on another machine, whose liveness this one cannot see.
+STALE_PENDING = timedelta(minutes=30)
+INTERRUPTED_MESSAGE = ("The app stopped while this call was in flight, so its outcome is unknown. "
+                       "The provider may have billed it; its estimated cost still counts against the budget.")
+_PROCESS_TOKEN = os.urandom(6).hex()
+
+
+def _new_process_token() -> None:
+    global _PROCESS_TOKEN
+    _PROCESS_TOKEN = os.urandom(6).hex()
+
+
+os.register_at_fork(after_in_child=_new_process_token)
+
+
+def owner_token() -> str:
+    """Which process sends a call: ``host:pid:token`` (the token tells this life of the pid from an earlier one)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+
+
+def _owner_gone(owner: str | None) -> bool:
+    """True when ``owner`` was a process on this host that no longer runs."""
+    host, _, rest = (owner or "").partition(":")
+    pid_text, _, token = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return not owner  # a pending row without an owner has no one to settle it
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return token != _PROCESS_TOKEN
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class BudgetExceeded(QuotaExceeded):
+    """The monthly budget is a hard limit and this call could pass it: it is not sent."""
+
+
+def _over_budget(spent: float, reserve: float | None, limit: float) -> str:
+    cost = f"could cost about ${reserve:,.2f}, and " if reserve else ""
+    return (f"Not sent: this call {cost}live spend this month (with calls in flight) is already ${spent:,.2f} "
+            f"of the ${limit:,.2f} monthly budget, which is set as a hard limit. Demo mode costs nothing; "
+            "the budget is changed on the Usage ledger page.")
 
 
 @dataclass
@@ -115,32 +162,6 @@ def _ts(moment: datetime | date | str) -> str:
     return to_utc(moment).strftime(_TS_FORMAT)
 
 
-def _split_statements(script: str) -> list[str]:
-    statements, pending = [], ""
-    for line in script.splitlines(keepends=True):
-        pending += line
-        if sqlite3.complete_statement(pending):
-            if pending.strip():
-                statements.append(pending.strip())
-            pending = ""
-    if pending.strip() and not all(l.strip().startswith("--") or not l.strip() for l in pending.splitlines()):
-        statements.append(pending.strip())
-    return statements
-
-
-def migrations() -> list[tuple[int, str, str]]:
-    """``(number, file name, sql)`` for every ``NNN_name.sql``, in order."""
-    found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        match = re.match(r"(\d+)_", path.name)
-        if match:
-            found.append((int(match.group(1)), path.name, path.read_text(encoding="utf-8")))
-    numbers = [n for n, _, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise RuntimeError(f"Migrations must be numbered 1..N without gaps, found {numbers}")
-    return found
-
-
 def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
     if value is None:
         return None
@@ -152,69 +173,20 @@ def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
 class Ledger:
     """The ledger database at ``path``; safe to share between threads."""
 
-    def __init__(self, path: Path, images: "ImageStore | None" = None) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | str | None = None, images: "ImageStore | None" = None, *, url: str | None = None) -> None:
+        """The ledger in the SQLite file ``path``, or at the SQLAlchemy ``url`` (PostgreSQL or SQLite)."""
+        self.db = Database(url if url is not None else Path(path))
+        self.path = self.db.path  # the SQLite file, None on PostgreSQL
         self.images = images  # lets delete() remove images no other row uses
-        self._local = threading.local()
-        self.schema_version = self._migrate()
-
-    # --- connections and migrations -------------------------------------
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-                conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across app crashes, cheap commits
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(
-                    f"Cannot open the usage ledger at {self.path} ({exc}). "
-                    "Check that STUDIO_DATA_DIR points to a writable folder."
-                ) from exc
-            self._local.conn = conn
-        return conn
-
-    def _migrate(self) -> int:
-        conn = self._connect()
-        try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise sqlite3.OperationalError(f"journal mode is {mode}, not wal")
-            all_migrations = migrations()
-            if conn.execute("PRAGMA user_version").fetchone()[0] >= len(all_migrations):
-                return len(all_migrations)
-            conn.execute("BEGIN IMMEDIATE")  # one migrator at a time, across processes too
-            try:
-                version = conn.execute("PRAGMA user_version").fetchone()[0]
-                for number, _name, sql in all_migrations:
-                    if number <= version:
-                        continue
-                    for statement in _split_statements(sql):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            return conn.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(
-                f"Cannot prepare the usage ledger at {self.path} ({exc}). "
-                "Check that STUDIO_DATA_DIR points to a writable folder with free space."
-            ) from exc
+        self.schema_version = self.db.migrate()
+        self.interrupted_on_open = self.settle_interrupted()
 
     def close(self) -> None:
-        """Close this thread's connection (others close when their threads end)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        """Let go of every pooled connection."""
+        self.db.dispose()
 
-    def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        try:
-            self._connect().execute(sql, tuple(params))
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"Could not write to the usage ledger at {self.path} ({exc}).") from exc
+    def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
+        return self.db.execute(sql, tuple(params))
 
     # --- calls ------------------------------------------------------------
     @staticmethod
@@ -229,41 +201,109 @@ class Ledger:
             values.append(value)
         return values
 
-    _INSERT = f"INSERT INTO calls ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+    # reserved_usd and owner (migration 006) belong to pending rows only, so they are not LedgerRow fields
+    _INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}, reserved_usd, owner) "
+               f"VALUES ({', '.join('?' for _ in COLUMNS)}, ?, ?) ON CONFLICT (id) DO NOTHING")
+    _SETTLE = (f"UPDATE calls SET {', '.join(f'{c} = ?' for c in COLUMNS if c not in ('id', 'created_at'))}, "
+               "reserved_usd = NULL, owner = NULL WHERE id = ? AND status IN ('pending', 'interrupted')")
 
-    def insert(self, row: LedgerRow) -> LedgerRow:
-        self._write(self._INSERT, self._values(row))
-        return row
+    def insert(self, row: LedgerRow, *, conn=None) -> LedgerRow:
+        """Commit ``row``.  A row with the same id already there is kept as it is and returned instead:
+        a retried insert never doubles a row."""
+        inserted = self.db.retrying(lambda c: c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None)).rowcount, conn=conn)
+        return row if inserted else (self.get(row.id) or row)
 
     def insert_many(self, rows: Iterable[LedgerRow]) -> int:
-        """Insert rows in one transaction (imports, benchmarks); all or nothing."""
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                count = conn.executemany(self._INSERT, (self._values(r) for r in rows)).rowcount
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"Could not write to the usage ledger at {self.path} ({exc}).") from exc
-        return count
+        """Insert rows in one transaction (imports, benchmarks); all or nothing; ids already there are skipped."""
+        values = [(*self._values(r), None, None) for r in rows]
+        if not values:
+            return 0
+        return self.db.retrying(lambda c: c.exec_driver_sql(self.db.q(self._INSERT), values).rowcount)
 
-    def version(self) -> tuple[int, int]:
-        """``(deletions so far, newest rowid)``: changes whenever rows are added or deleted.
+    def begin(self, row: LedgerRow, *, reserve_usd: float | None = None, limit_usd: float | None = None,
+              since: datetime | None = None) -> LedgerRow:
+        """Commit ``row`` as ``pending`` before its call goes out, holding ``reserve_usd`` (the estimated cost).
 
-        Inserts always get a rowid above every existing one (deletes bump the first
-        number instead), so a reader holding version ``(g, r)`` that sees ``(g, r2)``
-        needs only the rows with a rowid above ``r``.
+        With ``limit_usd`` (a hard monthly budget), the live spend since ``since`` plus what pending and
+        interrupted calls hold plus this reserve must stay within it, checked and written in one
+        transaction (serialised on a lock, so two replicas cannot both spend the last dollar); else
+        ``BudgetExceeded`` and nothing is written.  Settle it with ``settle``.
         """
-        conn = self._connect()
-        newest = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM calls").fetchone()[0]
-        generation = conn.execute("SELECT value FROM settings WHERE key = ?", (_GENERATION_KEY,)).fetchone()
-        return (int(generation[0]) if generation else 0), newest
+        pending = LedgerRow(**{**asdict(row), "status": "pending"})
+        values = (*self._values(pending), reserve_usd, owner_token())
+
+        def work(conn):
+            if limit_usd is not None and row.backend == "live":
+                if not self.db.sqlite:  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_BUDGET_LOCK})")
+                spent = self._committed_spend(conn, since)
+                if spent + (reserve_usd or 0.0) > limit_usd + 1e-9:
+                    raise BudgetExceeded(_over_budget(spent, reserve_usd, limit_usd), provider=row.provider)
+            conn.exec_driver_sql(self.db.q(self._INSERT), values)
+
+        self.db.retrying(work)
+        return pending
+
+    def settle(self, row: LedgerRow, *, conn=None) -> LedgerRow:
+        """Give the pending (or interrupted) row ``row.id`` its outcome; its reserve is let go.
+
+        Idempotent: a row already settled is returned as it is; a pending row deleted meanwhile (or never
+        begun) is inserted, so a billed call is never missing.  The row keeps its ``created_at``.
+        """
+        def work(c):
+            values = [v for name, v in zip(COLUMNS, self._values(row)) if name not in ("id", "created_at")]
+            updated = c.exec_driver_sql(self.db.q(self._SETTLE), (*values, row.id)).rowcount
+            if not updated:
+                c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None))
+
+        self.db.retrying(work, conn=conn)
+        return self.get(row.id) or row
+
+    def settle_interrupted(self) -> int:
+        """Settle as ``interrupted`` the pending calls whose process is gone: on this host, a process that no
+        longer runs (or an earlier life of this pid); anywhere, a call pending longer than ``STALE_PENDING``.
+        Their reserve stays counted against the budget (the provider may have billed them).  How many."""
+        found = self.db.fetchall(f"SELECT id, owner, created_at FROM calls{self.db.hint('calls_pending')} WHERE status = 'pending'")
+        stale_before = _ts(utc_now() - STALE_PENDING)
+        gone = [row_id for row_id, owner, created_at in found if created_at < stale_before or _owner_gone(owner)]
+        for start in range(0, len(gone), 500):
+            chunk = gone[start:start + 500]
+            self._write(
+                f"UPDATE calls SET status = 'interrupted', owner = NULL, error_message = ? "
+                f"WHERE status = 'pending' AND id IN ({', '.join('?' for _ in chunk)})",
+                [INTERRUPTED_MESSAGE, *chunk],
+            )
+        return len(gone)
+
+    def _committed_spend(self, conn, since: datetime | None) -> float:
+        """Live cost settled since ``since`` (whole UTC days, from calls_daily) plus what live rows still hold."""
+        day = to_utc(since).date().isoformat() if since is not None else "0000-00-00"
+        settled = conn.exec_driver_sql(self.db.q(
+            "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM calls_daily WHERE backend = 'live' AND day >= ?"), (day,)).scalar()
+        held = conn.exec_driver_sql(self.db.q(
+            f"SELECT COALESCE(SUM(reserved_usd), 0) FROM calls{self.db.hint('calls_reserved')} "
+            "WHERE reserved_usd IS NOT NULL AND backend = 'live' AND created_at >= ?"),
+            (_ts(since) if since is not None else "",)).scalar()
+        return float(settled) / 1e9 + float(held)
+
+    def committed_spend(self, since: datetime | None = None) -> float:
+        """Live spend since ``since`` as a hard budget counts it: settled cost plus money held by calls in flight."""
+        with self.db.read() as conn:
+            return self._committed_spend(conn, since)
+
+    def version(self) -> tuple[int, ...]:
+        """A value that changes whenever rows are added, settled or deleted (the ledger page's cache key)."""
+        generation = self.db.fetchone("SELECT value FROM settings WHERE key = ?", (_GENERATION_KEY,))
+        pending = self.db.fetchone(f"SELECT COUNT(*) FROM calls{self.db.hint('calls_pending')} WHERE status = 'pending'")[0]
+        if self.db.sqlite:  # writers take turns, so a new row's rowid is above every committed one
+            newest = self.db.fetchone("SELECT COALESCE(MAX(rowid), 0) FROM calls")
+        else:  # identities are handed out before commit: count the newest window too, to see a late committer
+            newest = self.db.fetchone("SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM calls "
+                                      "WHERE seq > (SELECT COALESCE(MAX(seq), 0) - 1000 FROM calls)")
+        return (int(generation[0]) if generation else 0), *map(int, newest), int(pending)
 
     @staticmethod
-    def _row(record: sqlite3.Row | tuple) -> LedgerRow:
+    def _row(record: tuple) -> LedgerRow:
         data = dict(zip(COLUMNS, record))
         for name, kind in _JSON_COLUMNS.items():
             data[name] = json.loads(data[name]) if data[name] else kind()
@@ -271,7 +311,7 @@ class Ledger:
         return LedgerRow(**data)
 
     def get(self, row_id: str) -> LedgerRow | None:
-        found = self._connect().execute(f"SELECT {', '.join(COLUMNS)} FROM calls WHERE id = ?", (row_id,)).fetchone()
+        found = self.db.fetchone(f"SELECT {', '.join(COLUMNS)} FROM calls WHERE id = ?", (row_id,))
         return self._row(found) if found else None
 
     def rows(self, *, group_id: str | None = None, limit: int | None = None) -> list[LedgerRow]:
@@ -284,10 +324,10 @@ class Ledger:
         sql += " ORDER BY created_at, id"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [self._row(r) for r in self._connect().execute(sql, params).fetchall()]
+        return [self._row(r) for r in self.db.fetchall(sql, params)]
 
     def count(self) -> int:
-        return self._connect().execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+        return self.db.fetchone("SELECT COUNT(*) FROM calls")[0]
 
     def _where(
         self,
@@ -319,13 +359,14 @@ class Ledger:
             values = _as_list(wanted)
             if values is not None:
                 if not values:
-                    clauses.append("0")  # an empty choice matches nothing
+                    clauses.append("1 = 0")  # an empty choice matches nothing
                 else:
                     clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                     params.extend(values)
         if text and text.strip():
             needle = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            clauses.append("(prompt LIKE ? ESCAPE '\\' OR revised_prompt LIKE ? ESCAPE '\\' OR negative_prompt LIKE ? ESCAPE '\\')")
+            like = self.db.like
+            clauses.append(f"(prompt {like} ? ESCAPE '\\' OR revised_prompt {like} ? ESCAPE '\\' OR negative_prompt {like} ? ESCAPE '\\')")
             params.extend([needle, needle, needle])
         if group_id is not None:
             clauses.append("group_id = ?")
@@ -350,8 +391,7 @@ class Ledger:
         sql = f"SELECT {', '.join(chosen)} FROM calls{where} ORDER BY created_at DESC, id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        records = self._connect().execute(sql, params).fetchall()
-        return _typed_frame(records, chosen)
+        return _typed_frame(self.db.fetchall(sql, params), chosen)
 
     def newest(self, columns: Iterable[str], *, limit: int, offset: int = 0, **filters) -> pd.DataFrame:
         """One page of a table: ``limit`` rows after the newest ``offset`` that ``filters`` keep (as for
@@ -362,9 +402,9 @@ class Ledger:
         if unknown:
             raise ValueError(f"No such ledger columns: {sorted(unknown)}")
         where, params = self._where(**filters)
-        sql = (f"SELECT {', '.join(chosen)} FROM calls INDEXED BY calls_created_at{where} "
+        sql = (f"SELECT {', '.join(chosen)} FROM calls{self.db.hint('calls_created_at')}{where} "
                f"ORDER BY created_at DESC, id DESC LIMIT {int(limit)} OFFSET {int(offset)}")
-        return _typed_frame(self._connect().execute(sql, params).fetchall(), chosen)
+        return _typed_frame(self.db.fetchall(sql, params), chosen)
 
     # The keys of calls_daily (migration 003), which triggers keep in step with every insert and delete.
     _DAILY_KEYS = ["page", "action", "provider", "model", "backend", "status"]
@@ -392,8 +432,8 @@ class Ledger:
                     params.append(bound.isoformat())
             sql = (
                 f"SELECT {keys}, COUNT(*), COUNT(cost_usd), COALESCE(SUM(cost_usd), 0.0), COALESCE(SUM(n_images), 0), "
-                f"COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COUNT(latency_ms), group_concat(latency_ms) "
-                f"FROM calls INDEXED BY calls_by_day{where} GROUP BY {keys}"
+                f"COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COUNT(latency_ms), {self.db.joined('latency_ms')} "
+                f"FROM calls{self.db.hint('calls_by_day')}{where} GROUP BY {keys}"
             )
         else:
             clauses, params = [], []
@@ -404,10 +444,10 @@ class Ledger:
                 clauses.append("day <= ?")
                 params.append(until.isoformat())
             sql = (
-                f"SELECT day, {', '.join(self._DAILY_KEYS)}, calls, priced_calls, cost_nano_usd / 1e9, n_images, "
+                f"SELECT day, {', '.join(self._DAILY_KEYS)}, calls, priced_calls, CAST(cost_nano_usd AS DOUBLE PRECISION) / 1e9, n_images, "
                 "input_tokens, output_tokens FROM calls_daily" + ((" WHERE " + " AND ".join(clauses)) if clauses else "")
             )
-        records = self._connect().execute(sql, params).fetchall()
+        records = self.db.fetchall(sql, params)
         searched = bool(text and text.strip())
         if searched:  # group_concat wrote each group's latencies as "812.5,1043.0,...": parse them all at once
             joined = ",".join(record[-1] for record in records if record[-1])
@@ -433,8 +473,9 @@ class Ledger:
                 params.append(to_utc(bound).date().isoformat())
         # calls_by_day (migration 005) holds every filter column but the prompts: reading it beats the
         # planner's own pick (an equality index, then every wide row) several times on a big ledger.
-        cursor = self._connect().execute(f"SELECT latency_ms FROM calls INDEXED BY calls_by_day{where}", params)
-        return np.fromiter((record[0] for record in cursor), dtype=float)
+        with self.db.read() as conn:
+            cursor = conn.exec_driver_sql(self.db.q(f"SELECT latency_ms FROM calls{self.db.hint('calls_by_day')}{where}"), tuple(params))
+            return np.fromiter((record[0] for record in cursor), dtype=float)
 
     def spend(self, since=None, backend: str | None = "live", until=None, provider: str | None = None) -> float:
         """Total priced cost in USD (unpriced rows add nothing); live rows only unless ``backend=None``."""
@@ -443,7 +484,7 @@ class Ledger:
             backends=None if backend is None else [backend],
             providers=None if provider is None else [provider],
         )
-        total = self._connect().execute(f"SELECT SUM(cost_usd) FROM calls{where}", params).fetchone()[0]
+        total = self.db.fetchone(f"SELECT SUM(cost_usd) FROM calls{where}", params)[0]
         return float(total or 0.0)
 
     def count_images(self, provider: str, since=None, backend: str | None = "live") -> int:
@@ -451,55 +492,58 @@ class Ledger:
         where, params = self._where(
             since=since, providers=[provider], statuses=["ok"], backends=None if backend is None else [backend]
         )
-        total = self._connect().execute(f"SELECT SUM(n_images) FROM calls{where}", params).fetchone()[0]
+        total = self.db.fetchone(f"SELECT SUM(n_images) FROM calls{where}", params)[0]
         return int(total or 0)
 
     def refs(self, row: LedgerRow) -> list[str]:
         return [*row.input_refs, *([row.mask_ref] if row.mask_ref else []), *row.output_refs]
 
     def delete(self, ids: Iterable[str]) -> list[str]:
-        """Delete these rows, then the images no remaining row names; returns the removed images' shas."""
+        """Delete these rows, then the images no remaining row names; returns the removed images' shas.
+
+        The images lock is held alone from before the rows go until the files are gone, so a record
+        happening meanwhile either commits first (and its row keeps its images) or stores them anew after.
+        """
         ids = list(ids)
         if not ids:
             return []
-        conn = self._connect()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                candidates: set[str] = set()
-                for chunk_start in range(0, len(ids), 500):
-                    chunk = ids[chunk_start:chunk_start + 500]
-                    marks = ", ".join("?" for _ in chunk)
-                    for inputs, mask, outputs in conn.execute(
-                        f"SELECT input_refs, mask_ref, output_refs FROM calls WHERE id IN ({marks})", chunk
-                    ):
-                        candidates.update(json.loads(inputs or "[]"))
-                        candidates.update(json.loads(outputs or "[]"))
-                        if mask:
-                            candidates.add(mask)
-                    conn.execute(f"DELETE FROM calls WHERE id IN ({marks})", chunk)
-                conn.execute(  # part of version(): a delete changes what any reader saw
-                    "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) "
-                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1, updated_at = excluded.updated_at",
-                    (_GENERATION_KEY, _ts(utc_now())),
-                )
-                orphans = [
-                    sha for sha in sorted(candidates)
-                    if conn.execute(
-                        "SELECT 1 FROM calls WHERE mask_ref = ? OR instr(input_refs, ?) OR instr(output_refs, ?) LIMIT 1",
-                        (sha, sha, sha),
-                    ).fetchone() is None
-                ]
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"Could not delete from the usage ledger at {self.path} ({exc}).") from exc
-        if self.images is not None:
-            for sha in orphans:
-                self.images.delete(sha)
+        q = self.db.q
+        orphan_check = q(f"SELECT 1 FROM calls WHERE mask_ref = ? OR {self.db.contains('input_refs')} "
+                         f"OR {self.db.contains('output_refs')} LIMIT 1")
+
+        def work(conn) -> list[str]:
+            candidates: set[str] = set()
+            for chunk_start in range(0, len(ids), 500):
+                chunk = ids[chunk_start:chunk_start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for inputs, mask, outputs in conn.exec_driver_sql(
+                    q(f"SELECT input_refs, mask_ref, output_refs FROM calls WHERE id IN ({marks})"), tuple(chunk)
+                ):
+                    candidates.update(json.loads(inputs or "[]"))
+                    candidates.update(json.loads(outputs or "[]"))
+                    if mask:
+                        candidates.add(mask)
+                conn.exec_driver_sql(q(f"DELETE FROM calls WHERE id IN ({marks})"), tuple(chunk))
+            conn.exec_driver_sql(q(  # part of version(): a delete changes what any reader saw
+                "INSERT INTO settings (key, value, updated_at) VALUES (?, '1', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(settings.value AS INTEGER) + 1 AS TEXT), "
+                "updated_at = excluded.updated_at"),
+                (_GENERATION_KEY, _ts(utc_now())),
+            )
+            return [sha for sha in sorted(candidates)
+                    if conn.exec_driver_sql(orphan_check, (sha, sha, sha)).fetchone() is None]
+
+        with self.db.images_held(exclusive=True) as lock_conn:
+            orphans = self.db.retrying(work, "delete from", conn=lock_conn)
+            if self.images is not None:
+                for sha in orphans:
+                    self.images.delete(sha)
         return orphans
+
+    def images_held(self):
+        """Hold while storing a call's images and committing the row naming them (see ``Database.images_held``);
+        yields the connection to pass to ``insert``/``settle`` (``None`` on SQLite)."""
+        return self.db.images_held()
 
     # --- votes ------------------------------------------------------------
     def add_vote(self, group_id: str, prompt: str | None, winner: str, targets: list[str]) -> str:
@@ -513,9 +557,7 @@ class Ledger:
 
     def votes_frame(self) -> pd.DataFrame:
         """Every vote, oldest first; ``targets`` parsed to lists."""
-        records = self._connect().execute(
-            "SELECT id, created_at, group_id, prompt, winner, targets FROM votes ORDER BY created_at, id"
-        ).fetchall()
+        records = self.db.fetchall("SELECT id, created_at, group_id, prompt, winner, targets FROM votes ORDER BY created_at, id")
         votes = pd.DataFrame.from_records(records, columns=["id", "created_at", "group_id", "prompt", "winner", "targets"])
         votes["created_at"] = pd.to_datetime(votes["created_at"], format=_TS_FORMAT, utc=True)
         votes["targets"] = votes["targets"].map(json.loads)
@@ -523,7 +565,7 @@ class Ledger:
 
     # --- settings ---------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
-        found = self._connect().execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        found = self.db.fetchone("SELECT value FROM settings WHERE key = ?", (key,))
         return json.loads(found[0]) if found else default
 
     def set_setting(self, key: str, value: Any) -> None:

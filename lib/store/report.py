@@ -88,7 +88,7 @@ class Figures:
     images: int
     input_tokens: int
     output_tokens: int
-    error_rate: float | None  # share of calls that did not end "ok"; None for no calls
+    error_rate: float | None  # share of settled calls that did not end "ok"; None for none
     p50_latency_ms: float | None
     p95_latency_ms: float | None
 
@@ -100,7 +100,8 @@ def _priced(frame: pd.DataFrame, live_only: bool) -> pd.DataFrame:
 def figures(totals_frame: pd.DataFrame, latency_ms: np.ndarray, *, live_only: bool = True) -> Figures:
     """The numbers at the top of the page; spend counts live rows only unless ``live_only=False``."""
     calls = int(totals_frame["calls"].sum())
-    failed = int(totals_frame.loc[totals_frame["status"] != "ok", "calls"].sum())
+    failed = int(totals_frame.loc[~totals_frame["status"].isin(["ok", "pending"]), "calls"].sum())  # in flight: not failed yet
+    settled = calls - int(totals_frame.loc[totals_frame["status"] == "pending", "calls"].sum())
     return Figures(
         calls=calls,
         spend_usd=round(float(_priced(totals_frame, live_only)["cost_usd"].sum()), 9),  # whole nano-dollars
@@ -108,7 +109,7 @@ def figures(totals_frame: pd.DataFrame, latency_ms: np.ndarray, *, live_only: bo
         images=int(totals_frame["n_images"].sum()),
         input_tokens=int(totals_frame["input_tokens"].sum()),
         output_tokens=int(totals_frame["output_tokens"].sum()),
-        error_rate=failed / calls if calls else None,
+        error_rate=failed / settled if settled else None,
         p50_latency_ms=float(np.quantile(latency_ms, 0.5)) if len(latency_ms) else None,
         p95_latency_ms=float(np.quantile(latency_ms, 0.95)) if len(latency_ms) else None,
     )

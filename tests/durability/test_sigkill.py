@@ -94,3 +94,45 @@ def test_sigkill_mid_generation_leaves_a_consistent_ledger_and_store(tmp_path):
         rows_seen.append(_check_consistent(data_dir))
     assert rows_seen[-1] > 0, "the child never got to record a row: the test proved nothing"
     assert rows_seen == sorted(rows_seen), "rows committed before a kill must survive it"
+
+
+IN_FLIGHT = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    from emulator import start_in_thread
+    from lib.config import ProviderConfig
+    from lib.providers import openai_images
+    from lib.store import begin_call, record_call
+    emu = start_in_thread()
+    cfg = ProviderConfig("openai", "live", emu.openai_base_url, "sk-durability-0123456789")
+    prompt = "a lighthouse that takes its time [latency:20000]"
+    call_id = begin_call("generate", "generate", cfg, prompt=prompt, model="gpt-image-2", estimate_usd=0.04)
+    print(call_id, flush=True)
+    result = openai_images.generate(cfg, model="gpt-image-2", prompt=prompt, size="1024x1024", quality="low")
+    record_call("generate", "generate", cfg, result, prompt=prompt, call_id=call_id)
+    """
+)
+
+
+def test_a_call_in_flight_when_the_process_is_killed_is_on_the_ledger_as_interrupted(store_dir):
+    env = {**os.environ, "STUDIO_DATA_DIR": str(store_dir)}
+    child = subprocess.Popen([sys.executable, "-c", IN_FLIGHT, str(ROOT)], env=env, stdout=subprocess.PIPE, text=True)
+    call_id = child.stdout.readline().strip()
+    assert call_id, "the child never began its call"
+    time.sleep(0.5)  # the request is out, the emulator is holding it
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+    code = textwrap.dedent(
+        """
+        import sys; sys.path.insert(0, sys.argv[1])
+        from lib.store import open_store
+        _, ledger = open_store(sys.argv[2])
+        row = ledger.get(sys.argv[3])
+        print(row.status, round(ledger.committed_spend(), 2), row.prompt)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT), str(store_dir), call_id], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split(" ", 2) == ["interrupted", "0.04", "a lighthouse that takes its time [latency:20000]\n"]

@@ -52,9 +52,9 @@ def test_every_image_is_on_disk_before_its_row_is_committed(tmp_path, monkeypatc
     seen = []
     real_insert = Ledger.insert
 
-    def checking_insert(self, row):
+    def checking_insert(self, row, **kw):
         seen.append(all(images.exists(sha) for sha in [*row.input_refs, *row.output_refs]))
-        return real_insert(self, row)
+        return real_insert(self, row, **kw)
 
     monkeypatch.setattr(Ledger, "insert", checking_insert)
     record_call("edit", "edit", cfg(), image_result(png(), png(colour=(9, 9, 9, 255))), inputs=[jpeg()], data_dir=tmp_path)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lib.store import report
-from lib.store.ledger import Ledger, migrations
+from lib.store.ledger import COLUMNS, Ledger, migrations
 
 from .test_ledger import make_row
 
@@ -128,7 +128,9 @@ def test_a_ledger_from_before_the_totals_gets_them_counted(tmp_path):
         conn.executescript(sql)
         conn.execute(f"PRAGMA user_version = {number}")
     rows = [make_row(created_at=DAY1, n_images=2), make_row(created_at=DAY2, model=None, cost_usd=None, cost_source="unpriced")]
-    conn.executemany(Ledger._INSERT, [Ledger._values(r) for r in rows])  # written before migration 3 existed
+    columns = ", ".join(COLUMNS)
+    conn.executemany(f"INSERT INTO calls ({columns}) VALUES ({', '.join('?' for _ in COLUMNS)})",
+                     [Ledger._values(r) for r in rows])  # written before migration 3 existed
     conn.commit()
     conn.close()
     upgraded = Ledger(path)

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from lib import APP_VERSION
+from lib import APP_VERSION, clock
 from lib.config import ProviderConfig, data_dir
 from lib.errors import InvalidInput, StudioError, redact
 from lib.pricing import price
@@ -286,7 +286,7 @@ def begin_call(
             if not images.exists(ref.sha256):
                 images.put(blob)
         ledger.begin(row, reserve_usd=estimate_usd, limit_usd=budget if hard else None,
-                     since=now.replace(day=1, hour=0, minute=0, second=0, microsecond=0))
+                     since=clock.month_start(now))
     return row.id
 
 

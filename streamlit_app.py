@@ -3,6 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib.providers import registry
 from lib.ui import budget, session
 
 ROOT = Path(__file__).parent
@@ -16,7 +17,8 @@ PAGES = {
         ("pages/generate.py", "Generate", ":material/image:"),
         ("pages/edit.py", "Edit with a mask", ":material/brush:"),
         ("pages/variations.py", "Variations", ":material/content_copy:"),
-        ("pages/karlo.py", "Karlo", ":material/palette:"),
+        # what only one engine has (e.g. Karlo's upscale and NSFW check) gets that engine's own page
+        *((path, engine.label, ":material/palette:") for engine in registry.engines() for path in engine.extra_pages),
     ],
     "Review": [
         ("pages/compare.py", "Compare", ":material/compare:"),

@@ -140,6 +140,14 @@ def _latin_only(text: str) -> str:
     return "".join(kept)
 
 
+CHAT_PROVIDER = "openai"  # the chat model that imagines, details, translates and condenses (lib/providers/openai_chat)
+
+
+def chat_config(configs: dict[str, ProviderConfig]) -> ProviderConfig | None:
+    """The config of the chat provider the pipeline and translations use, if there is one."""
+    return configs.get(CHAT_PROVIDER)
+
+
 def karlo_prompt(text: str, limit: int = KARLO_PROMPT_MAX) -> str:
     """The prompt as Karlo takes it: English letters only, at most ``limit`` characters, cut between descriptors.
 

@@ -6,49 +6,36 @@ import time
 
 import streamlit as st
 
-from lib import catalog, compare
+from lib import compare
 from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
 from lib.errors import InvalidInput, StudioError
+from lib.pipeline import chat_config
+from lib.providers import registry
+from lib.providers.base import GENERATE
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.safe_text import md_literal
-from lib.ui.widgets import choose
+from lib.ui.engine_form import keep_widget_values, pick_model, settings_form
 
 PAGE = "compare"
 # Widget keys (kept when the person visits another page and comes back).
 PROMPTS, USE_PIPELINE, TIMEOUT = "cmp_prompts", "cmp_pipeline", "cmp_timeout"
-ADD_ENGINE, ADD_SIZE, ADD_QUALITY, ADD_KARLO_SIZE, ADD_SAMPLES, ADD_FAULT = (
-    "cmp_add_engine", "cmp_add_size", "cmp_add_quality", "cmp_add_karlo_size", "cmp_add_samples", "cmp_add_fault")
-WIDGETS = (PROMPTS, USE_PIPELINE, TIMEOUT, ADD_ENGINE, ADD_SIZE, ADD_QUALITY, ADD_KARLO_SIZE, ADD_SAMPLES, ADD_FAULT)
+ADD, ADD_ENGINE, ADD_FAULT = "cmp_add", "cmp_add_engine", "cmp_add_fault"
 TARGETS, SHOWN, LAST_ERROR = "cmp_targets", "cmp_shown", "cmp_last_error"
-
-KARLO_ENGINES = {"karlo-v2.1": "Karlo v2.1", "karlo-v2.0": "Karlo v2.0"}
-KARLO_SIZES = {"karlo-v2.1": ["512x512", "640x640", "768x768", "1024x1024", "1280x768", "768x1280"],
-               "karlo-v2.0": ["512x512", "640x640", "640x384", "384x640"]}
 NO_FAULT = "none"
+NOT_IN_COMPARE = ("partial_images",)  # a column shows the finished picture; previews would only cost more
 
-for _key in WIDGETS:
+for _key in (PROMPTS, USE_PIPELINE, TIMEOUT):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
+keep_widget_values(ADD)
 st.session_state.setdefault(TIMEOUT, 120)
 
 
-def openai_label(model: str, size: str, quality: str) -> str:
-    return f"{model} · {size} · {quality}"
-
-
-def karlo_label(model: str, size: str, samples: int) -> str:
-    return f"{KARLO_ENGINES.get(model, model)} · {size}" + (f" · ×{samples}" if samples > 1 else "")
-
-
-def make_target(model: str, size: str, quality: str | None = None, samples: int = 1, fault: str | None = None) -> Target:
+def make_target(engine_id: str, model: str, settings: dict, fault: str | None = None) -> Target:
     """A target from the picker's values; its label names everything that sets it apart."""
-    if model in KARLO_ENGINES:
-        width, height = (int(v) for v in size.split("x"))
-        target = Target(karlo_label(model, size, samples), "karlo", model,
-                        {"width": width, "height": height, "samples": samples})
-    else:
-        target = Target(openai_label(model, size, quality or "auto"), "openai", model, {"size": size, "quality": quality})
+    engine = registry.get(engine_id)
+    target = Target(engine.target_label(model, settings), engine_id, model, dict(settings))
     if fault:
         target.label += f" · [{fault}]"
         target.extra_headers = {compare.FAULT_HEADER: fault}
@@ -74,56 +61,49 @@ def take_hand_overs() -> None:
         return
     st.session_state.pop("reuse")
     st.session_state[PROMPTS] = reuse.get("prompt") or ""
-    params, model = reuse.get("params") or {}, reuse.get("model") or ""
-    if model in KARLO_ENGINES:
-        add_target(make_target(model, f"{params.get('width', 512)}x{params.get('height', 512)}",
-                               samples=int(params.get("samples", 1))))
-    elif model:
-        add_target(make_target(model, params.get("size") or "auto", params.get("quality") or "auto"))
+    model = reuse.get("model") or ""
+    engine = registry.get(reuse.get("provider") or "") or registry.engine_of_model(model)
+    if engine is not None and model:
+        add_target(make_target(engine.id, model, engine.settings_from_params(model, GENERATE, reuse.get("params") or {})))
 
 
 def default_targets(cfgs) -> list[Target]:
-    models = [m.id for m in catalog.image_models(cfgs["openai"], capability="generate")] if cfgs["openai"].usable else []
-    targets = [make_target(models[0], "1024x1024", "medium")] if models else []
-    if cfgs["karlo"].usable:
-        targets.append(make_target("karlo-v2.1", "512x512"))
+    """The default model of every engine that is set up and makes pictures, side by side."""
+    targets = []
+    for engine in registry.able(cfgs, GENERATE):
+        model = engine.models(cfgs[engine.id], GENERATE)[0].id
+        targets.append(make_target(engine.id, model, engine.default_compare_settings(model)))
     return targets
 
 
 def target_picker(cfgs) -> None:
-    """Pick an engine and its settings, then add it; the same model twice with other settings is fine."""
-    engines = []
-    if cfgs["openai"].usable:
-        engines += [m.id for m in catalog.image_models(cfgs["openai"], capability="generate")]
-    if cfgs["karlo"].usable:
-        engines += list(KARLO_ENGINES)
-    if not engines:
-        st.warning("Neither OpenAI nor Karlo is set up: add a key in the sidebar.", icon=":material/key_off:")
+    """Pick an engine, a model and its settings, then add it; the same model twice with other settings is fine."""
+    able = registry.able(cfgs, GENERATE)
+    if not able:
+        st.warning("No engine that makes pictures is set up: add a key in the sidebar.", icon=":material/key_off:")
         return
     with st.expander("Add a target", icon=":material/add:"):
-        engine = st.selectbox("Engine", engines, key=ADD_ENGINE, format_func=lambda e: KARLO_ENGINES.get(e, e))
-        provider = "karlo" if engine in KARLO_ENGINES else "openai"
-        left, right = st.columns(2)
-        quality, samples = None, 1
-        if provider == "openai":
-            spec = catalog.image_model(engine)
-            sizes = list(spec.size_presets or spec.sizes) if spec else ["auto"]
-            qualities = list(spec.qualities) if spec else ["auto"]
-            size = choose("Size", sizes, ADD_SIZE, "1024x1024", left)
-            quality = choose("Quality", qualities, ADD_QUALITY, "medium", right)
-            warning = catalog.retirement_warning(engine)
-            if warning:
-                st.warning(warning, icon=":material/event_busy:")
-        else:
-            size = choose("Size", KARLO_SIZES[engine], ADD_KARLO_SIZE, container=left)
-            samples = int(right.number_input("Samples", 1, 4, key=ADD_SAMPLES))
+        ids = [e.id for e in able]
+        if st.session_state.get(ADD_ENGINE) not in ids:
+            st.session_state[ADD_ENGINE] = ids[0]
+        engine = registry.get(st.selectbox("Engine", ids, key=ADD_ENGINE, format_func=registry.label))
+        cfg = cfgs[engine.id]
+        model = pick_model(ADD, engine, cfg, GENERATE)
+        if model is None:
+            return
+        if model.warning:
+            st.warning(model.warning, icon=":material/event_busy:")
+        settings = settings_form(ADD, engine, model.id, GENERATE, skip=NOT_IN_COMPARE)
+        estimate = engine.estimate_usd(model.id, settings)
+        if estimate is not None:
+            st.caption(f"About ${estimate:,.4f} a prompt" + (" (demo: nothing is charged)" if cfg.mode == "demo" else ""))
         fault = None
-        if cfgs[provider].mode == "demo":
+        if cfg.mode == "demo":
             fault = st.selectbox("Demo: make this target fail with", [NO_FAULT, *(f for f in session.DEMO_FAULTS.values() if f)],
                                  key=ADD_FAULT, help="Only this target's calls carry the fault; the others run normally.")
             fault = None if fault == NO_FAULT else fault
         if st.button("Add target", icon=":material/add:"):
-            add_target(make_target(engine, size, quality, samples, fault))
+            add_target(make_target(engine.id, model.id, settings, fault))
             st.rerun()  # the list above was drawn before this click: show the new target now
 
 
@@ -230,7 +210,8 @@ take_hand_overs()
 st.text_area("Prompt — or several, one per line", key=PROMPTS, height=110,
              placeholder="A lighthouse on a cliff at dusk, oil painting")
 upload = st.file_uploader("…or a CSV with a `prompt` column", type=["csv"], key="cmp_csv")
-pipeline_ok = cfgs["openai"].usable
+pipeline_cfg = chat_config(cfgs)  # the imagination pipeline is a chat model's work
+pipeline_ok = pipeline_cfg is not None and pipeline_cfg.usable
 st.checkbox("Expand each prompt with the imagination pipeline first", key=USE_PIPELINE, disabled=not pipeline_ok,
             help="Each line is an idea: the chat model imagines, details, translates and condenses it into an "
                  "image prompt, and the engines get that.")
@@ -249,7 +230,7 @@ if st.button("Compare", type="primary", icon=":material/compare:", disabled=not 
         if not prompts:
             raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
         if st.session_state.get(USE_PIPELINE) and pipeline_ok:
-            prompts = expand_with_pipeline(cfgs["openai"], prompts, group_id)
+            prompts = expand_with_pipeline(pipeline_cfg, prompts, group_id)
         run = compare.plan(prompts, list(st.session_state[TARGETS]), group_id)
     except StudioError as exc:  # nothing sent to the engines; every input stays where it was
         st.session_state[LAST_ERROR] = exc

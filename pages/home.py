@@ -1,13 +1,15 @@
-"""Home: is each provider live, in demo or misconfigured, and what has it all cost so far."""
+"""Home: is each engine live, in demo or misconfigured, what it can do, and what has it all cost so far."""
 from pathlib import Path
 
 import streamlit as st
 
 from lib import clock, config
+from lib.providers import registry
 from lib.ui import session
 
 st.title("Imagine Studio")
-st.caption("Chat, generate, edit, vary and compare images with OpenAI and Karlo — every call priced and kept.")
+st.caption(f"Chat, generate, edit, vary and compare images with {', '.join(e.label for e in registry.engines())} "
+           "— every call priced and kept.")
 
 cfgs = session.configs()
 _, secrets_problem = config.read_secrets_file()
@@ -20,9 +22,15 @@ MODE_WORDS = {
     "demo": ":orange-badge[demo] served by the built-in emulator, nothing is charged",
     "misconfigured": ":red-badge[misconfigured] cannot be used until this is fixed",
 }
-for column, cfg in zip(st.columns(len(cfgs)), cfgs.values()):
+PER_ROW = 3
+engines = registry.engines()
+columns = [column for start in range(0, len(engines), PER_ROW) for column in st.columns(PER_ROW)]
+for column, engine in zip(columns, engines):
+    cfg = cfgs[engine.id]
     with column, st.container(border=True):
         st.markdown(f"#### {cfg.name}")
+        if engine.blurb:
+            st.caption(engine.blurb)
         st.markdown(MODE_WORDS[cfg.mode])
         st.caption(f"Base URL: `{cfg.base_url}`")
         if cfg.key_source and cfg.mode == "live":
@@ -47,7 +55,7 @@ links = [
     ("pages/pipeline.py", "Imagine → detail → translate → condense → image", ":material/auto_awesome:"),
     ("pages/generate.py", "Generate images", ":material/image:"),
     ("pages/edit.py", "Edit with a mask", ":material/brush:"),
-    ("pages/karlo.py", "Karlo", ":material/palette:"),
+    *((path, f"{engine.label}: what only it does", ":material/palette:") for engine in engines for path in engine.extra_pages),
     ("pages/compare.py", "Compare engines side by side", ":material/compare:"),
     ("pages/ledger.py", "Usage ledger", ":material/receipt_long:"),
 ]

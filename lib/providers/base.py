@@ -23,8 +23,19 @@ from lib.types import ImageResult
 GENERATE, EDIT, VARIATION, INPAINT = "generate", "edit", "variation", "inpaint"
 ACTIONS = (GENERATE, EDIT, VARIATION, INPAINT)
 
-# on_progress(fraction 0..1 or None, preview image bytes or None, a short sentence or None)
-OnProgress = Callable[[float | None, bytes | None, str | None], None]
+
+
+@dataclass
+class Progress:
+    """News from a call in flight: how far along (0..1, when known), a preview picture, a sentence."""
+
+    fraction: float | None = None
+    preview: bytes | None = None
+    preview_index: int | None = None  # OpenAI numbers its partial images per picture
+    text: str | None = None
+
+
+OnProgress = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,7 @@ class Setting:
     shown_when: tuple[str, tuple] | None = None
     widget: str | None = None
     optional: bool = False  # "default" is offered and means "not sent"
+    slider: bool = False  # drawn as a slider rather than a number box
 
     @property
     def key(self) -> str:
@@ -192,8 +204,26 @@ class Engine:
 
     def default_compare_settings(self, model_id: str) -> dict[str, Any]:
         """Settings for a Compare target when a person adds this model without changing any."""
-        return {s.name: s.default for s in self.settings(model_id, GENERATE)
-                if s.default is not None and s.name not in ("n",)}
+        values: dict[str, Any] = {}
+        for setting in self.settings(model_id, GENERATE):
+            if setting.default is not None and setting.applies(values) and setting.name not in ("n", "partial_images"):
+                values[setting.name] = setting.default
+        return values
+
+    def settings_from_params(self, model_id: str, action: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A ledger row's params (what was sent) as this engine's settings, for "reuse these settings"."""
+        found: dict[str, Any] = {}
+        for setting in self.settings(model_id, action):
+            value = params.get(setting.name)
+            if setting.name == "n" and value is None:
+                value = params.get("samples")
+            if setting.name == "size" and value is None and params.get("width") and params.get("height"):
+                value = f"{params['width']}x{params['height']}"
+            if setting.name == "seed" and value is None and params.get("seeds"):
+                value = ", ".join(map(str, params["seeds"]))
+            if value is not None:
+                found[setting.name] = value
+        return found
 
     def estimate_usd(self, model_id: str, settings: dict[str, Any]) -> float | None:
         """What one generate call with these settings should cost, before sending; ``None`` when unknown."""

@@ -5,7 +5,7 @@ from typing import Any
 
 from lib import catalog
 from lib.providers import openai_images
-from lib.providers.base import EDIT, GENERATE, VARIATION, Capabilities, Engine, EngineModel, OnProgress, Setting
+from lib.providers.base import EDIT, GENERATE, VARIATION, Capabilities, Engine, EngineModel, OnProgress, Progress, Setting
 from lib.types import ImageResult
 
 _ACTION_CAPABILITY = {GENERATE: "generate", EDIT: "edit", VARIATION: catalog.VARIATION}
@@ -97,7 +97,7 @@ class OpenAIImages(CatalogEngine):
         found = [size, quality, formats]
         if any(f in spec.output_formats for f in ("jpeg", "webp")):
             found.append(Setting("output_compression", "Compression (%)", "int", default=100, minimum=0, maximum=100,
-                                 shown_when=("output_format", ("jpeg", "webp")), widget="compression",
+                                 shown_when=("output_format", ("jpeg", "webp")), widget="compression", slider=True,
                                  help="100 keeps the most detail."))
         if spec.backgrounds:
             found.append(Setting("background", "Background", "choice", spec.backgrounds, spec.backgrounds[0]))
@@ -107,8 +107,20 @@ class OpenAIImages(CatalogEngine):
                                  help="'low' filters less strictly."))
         if spec.can("streaming_partials"):
             found.append(Setting("partial_images", "Previews while generating", "int", default=0, minimum=0, maximum=3,
-                                 widget="partials",
+                                 widget="partials", slider=True,
                                  help="Partial images streamed before the final one (each costs extra output tokens)."))
+        return found
+
+    def default_compare_settings(self, model_id: str) -> dict[str, Any]:
+        """A square picture at medium quality: comparable across models, and not the priciest."""
+        spec = self.spec(model_id)
+        if spec is None:
+            return {}
+        sizes = spec.size_presets or spec.sizes
+        found = {"size": "1024x1024" if "1024x1024" in sizes or spec.arbitrary_sizes else sizes[0]}
+        quality = next((q for q in ("medium", "standard") if q in spec.qualities), None)
+        if quality:
+            found["quality"] = quality
         return found
 
     def check(self, model_id: str, action: str, prompt: str | None, settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -131,7 +143,7 @@ class OpenAIImages(CatalogEngine):
 
     def generate(self, cfg, *, model: str, prompt: str, settings: dict[str, Any], timeout: float | None = None,
                  on_progress: OnProgress | None = None, retries: bool = True) -> ImageResult:
-        on_partial = (lambda index, data: on_progress(None, data, f"Preview {index + 1}")) if on_progress else None
+        on_partial = (lambda index, data: on_progress(Progress(preview=data, preview_index=index))) if on_progress else None
         return openai_images.generate(cfg, model=model, prompt=prompt, on_partial=on_partial,
                                       **_given(settings, timeout), **({} if retries else {"max_retries": 0}))
 

@@ -76,3 +76,11 @@ def able(configs: dict, action: str) -> list[Engine]:
         if cfg is not None and cfg.usable and engine.models(cfg, action):
             found.append(engine)
     return found
+
+
+def engine_of_model(model_id: str | None) -> Engine | None:
+    """The engine that serves a model id (e.g. a ledger row's model), or ``None``."""
+    for engine in engines():
+        if model_id and engine.model(model_id) is not None:
+            return engine
+    return None

@@ -112,5 +112,5 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
 def reuse_settings(row) -> None:
     """Open the page that made this row, filled in with its prompt and settings."""
     st.session_state["reuse"] = {"page": row.page, "prompt": row.prompt, "negative_prompt": row.negative_prompt,
-                                 "model": row.model, "params": dict(row.params or {})}
+                                 "model": row.model, "provider": row.provider, "params": dict(row.params or {})}
     st.switch_page(PAGE_FILES[row.page])

@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib import config
 from lib.ui.safe_text import md_literal
+from lib.providers import registry
 
 # The faults a person can ask the demo emulator for (emulator/faults.py knows them all).
 DEMO_FAULTS = {
@@ -22,7 +23,6 @@ DEMO_FAULTS = {
     "Karlo -401 invalid key": "-401",
     "HTML 502 from a proxy": "html502",
 }
-_KEY_LABELS = {"openai": "OpenAI API key", "karlo": "Kakao REST API key (Karlo)"}
 
 
 def _session_keys() -> dict[str, str]:
@@ -63,8 +63,10 @@ def sidebar() -> dict[str, config.ProviderConfig]:
     with st.sidebar:
         with st.expander("API keys for this session", icon=":material/key:"):
             st.caption("Kept in this browser session's memory only: never written to disk, the ledger or logs.")
-            for provider in config.PROVIDERS:
-                st.text_input(_KEY_LABELS[provider], type="password", key=f"session_key_{provider}")
+            for engine in registry.engines():
+                if engine.key_vars:
+                    st.text_input(engine.key_label, type="password", key=f"session_key_{engine.id}",
+                                  help=f"Instead of {engine.key_vars[0]}." + (" Optional for this server." if engine.key_optional else ""))
         try:
             cfgs = configs()
         except Exception as exc:  # the emulator could not start: say so instead of a stack trace

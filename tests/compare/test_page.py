@@ -21,7 +21,9 @@ def open_compare() -> AppTest:
 
 
 def add_hung_target(at: AppTest) -> None:
-    at.selectbox(key="cmp_add_engine").set_value("gpt-image-2")
+    at.selectbox(key="cmp_add_engine").set_value("openai")
+    at.run()
+    at.selectbox(key="cmp_add_model").set_value("gpt-image-2")
     at.run()
     at.selectbox(key="cmp_add_quality").set_value("low")
     at.selectbox(key="cmp_add_fault").set_value("hang")
@@ -135,6 +137,6 @@ def test_hand_overs_fill_the_prompt_and_reuse_adds_the_rows_target(demo_env):
     at.run()
     assert at.text_area(key="cmp_prompts").value == "a reused prompt"
     added = at.session_state["cmp_targets"][-1]
-    assert (added.provider, added.model, added.settings) == ("karlo", "karlo-v2.1",
-                                                              {"width": 640, "height": 640, "samples": 2})
+    assert (added.provider, added.model, added.settings) == ("karlo", "karlo-v2.1", {"size": "640x640", "n": 2})
+    assert added.label == "Karlo v2.1 · 640x640 · ×2"
     assert "reuse" not in at.session_state

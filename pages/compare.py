@@ -28,7 +28,7 @@ NOT_IN_COMPARE = ("partial_images",)  # a column shows the finished picture; pre
 for _key in (PROMPTS, USE_PIPELINE, TIMEOUT):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
-keep_widget_values(ADD)
+keep_widget_values(ADD, ADD_ENGINE, ADD_FAULT)
 st.session_state.setdefault(TIMEOUT, 120)
 
 

@@ -1,12 +1,13 @@
-"""Edit with a mask: upload a picture, mark what may change (upload a mask or paint one), describe the change."""
+"""Edit: upload a picture, mark what may change (upload a mask or paint one) where the engine takes a mask, or give
+reference pictures where it edits by instruction; describe the change."""
 from __future__ import annotations
 
 import hashlib
 
 import streamlit as st
 
-from lib import catalog
-from lib.errors import InvalidInput, StudioError
+from lib import catalog, send
+from lib.errors import InvalidInput
 from lib.imaging import (
     MASK_CONVENTION,
     Normalised,
@@ -16,22 +17,20 @@ from lib.imaging import (
     normalise_mask,
     overlay_mask_preview,
 )
-from lib.providers import openai_images
-from lib.store import record_call
+from lib.providers import registry
+from lib.providers.base import EDIT
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 from lib.ui.mask_painter import mask_painter
 from lib.ui.safe_text import md_literal
-from lib.ui.widgets import keep_valid
 
 PAGE = "edit"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif"]
 PASTE_BACK_NOTE = "Kept every pixel outside the mask exactly as in the original (pasted back after the edit)."
 # Session keys: results and the last error live outside widgets so they survive reruns.
 ROWS, LAST_ERROR = "edit_row_ids", "edit_last_error"
-for _key in ("edit_prompt", "edit_model", "edit_size", "edit_quality", "edit_n", "edit_format", "edit_fidelity", "edit_keep"):
-    if _key in st.session_state:  # keep values when the person visits another page and comes back
-        st.session_state[_key] = st.session_state[_key]
+keep_widget_values("edit", "edit_prompt", "edit_keep")  # keep values when the person visits another page and comes back
 st.session_state.setdefault(ROWS, [])
 
 
@@ -53,33 +52,38 @@ def apply_reuse() -> None:
     st.session_state.pop("reuse")
     params = reuse.get("params") or {}
     st.session_state["edit_prompt"] = reuse.get("prompt") or ""
-    if reuse.get("model"):
-        st.session_state["edit_model"] = reuse["model"]
-    for key, name in (("edit_size", "size"), ("edit_quality", "quality"), ("edit_n", "n"),
-                      ("edit_format", "output_format"), ("edit_fidelity", "input_fidelity")):
-        if params.get(name) is not None:
-            st.session_state[key] = params[name]
+    engine = registry.get(reuse.get("provider") or "") or registry.engine_of_model(reuse.get("model"))
+    if engine is not None and reuse.get("model"):
+        st.session_state["edit_engine"], st.session_state["edit_model"] = engine.id, reuse["model"]
+        reuse_into("edit", engine, reuse["model"], EDIT, params)
     if "keep_outside_mask" in params:
         st.session_state["edit_keep"] = bool(params["keep_outside_mask"])
 
 
-st.title("Edit with a mask")
-st.caption(f"Mask convention: {MASK_CONVENTION}.")
-cfg = session.configs()["openai"]
-if not cfg.usable:
-    st.error(cfg.problem or "OpenAI is not configured.", icon=":material/key_off:")
+st.title("Edit")
+cfgs = session.configs()
 store, ledger = session.open_store_or_stop()
 apply_reuse()
 
-# ---------------------------------------------------------------- model
-models = catalog.image_models(cfg, capability="edit")
-model_ids = [m.id for m in models]
-keep_valid("edit_model", model_ids, model_ids[0])
-model = st.selectbox("Model", model_ids, key="edit_model", format_func=lambda m: catalog.image_model(m).label)
+# ---------------------------------------------------------------- engine and model
+engine = pick_engine("edit", cfgs, EDIT)
+if engine is None:
+    st.error(" ".join(c.problem for c in cfgs.values() if c.problem) or
+             "No engine that edits pictures is set up: add a key in the sidebar.", icon=":material/key_off:")
+    st.stop()
+cfg = cfgs[engine.id]
+chosen = pick_model("edit", engine, cfg, EDIT)
+if chosen is None:
+    st.error(f"No {engine.label} model that edits is available for this key.", icon=":material/block:")
+    st.stop()
+model, caps = chosen.id, chosen.capabilities
 spec = catalog.image_model(model)
-if warning := catalog.retirement_warning(spec):
-    st.warning(warning, icon=":material/schedule:")
-max_images = spec.max_input_images if spec.can("multi_image_edit") else 1
+legacy = bool(spec and spec.legacy)  # the DALL-E contract: square PNGs under 4 MB
+st.caption(f"{md_literal(chosen.label)} {caps.edit_kind()}."
+           + (f" Mask convention: {MASK_CONVENTION}." if caps.edit_mask else ""))
+if chosen.warning:
+    st.warning(chosen.warning, icon=":material/schedule:")
+max_images = max(caps.reference_images, 1)
 
 # ---------------------------------------------------------------- images
 uploads = st.file_uploader(
@@ -92,7 +96,7 @@ images: list[tuple[str, Normalised]] = []
 problems: list[str] = []
 for upload in uploads or []:
     try:
-        images.append((upload.name, prepared_image(upload.getvalue(), spec.legacy, upload.name)))
+        images.append((upload.name, prepared_image(upload.getvalue(), legacy, upload.name)))
     except InvalidInput as err:
         problems.append(err.message)
 for message in problems:
@@ -111,7 +115,7 @@ if images:
 
 # ---------------------------------------------------------------- mask
 mask: Normalised | None = None
-if images and spec.can("mask"):
+if images and caps.edit_mask:
     base_name, base = images[0]
     st.subheader("Mask", divider="gray")
     upload_tab, paint_tab = st.tabs(["Upload a mask", "Paint the mask"], key="edit_mask_source", on_change="rerun")
@@ -123,13 +127,13 @@ if images and spec.can("mask"):
         invert = st.toggle("Invert the mask", key="edit_mask_invert")
         if mask_file is not None:
             try:
-                uploaded_mask = prepared_mask(mask_file.getvalue(), base.size, spec.legacy, mask_file.name)
+                uploaded_mask = prepared_mask(mask_file.getvalue(), base.size, legacy, mask_file.name)
             except InvalidInput as err:
                 if not paint_tab.open:
                     problems.append(err.message)
                 st.error(md_literal(err.message), icon=":material/broken_image:")
             if uploaded_mask is not None and invert:
-                flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, spec.legacy, "inverted mask")
+                flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, legacy, "inverted mask")
                 uploaded_mask = Normalised(flipped.png_bytes, base.width, base.height,
                                            [*uploaded_mask.fixes, "Inverted: the edit and keep areas are swapped."],
                                            flipped.warnings, flipped.coverage)
@@ -143,7 +147,7 @@ if images and spec.can("mask"):
     with paint_tab:
         painted = mask_painter(base.png_bytes, key="edit_paint_" + hashlib.sha1(base.png_bytes).hexdigest()[:10])
         if painted is not None:
-            painted_mask = prepared_mask(painted, base.size, spec.legacy, "painted mask")
+            painted_mask = prepared_mask(painted, base.size, legacy, "painted mask")
     mask = painted_mask if paint_tab.open else uploaded_mask
     if mask is not None and mask.coverage == 0.0:
         problems.append(mask.warnings[0])
@@ -153,27 +157,9 @@ if images and spec.can("mask"):
 # ---------------------------------------------------------------- settings
 prompt = st.text_area("What should change?", key="edit_prompt", height=100,
                       placeholder="e.g. replace the sky with a pink sunset")
-left, middle, right = st.columns(3)
-sizes = list(spec.size_presets or spec.sizes)
-keep_valid("edit_size", sizes, "auto" if "auto" in sizes else sizes[-1])
-size = left.selectbox("Size", sizes, key="edit_size", help="auto keeps the input's shape.")
-keep_valid("edit_quality", list(spec.qualities), "auto" if "auto" in spec.qualities else spec.qualities[0])
-quality = middle.selectbox("Quality", spec.qualities, key="edit_quality")
-keep_valid("edit_n", list(range(spec.n_min, spec.n_max + 1)), 1)
-n = right.number_input("Images", spec.n_min, spec.n_max, key="edit_n", step=1)
-output_format = None
-if len(spec.output_formats) > 1:
-    keep_valid("edit_format", list(spec.output_formats), spec.output_formats[0])
-    output_format = left.selectbox("Output format", spec.output_formats, key="edit_format")
-input_fidelity = None
-if spec.input_fidelity:
-    fidelity_options = ["default", *spec.input_fidelity]
-    keep_valid("edit_fidelity", fidelity_options, "default")
-    chosen = middle.selectbox("Input fidelity", fidelity_options, key="edit_fidelity",
-                              help="high keeps faces and details of the input closer, at a higher input cost.")
-    input_fidelity = None if chosen == "default" else chosen
+settings = settings_form("edit", engine, model, EDIT)
 st.session_state.setdefault("edit_keep", True)
-keep_outside = st.toggle("Keep everything outside the mask", key="edit_keep", disabled=mask is None,
+keep_outside = caps.edit_mask and st.toggle("Keep everything outside the mask", key="edit_keep", disabled=mask is None,
                          help="GPT image models treat the mask as a hint and may repaint the rest; this pastes the "
                               "original pixels back outside the mask after the edit.")
 
@@ -184,29 +170,27 @@ if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blo
     sent_mask = mask.png_bytes if mask is not None else None
     paste_back = bool(keep_outside and sent_mask is not None)
     fixes = [f"{name}: {fix}" for name, image in images for fix in image.fixes] + [f"mask: {f}" for f in (mask.fixes if mask else [])]
-    params = {"size": size, "quality": quality, "n": int(n), "output_format": output_format,
-              "input_fidelity": input_fidelity, "keep_outside_mask": paste_back, "input_fixes": fixes}
+    facts = {"keep_outside_mask": paste_back, "input_fixes": fixes}
     st.session_state[LAST_ERROR] = None
-    try:
-        with st.spinner(f"Editing with {model}…"):
-            result = openai_images.edit(
-                cfg, model=model, prompt=prompt, images=[(f"image-{i + 1}.png", data) for i, data in enumerate(inputs)],
-                mask=sent_mask, size=size, quality=quality, n=int(n), output_format=output_format,
-                input_fidelity=input_fidelity,
-            )
-            if paste_back:
-                for picture in result.images:
-                    picture.data = keep_outside_mask(inputs[0], picture.data, sent_mask)
-                    picture.mime, picture.width, picture.height = "image/png", images[0][1].width, images[0][1].height
-                result.notes.append(PASTE_BACK_NOTE + (" Saved as PNG." if output_format not in (None, "png") else ""))
-            params["notes"] = list(result.notes)  # the result card shows params["notes"]
-            row = record_call(page=PAGE, action="edit", cfg=cfg, result=result, prompt=prompt, params=params,
-                              inputs=inputs, mask=sent_mask)
-    except StudioError as err:
-        st.session_state[LAST_ERROR] = err
-        row = record_call(page=PAGE, action="edit", cfg=cfg, error=err, prompt=prompt, params=params, model=model,
-                          endpoint=openai_images.EDITS, inputs=inputs, mask=sent_mask)
-    st.session_state[ROWS].insert(0, row.id)
+    output_format = settings.get("output_format")
+
+    def paste_outside_back(result) -> None:
+        """GPT image models treat the mask as a hint: put the original pixels back outside it."""
+        for picture in result.images:
+            picture.data = keep_outside_mask(inputs[0], picture.data, sent_mask)
+            picture.mime, picture.width, picture.height = "image/png", images[0][1].width, images[0][1].height
+        result.notes.append(PASTE_BACK_NOTE + (" Saved as PNG." if output_format not in (None, "png") else ""))
+
+    with st.spinner(f"Editing with {md_literal(model)}…"):
+        outcome = send.send(cfg, send.Request(engine.id, EDIT, model, prompt, settings, images=inputs, mask=sent_mask,
+                                              page=PAGE, record_params=facts),
+                            after=paste_outside_back if paste_back else None)
+    if outcome.error is not None:
+        st.session_state[LAST_ERROR] = outcome.error
+    if outcome.row is not None:
+        st.session_state[ROWS].insert(0, outcome.row.id)
+    elif outcome.ledger_problem:
+        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])

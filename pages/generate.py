@@ -15,7 +15,7 @@ PAGE, PREFIX = "generate", "gen"
 PROMPT = "gen_prompt"
 ROWS, LAST_ERROR = "gen_rows", "gen_last_error"  # this session's results (ledger ids, newest first) and last failure
 
-keep_widget_values(PREFIX)
+keep_widget_values(PREFIX, PROMPT)
 st.session_state.setdefault(ROWS, [])
 
 

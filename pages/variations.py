@@ -1,15 +1,17 @@
-"""Variations: new takes on an uploaded or stored picture, shown beside the original."""
+"""Variations: new takes on an uploaded or stored picture from any engine that makes them, beside the original."""
 from __future__ import annotations
 
 import streamlit as st
 
-from lib import catalog
-from lib.errors import InvalidInput, StudioError
+from lib import catalog, send
+from lib.errors import InvalidInput
 from lib.imaging import Normalised, normalise_for_edit
-from lib.providers import openai_images
-from lib.store import recent_outputs, record_call
+from lib.providers import registry
+from lib.providers.base import VARIATION
+from lib.store import recent_outputs
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 from lib.ui.safe_text import md_literal
 from lib.ui.widgets import keep_valid
 
@@ -19,9 +21,7 @@ FROM_UPLOAD, FROM_STORE = "Upload a picture", "Pick a stored result"
 RECENT_LIMIT = 40
 # Session keys: the latest run (original sha + ledger row) survives reruns.
 LAST_ROW, LAST_ORIGINAL, LAST_ERROR = "var_last_row", "var_last_original", "var_last_error"
-for _key in ("var_model", "var_prompt", "var_n", "var_size", "var_source"):
-    if _key in st.session_state:  # keep values when the person visits another page and comes back
-        st.session_state[_key] = st.session_state[_key]
+keep_widget_values("var", "var_prompt", "var_source")  # kept when the person visits another page and comes back
 
 
 @st.cache_data(max_entries=32, show_spinner="Preparing the image…")
@@ -34,37 +34,41 @@ def apply_reuse() -> None:
     if not reuse or reuse.get("page") != PAGE:
         return
     st.session_state.pop("reuse")
-    params = reuse.get("params") or {}
-    if reuse.get("model"):
-        st.session_state["var_model"] = reuse["model"]
     if reuse.get("prompt"):
         st.session_state["var_prompt"] = reuse["prompt"]
-    if params.get("n"):
-        st.session_state["var_n"] = params["n"]
-    if params.get("size"):
-        st.session_state["var_size"] = params["size"]
+    engine = registry.get(reuse.get("provider") or "") or registry.engine_of_model(reuse.get("model"))
+    if engine is not None and reuse.get("model"):
+        st.session_state["var_engine"], st.session_state["var_model"] = engine.id, reuse["model"]
+        reuse_into("var", engine, reuse["model"], VARIATION, reuse.get("params") or {})
 
 
 st.title("Variations")
-cfg = session.configs()["openai"]
-if not cfg.usable:
-    st.error(cfg.problem or "OpenAI is not configured.", icon=":material/key_off:")
+cfgs = session.configs()
 store, ledger = session.open_store_or_stop()
 apply_reuse()
 
-# ---------------------------------------------------------------- model
-models = catalog.image_models(cfg, capability="variation")
-model_ids = [m.id for m in models]
-keep_valid("var_model", model_ids, model_ids[0])
-model = st.selectbox("Model", model_ids, key="var_model", format_func=lambda m: catalog.image_model(m).label)
+# ---------------------------------------------------------------- engine and model
+engine = pick_engine("var", cfgs, VARIATION)
+if engine is None:
+    st.error(" ".join(c.problem for c in cfgs.values() if c.problem) or
+             "No engine that makes variations is set up: add a key in the sidebar.", icon=":material/key_off:")
+    st.stop()
+cfg = cfgs[engine.id]
+chosen = pick_model("var", engine, cfg, VARIATION)
+if chosen is None:
+    st.error(f"No {engine.label} model that makes variations is available for this key.", icon=":material/block:")
+    st.stop()
+model = chosen.id
 spec = catalog.image_model(model)
-legacy_endpoint = spec.can("variation_endpoint")
-if warning := catalog.retirement_warning(spec):
-    st.warning(warning, icon=":material/schedule:")
+legacy = bool(spec and spec.legacy)
+default_prompt = engine.variation_prompt(model)  # None: the endpoint takes no prompt
+if chosen.warning:
+    st.warning(chosen.warning, icon=":material/schedule:")
 st.caption(
-    f"{model} uses the legacy /v1/images/variations endpoint (no prompt; square PNG input)."
-    if legacy_endpoint
-    else f"{model} makes variations by editing the picture with the prompt below."
+    f"{md_literal(model)} uses a variations endpoint that takes no prompt."
+    if default_prompt is None
+    else f"{md_literal(model)} makes variations by editing the picture with the prompt below."
+    if default_prompt else f"{md_literal(model)} makes variations; a few words below may steer them."
 )
 
 # ---------------------------------------------------------------- the original
@@ -77,7 +81,7 @@ if source == FROM_UPLOAD:
     if upload is not None:
         original_label = upload.name
         try:
-            original = prepared_image(upload.getvalue(), spec.legacy, upload.name)
+            original = prepared_image(upload.getvalue(), legacy, upload.name)
         except InvalidInput as err:
             st.error(md_literal(err.message), icon=":material/broken_image:")
 else:
@@ -93,7 +97,7 @@ else:
         stored_sha = st.selectbox("Stored result", list(labels), key="var_stored", format_func=labels.get)
         original_label = labels[stored_sha]
         try:
-            original = prepared_image(store.read(stored_sha), spec.legacy, f"stored image {stored_sha[:10]}")
+            original = prepared_image(store.read(stored_sha), legacy, f"stored image {stored_sha[:10]}")
         except (InvalidInput, OSError) as err:
             st.error(md_literal(getattr(err, "message", None)
                                 or f"The stored image {stored_sha[:10]} cannot be read ({type(err).__name__})."))
@@ -103,36 +107,31 @@ if original is not None:
         st.caption(f":material/build: {md_literal(fix)}")
 
 # ---------------------------------------------------------------- settings
-prompt = openai_images.DEFAULT_VARIATION_PROMPT
-if not legacy_endpoint:
-    st.session_state.setdefault("var_prompt", openai_images.DEFAULT_VARIATION_PROMPT)
+prompt = None
+if default_prompt is not None:
+    st.session_state.setdefault("var_prompt", default_prompt)
     prompt = st.text_area("Variation prompt", key="var_prompt", height=90,
-                          help="Sent with the picture to the edits endpoint: say what to keep and what to vary.")
-left, right = st.columns(2)
-keep_valid("var_n", list(range(spec.n_min, spec.n_max + 1)), min(2, spec.n_max))
-n = left.number_input("Variations", spec.n_min, spec.n_max, key="var_n", step=1)
-sizes = list(spec.size_presets or spec.sizes)
-keep_valid("var_size", sizes, "auto" if "auto" in sizes else "1024x1024" if "1024x1024" in sizes else sizes[0])
-size = right.selectbox("Size", sizes, key="var_size")
+                          help="Sent with the picture: say what to keep and what to vary.") or None
+if st.session_state.get("var_n") is None:
+    st.session_state["var_n"] = 2  # a variation is judged against its siblings
+settings = settings_form("var", engine, model, VARIATION, columns=2)
 
 # ---------------------------------------------------------------- send
 if st.button("Make variations", type="primary", icon=":material/content_copy:",
              disabled=original is None or not cfg.usable, key="var_send"):
-    params = {"n": int(n), "size": size, "source": "upload" if source == FROM_UPLOAD else "store",
-              "source_ref": stored_sha, "input_fixes": list(original.fixes)}
+    facts = {"source": "upload" if source == FROM_UPLOAD else "store", "source_ref": stored_sha,
+             "input_fixes": list(original.fixes)}
     st.session_state[LAST_ERROR] = None
-    try:
-        with st.spinner(f"Making {int(n)} variation{'s' if n > 1 else ''} with {model}…"):
-            result = openai_images.variation(cfg, model=model, image=("original.png", original.png_bytes), n=int(n),
-                                             size=size, prompt=prompt)
-        row = record_call(page=PAGE, action="variation", cfg=cfg, result=result, params=params,
-                          prompt=None if legacy_endpoint else prompt, inputs=[original.png_bytes])
-    except StudioError as err:
-        st.session_state[LAST_ERROR] = err
-        row = record_call(page=PAGE, action="variation", cfg=cfg, error=err, params=params, model=model,
-                          endpoint=openai_images.VARIATIONS if legacy_endpoint else openai_images.EDITS,
-                          prompt=None if legacy_endpoint else prompt, inputs=[original.png_bytes])
-    st.session_state[LAST_ROW] = row.id
+    count = int(settings.get("n") or 1)
+    with st.spinner(f"Making {count} variation{'s' if count > 1 else ''} with {md_literal(model)}…"):
+        outcome = send.send(cfg, send.Request(engine.id, VARIATION, model, prompt, settings,
+                                              images=[original.png_bytes], page=PAGE, record_params=facts))
+    if outcome.error is not None:
+        st.session_state[LAST_ERROR] = outcome.error
+    if outcome.row is not None:
+        st.session_state[LAST_ROW] = outcome.row.id
+    elif outcome.ledger_problem:
+        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])

@@ -19,13 +19,20 @@ CUSTOM = "Custom…"
 DEFAULT = "default"
 
 
-def keep_widget_values(prefix: str) -> None:
-    """Keep this page's widget values when the person visits another page and comes back."""
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix + "_")]:
-        try:
+DRAWN = "_engine_form_keys"  # the widget keys this module has drawn in this session
+
+
+def keep_widget_values(prefix: str, *extra: str) -> None:
+    """Keep this page's engine, model and settings (and ``extra`` keys) when the person visits another page and comes back."""
+    drawn = st.session_state.setdefault(DRAWN, set())
+    for key in [k for k in drawn if k.startswith(prefix + "_")] + [k for k in extra]:
+        if key in st.session_state:
             st.session_state[key] = st.session_state[key]
-        except Exception:  # buttons and uploaders cannot be set; they need not be kept
-            pass
+
+
+def _drawn(key: str) -> str:
+    st.session_state.setdefault(DRAWN, set()).add(key)
+    return key
 
 
 def pick_engine(prefix: str, cfgs: dict, action: str, *, label: str = "Engine") -> Engine | None:
@@ -38,7 +45,7 @@ def pick_engine(prefix: str, cfgs: dict, action: str, *, label: str = "Engine") 
     if len(ids) == 1:
         st.session_state[f"{prefix}_engine"] = ids[0]
         return able[0]
-    chosen = st.radio(label, ids, key=f"{prefix}_engine", horizontal=True, format_func=registry.label)
+    chosen = st.radio(label, ids, key=_drawn(f"{prefix}_engine"), horizontal=True, format_func=registry.label)
     return registry.get(chosen)
 
 
@@ -48,7 +55,7 @@ def pick_model(prefix: str, engine: Engine, cfg, action: str, container=st) -> E
         return None
     by_id = {m.id: m for m in models}
     keep_valid(f"{prefix}_model", list(by_id), models[0].id)
-    chosen = container.selectbox("Model", list(by_id), key=f"{prefix}_model",
+    chosen = container.selectbox("Model", list(by_id), key=_drawn(f"{prefix}_model"),
                                  format_func=lambda mid: f"{by_id[mid].label} ({mid})" if by_id[mid].label != mid else mid)
     return by_id[chosen]
 
@@ -72,7 +79,7 @@ def settings_form(prefix: str, engine: Engine, model_id: str, action: str, *, co
 
 
 def draw_setting(prefix: str, setting: Setting) -> Any:
-    key = f"{prefix}_{setting.key}"
+    key = _drawn(f"{prefix}_{setting.key}")
     if setting.kind in ("choice", "size"):
         options = list(setting.choices)
         if setting.optional:
@@ -90,7 +97,8 @@ def draw_setting(prefix: str, setting: Setting) -> Any:
         chosen = st.selectbox(setting.label, options, key=key, help=setting.help)
         if chosen == CUSTOM:
             st.session_state.setdefault(f"{prefix}_custom_size", "1536x864")
-            return st.text_input("Custom size (WIDTHxHEIGHT)", key=f"{prefix}_custom_size", help=setting.help).strip()
+            return st.text_input("Custom size (WIDTHxHEIGHT)", key=_drawn(f"{prefix}_custom_size"),
+                                 help=setting.help).strip()
         return None if chosen == DEFAULT else chosen
     if setting.kind == "int":
         lo = setting.minimum if setting.minimum is not None else 0

@@ -105,6 +105,6 @@ def test_fault_keeps_the_upload_and_prompt_and_writes_an_error_row(studio_env):
 def test_without_a_key_and_demo_forbidden_the_page_says_what_to_do(studio_env, monkeypatch):
     monkeypatch.setenv("STUDIO_DEMO", "0")
     at = open_page()
-    at.file_uploader(key="var_upload").set_value(("cat.png", png(), "image/png")).run()
     assert any("No openai key: set OPENAI_API_KEY" in e.value for e in at.error)
-    assert at.button(key="var_send").disabled
+    assert any("KAKAO_REST_API_KEY" in e.value for e in at.error)  # every engine that could vary says what it needs
+    assert not [b for b in at.button if b.key == "var_send"]  # nothing to press until one is set up

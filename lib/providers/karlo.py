@@ -21,7 +21,6 @@ import time
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 import requests
@@ -38,6 +37,7 @@ from lib.errors import (
     StudioError,
     redact,
 )
+from lib.fetch import RESULT_FETCH_DEADLINE_S, fetch_image
 from lib.prompts import clean_prompt
 from lib.types import GeneratedImage, ImageResult
 
@@ -564,18 +564,19 @@ class KarloClient:
             raise self._unreadable(endpoint, "an image in it is not a picture") from None
 
     def _download(self, url: str) -> bytes:
+        """A result URL, fetched now (they last ~10 minutes) from Karlo's own origin or its delivery hosts only,
+        capped in bytes and time (lib.fetch)."""
+        hosts = tuple(dict.fromkeys(h for m in catalog.load().images if m.engine == "karlo" for h in m.delivery_hosts))
         try:
-            resp = self.session.get(url, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ProviderDown(f"Karlo made the picture but it could not be downloaded from {urlparse(url).hostname} "
-                               f"({type(exc).__name__}). Try again.", provider="karlo") from None
-        if resp.status_code in (403, 404, 410):
-            raise ProviderDown(f"The picture's Karlo link had expired before it was downloaded (HTTP {resp.status_code}). "
-                               "Karlo links last about ten minutes: try again.", provider="karlo", http_status=resp.status_code)
-        if resp.status_code != 200:
-            raise ProviderDown(f"Downloading the picture from Karlo failed (HTTP {resp.status_code}). Try again.",
-                               provider="karlo", http_status=resp.status_code)
-        return resp.content
+            return fetch_image(url, base_url=self.base_url, delivery_hosts=hosts, provider="karlo",
+                               deadline_s=min(self.timeout[1], RESULT_FETCH_DEADLINE_S), headers=self.cfg.extra_headers)
+        except ProviderDown as exc:
+            if exc.http_status in (403, 404, 410):
+                raise ProviderDown(f"The picture's Karlo link had expired before it was downloaded (HTTP {exc.http_status}). "
+                                   "Karlo links last about ten minutes: try again.", provider="karlo",
+                                   http_status=exc.http_status, code=exc.code) from None
+            raise ProviderDown(f"Karlo made the picture but it was not downloaded: {exc.message}", provider="karlo",
+                               http_status=exc.http_status, code=exc.code) from None
 
     def _unreadable(self, endpoint: str, why: str) -> ProviderDown:
         return ProviderDown(f"Karlo's reply to {endpoint} could not be read: {why}. The server at "

@@ -17,12 +17,12 @@ from collections.abc import Callable
 from typing import Any
 
 import openai
-import requests
 from PIL import Image, UnidentifiedImageError
 
 from lib import catalog
 from lib.config import ProviderConfig
 from lib.errors import ContentRejected, InvalidInput, NotAvailable, ProviderDown, StudioError
+from lib.fetch import fetch_image
 from lib.prompts import clean_prompt
 from lib.providers.openai_common import make_client, translate_error
 from lib.types import GeneratedImage, ImageResult, Usage
@@ -299,7 +299,7 @@ def _call(
             response = send(client, **params, **body_extra, timeout=timeout)
             request_id = getattr(response, "_request_id", None)
             ttft_ms = None
-            images = [_image_from_item(item, output_format, cfg, timeout) for item in (response.data or [])]
+            images = [_image_from_item(item, output_format, cfg, timeout, model) for item in (response.data or [])]
             usage = _usage(getattr(response, "usage", None))
     except StudioError:
         raise
@@ -386,11 +386,12 @@ def _b64(data: str | None) -> bytes:
                            code="malformed_image") from exc
 
 
-def _image_from_item(item, output_format: str | None, cfg: ProviderConfig, timeout: float) -> GeneratedImage:
+def _image_from_item(item, output_format: str | None, cfg: ProviderConfig, timeout: float,
+                     model: str | None = None) -> GeneratedImage:
     if getattr(item, "b64_json", None):
         data = _b64(item.b64_json)
     elif getattr(item, "url", None):
-        data = _download(item.url, cfg, timeout)
+        data = _download(item.url, cfg, timeout, model)
     else:
         raise ProviderDown("OpenAI answered with an empty image entry. Try again.", provider="openai", code="no_images")
     image = _decoded(data, output_format)
@@ -398,17 +399,17 @@ def _image_from_item(item, output_format: str | None, cfg: ProviderConfig, timeo
     return image
 
 
-def _download(url: str, cfg: ProviderConfig, timeout: float) -> bytes:
-    """Fetch a result URL now: they expire after an hour. No API key goes with it."""
+def _download(url: str, cfg: ProviderConfig, timeout: float, model: str | None = None) -> bytes:
+    """Fetch a result URL now (they expire after an hour), from the base URL's origin or the model's delivery
+    hosts only, capped in bytes and time (lib.fetch). No API key goes with it."""
+    spec = catalog.image_model(model) if model else None
     try:
-        reply = requests.get(url, timeout=min(timeout, DOWNLOAD_TIMEOUT_S))
-        reply.raise_for_status()
-        return reply.content
-    except requests.RequestException as exc:
-        raise ProviderDown(
-            f"The image was made but downloading it failed ({type(exc).__name__}). Try again; "
-            "result links expire after an hour.", provider="openai", code="download_failed",
-        ) from exc
+        return fetch_image(url, base_url=cfg.base_url, delivery_hosts=spec.delivery_hosts if spec else (),
+                           provider="openai", deadline_s=min(timeout, DOWNLOAD_TIMEOUT_S), headers=cfg.extra_headers)
+    except ProviderDown as exc:
+        exc.message = f"The image was made but not downloaded: {exc.message} Result links expire after an hour."
+        exc.args = (exc.message,)
+        raise
 
 
 def _decoded(data: bytes, output_format: str | None) -> GeneratedImage:

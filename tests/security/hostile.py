@@ -1,0 +1,156 @@
+"""A hostile provider of our own, on loopback: each path answers the way a broken or malicious server might.
+
+``HostileServer().start()`` serves ``routes`` (path -> behaviour); a behaviour is a function taking the request
+handler. The server counts the requests and the body bytes it managed to send, so a test can tell that the app
+stopped reading, or never came at all.
+"""
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+
+
+def png_bytes(size: tuple[int, int] = (64, 64), color=(200, 40, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # quiet
+        pass
+
+    def _serve(self) -> None:
+        server: HostileServer = self.server.hostile
+        path = self.path.split("?", 1)[0]
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body = self.rfile.read(length) if length else b""
+        with server.lock:
+            server.requests.append((self.command, self.path, dict(self.headers)))
+        behaviour = server.routes.get(path)
+        if behaviour is None:
+            self.send_error(404)
+            return
+        try:
+            behaviour(self)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client hung up: that is what the caps are for
+
+    do_GET = do_POST = _serve
+
+    def count(self, n: int) -> None:
+        with self.server.hostile.lock:
+            self.server.hostile.body_bytes_sent += n
+
+
+class HostileServer:
+    def __init__(self) -> None:
+        self.routes: dict = {}
+        self.requests: list = []
+        self.body_bytes_sent = 0
+        self.lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> "HostileServer":
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.hostile = self
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def hits(self, path: str) -> int:
+        with self.lock:
+            return sum(1 for _method, p, _h in self.requests if p.split("?", 1)[0] == path)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+# ------------------------------------------------------------------------------- behaviours
+
+def serve_bytes(data: bytes, content_type: str = "image/png", headers: dict | None = None):
+    def behaviour(h: _Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data)
+        h.count(len(data))
+    return behaviour
+
+
+def serve_json(obj, status: int = 200, headers: dict | None = None):
+    return serve_bytes(json.dumps(obj).encode(), "application/json", headers) if status == 200 else _json_status(obj, status, headers)
+
+
+def _json_status(obj, status: int, headers: dict | None):
+    data = json.dumps(obj).encode()
+
+    def behaviour(h: _Handler) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            h.send_header(name, value)
+        h.end_headers()
+        h.wfile.write(data)
+    return behaviour
+
+
+def redirect(location: str, status: int = 302):
+    def behaviour(h: _Handler) -> None:
+        h.send_response(status)
+        h.send_header("Location", location)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+    return behaviour
+
+
+def huge(total: int, declare_length: bool):
+    """``total`` bytes of a PNG-looking body, written a megabyte at a time for as long as the client reads."""
+    chunk = b"\x89PNG\r\n\x1a\n" + bytes(1024 * 1024 - 8)
+
+    def behaviour(h: _Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "image/png")
+        if declare_length:
+            h.send_header("Content-Length", str(total))
+        else:
+            h.send_header("Connection", "close")
+        h.end_headers()
+        sent = 0
+        while sent < total:
+            h.wfile.write(chunk)
+            h.count(len(chunk))
+            sent += len(chunk)
+        h.close_connection = True
+    return behaviour
+
+
+def drip(interval_s: float, total: int = 10_000):
+    """A valid-looking reply whose body arrives one byte every ``interval_s`` seconds."""
+    def behaviour(h: _Handler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "image/png")
+        h.send_header("Content-Length", str(total))
+        h.end_headers()
+        for _ in range(total):
+            h.wfile.write(b"\x00")
+            h.wfile.flush()
+            h.count(1)
+            time.sleep(interval_s)
+    return behaviour

@@ -39,6 +39,7 @@ from starlette.routing import Route
 
 from emulator import openai_render as render
 from emulator.faults import read_directives
+from emulator.openai_schema import SchemaViolation, check
 from emulator.openai_models import (CHAT_MODELS, COMPAT, EXTRA_QUALITY, IMAGE_MODELS, OFFICIAL, OUTPUT_TOKENS,
                                     ImageModel, endpoint_served, is_retired, is_served, served_models)
 
@@ -210,7 +211,7 @@ class Call:
 
     request: Request
     body: dict[str, Any]
-    files: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)  # part name -> [(filename, bytes)]
+    files: dict[str, list[tuple[str, bytes, str]]] = field(default_factory=dict)  # part -> [(filename, bytes, type)]
     fault: str | None = None
     prompt: str | None = None
     key: str = ""
@@ -227,12 +228,13 @@ async def _read(request: Request, multipart: bool) -> tuple[dict | None, dict, d
     if multipart or request.headers.get("content-type", "").startswith(("multipart/", "application/x-www-form")):
         form = await request.form(max_files=64, max_part_size=4 * 1024 * 1024)
         fields: dict[str, Any] = {}
-        files: dict[str, list[tuple[str, bytes]]] = {}
+        files: dict[str, list[tuple[str, bytes, str]]] = {}
         logged: dict[str, Any] = {}
         for name, value in form.multi_items():
             if hasattr(value, "read"):
                 data = await value.read()
-                files.setdefault(name, []).append((value.filename or "upload", data))
+                files.setdefault(name, []).append((value.filename or "upload", data,
+                                                   (value.content_type or "application/octet-stream").lower()))
                 logged.setdefault(name, []).append({"filename": value.filename, "size": len(data),
                                                     "content_type": value.content_type})
             else:
@@ -304,7 +306,9 @@ def _endpoint(state, handler, face: str, path: str, *, chat: bool = False, multi
                             directives.latency_ms, face, today)
                 response = await handler(state, call)  # drawing happens inside the latency, not after it
                 await state.wait_until(deadline)
-        except ApiError as err:
+        except (ApiError, SchemaViolation) as err:
+            if isinstance(err, SchemaViolation):
+                err = ApiError(400, err.message, param=err.param, code=err.code)
             response = err.response()
             if deadline is not None:
                 await state.wait_until(deadline)
@@ -370,7 +374,8 @@ def _bool_param(body: dict, name: str) -> bool:
 
 
 async def chat_completions(state, call: Call) -> Response:
-    body = call.body
+    body = call.body = check(call.body, "CreateChatCompletionRequest",
+                             top_unknown="Unrecognized request argument supplied: {name}")
     model = body.get("model")
     if not model:
         raise _invalid("model", "Missing required parameter: 'model'.", "missing_required_parameter")
@@ -385,6 +390,9 @@ async def chat_completions(state, call: Call) -> Response:
         if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant", "tool"):
             raise _invalid(f"messages[{i}].role", f"Invalid value for 'messages[{i}].role'.")
     stream = _bool_param(body, "stream")
+    if body.get("top_logprobs") is not None and not body.get("logprobs"):
+        raise _invalid("top_logprobs", "Invalid value for 'top_logprobs': 'logprobs' must be set to true when "
+                                       "'top_logprobs' is used.")
     if body.get("stream_options") is not None and not stream:
         raise _invalid("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
     limit = _int_param(body, "max_completion_tokens", 1) or _int_param(body, "max_tokens", 1)
@@ -610,7 +618,10 @@ def _image_job(call: Call, *, edit: bool) -> ImageJob:
     if style is not None and (kind.family != "dall-e-3" or style not in ("vivid", "natural")):
         raise _invalid("style", f"Invalid value: '{style}'. Supported values are: 'vivid' and 'natural'.")
     stream = _bool_param(body, "stream")
-    partial_images = _int_param(body, "partial_images", 0, 3) or 0
+    partial_images = _int_param(body, "partial_images", 0, 3)
+    if partial_images is not None and not stream:
+        raise _invalid("partial_images", "partial_images is only supported when stream is true.", "invalid_value")
+    partial_images = partial_images or 0
     return ImageJob(model, kind, prompt if prompt is not None else raw_prompt, n, width, height, f"{width}x{height}",
                     quality, "transparent" if background == "transparent" else "opaque", output_format,
                     compression, response_format, stream, partial_images, style)
@@ -709,6 +720,7 @@ async def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, 
 
 
 async def images_generations(state, call: Call) -> Response:
+    call.body = check(call.body, "CreateImageRequest")
     job = _image_job(call, edit=False)
     transparent = job.background == "transparent"
     pictures = await asyncio.to_thread(
@@ -719,31 +731,82 @@ async def images_generations(state, call: Call) -> Response:
     return await _images_response(state, job, pictures, usage)
 
 
-def _open_upload(param: str, filename: str, data: bytes, *, limit: int, png_only: bool) -> Image.Image:
+_FORMAT_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+
+
+def _open_upload(param: str, data: bytes, content_type: str | None, *, limit: int, png_only: bool) -> Image.Image:
+    """Decode one uploaded picture; ``content_type`` None skips the part-type check (masks are not checked)."""
+    allowed = ("image/png",) if png_only else ("image/jpeg", "image/png", "image/webp")
+
+    def unsupported(mime: str) -> ApiError:
+        return _invalid(param, f"Invalid file '{param}': unsupported mimetype ('{mime}'). Supported file formats are "
+                               f"{_enum_values(allowed)}.", "unsupported_file_mimetype")
+
+    if content_type is not None and content_type.replace("image/jpg", "image/jpeg") not in allowed:
+        raise unsupported(content_type)
     if len(data) > limit:
         raise _invalid(param, f"Invalid input image - file too large ({len(data)} bytes); the limit is "
                               f"{limit // (1024 * 1024)} MB.", "image_too_large")
     try:
         pic = Image.open(io.BytesIO(data))
         pic.load()
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise _invalid(param, f"Invalid image file or mode for image '{filename}', please check your image file.",
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise _invalid(param, f"Invalid image file or mode for image '{param}', please check your image file.",
                        "invalid_image_file") from None
-    allowed = ("PNG",) if png_only else ("PNG", "JPEG", "WEBP")
-    if pic.format not in allowed:
-        raise _invalid(param, f"Invalid file '{filename}': unsupported mimetype ('image/{(pic.format or '?').lower()}'"
-                              f"). Supported file formats are {', '.join(f.lower() for f in allowed)}.",
-                       "invalid_image_format")
+    mime = _FORMAT_MIME.get(pic.format or "", f"image/{(pic.format or 'unknown').lower()}")
+    if mime not in allowed:  # the part said one thing, the bytes are another
+        raise unsupported(mime)
     return pic
 
 
-def _uploads(call: Call) -> list[tuple[str, bytes]]:
-    return call.files.get("image", []) + call.files.get("image[]", [])
+def _uploads(call: Call) -> list[tuple[str, bytes, str]]:
+    """(param name as the API reports it, bytes, part type) for every input picture."""
+    single = [("image", data, mime) for _, data, mime in call.files.get("image", [])]
+    listed = call.files.get("image[]", [])
+    return single + [(f"image[{i}]", data, mime) for i, (_, data, mime) in enumerate(listed)]
+
+
+def _from_reference(state, ref: dict, param: str) -> tuple[str, bytes, str]:
+    """A JSON edit's ``{image_url}`` / ``{file_id}`` as upload bytes: data URLs, or this emulator's own URLs."""
+    url = ref.get("image_url")
+    if url is None:
+        raise _invalid(f"{param}.file_id", f"No such File object: {ref.get('file_id')}", "invalid_value")
+    m = re.fullmatch(r"data:([\w/+.-]+);base64,(.*)", url, re.DOTALL)
+    if m:
+        try:
+            return param, base64.b64decode(m.group(2), validate=True), m.group(1).lower()
+        except ValueError:
+            raise _invalid(f"{param}.image_url", "Invalid base64 image_url.", "invalid_image_url") from None
+    token = url.split("/_emulator/files/", 1)[-1].split(".", 1)[0] if url.startswith(state.public_base_url) else ""
+    with state.lock:
+        entry = state.served_files.get(token)
+    if entry is None:  # the emulator fetches nothing from the internet; the API would, and fail like this
+        raise _invalid(f"{param}.image_url", f"Error while downloading {url}.", "invalid_image_url")
+    return param, entry[0], entry[1]
+
+
+def _edit_inputs(state, call: Call) -> tuple[list[tuple[str, bytes, str]], tuple[bytes, str] | None]:
+    """The input pictures and the mask of an edit, from multipart parts or a JSON body's references."""
+    if call.files or call.request.headers.get("content-type", "").startswith(("multipart/", "application/x-www")):
+        for name in ("image", "image[]", "mask"):
+            if name in call.body:
+                raise _invalid(name, f"Invalid type for '{name}': expected one of an array of files or file, but "
+                                     "got a string instead.", "invalid_type")
+        call.body = check(call.body, "CreateImageEditRequest", form=True)
+        masks = call.files.get("mask", [])
+        return _uploads(call), ((masks[0][1], masks[0][2]) if masks else None)
+    call.body = check(call.body, "EditImageBodyJsonParam")
+    uploads = [_from_reference(state, ref, f"images[{i}]") for i, ref in enumerate(call.body["images"])]
+    mask = call.body.get("mask")
+    return uploads, (_from_reference(state, mask, "mask")[1:] if mask else None)
 
 
 async def images_edits(state, call: Call) -> Response:
+    uploads, mask_part = _edit_inputs(state, call)
+    call.body.pop("images", None)
+    call.body.pop("mask", None)
+    json_body = not call.files
     job = _image_job(call, edit=True)
-    uploads = _uploads(call)
     if not uploads:
         raise _invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")
     dalle = job.kind.family == "dall-e-2"
@@ -753,15 +816,16 @@ async def images_edits(state, call: Call) -> Response:
         raise _invalid("image", f"Invalid 'image': array too long. Expected at most 16 images, got {len(uploads)}.",
                        "array_above_max_length")
     limit = DALLE2_UPLOAD_BYTES if dalle else MAX_UPLOAD_BYTES
-    pics = [_open_upload("image", name, data, limit=limit, png_only=dalle) for name, data in uploads]
+    if dalle and json_body:
+        raise _invalid("model", "JSON edit bodies are only supported for GPT image models; send multipart/form-data "
+                                "for dall-e-2.")
+    pics = [_open_upload(param, data, mime, limit=limit, png_only=dalle) for param, data, mime in uploads]
     if dalle and pics[0].width != pics[0].height:
         raise _invalid("image", "Invalid input image - image must be square.", "invalid_image")
 
     mask_alpha = None
-    mask_files = call.files.get("mask", [])
-    if mask_files:
-        name, data = mask_files[0]
-        mask = _open_upload("mask", name, data, limit=DALLE2_UPLOAD_BYTES, png_only=True)
+    if mask_part:
+        mask = _open_upload("mask", mask_part[0], None, limit=DALLE2_UPLOAD_BYTES, png_only=True)
         if mask.size != pics[0].size:
             raise _invalid("mask", f"Invalid mask image - mask size {mask.width}x{mask.height} does not match image "
                                    f"size {pics[0].width}x{pics[0].height}. The mask must have the same dimensions as "
@@ -819,7 +883,7 @@ def _edit_size(job: ImageJob, size: tuple[int, int]) -> tuple[int, int]:
 
 
 async def images_variations(state, call: Call) -> Response:
-    body = call.body
+    body = call.body = check(call.body, "CreateImageVariationRequest", form=True)
     model = body.get("model") or "dall-e-2"
     if model not in IMAGE_MODELS or not is_served(model, call.face, call.today):
         raise _model_not_found(model, call)
@@ -838,8 +902,8 @@ async def images_variations(state, call: Call) -> Response:
     uploads = call.files.get("image", [])
     if not uploads:
         raise _invalid("image", "Missing required parameter: 'image'.", "missing_required_parameter")
-    name, data = uploads[0]
-    pic = _open_upload("image", name, data, limit=DALLE2_UPLOAD_BYTES, png_only=True)
+    _, data, mime = uploads[0]
+    pic = _open_upload("image", data, mime, limit=DALLE2_UPLOAD_BYTES, png_only=True)
     if pic.width != pic.height:
         raise _invalid("image", "Invalid input image - image must be square.", "invalid_image")
     side = int(size.split("x")[0])

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from lib import config
 from lib.providers import registry
 from lib.ui import budget, session
 
@@ -33,6 +34,9 @@ navigation = st.navigation(
         for section, pages in PAGES.items()
     }
 )
+for problem in config.settings_problems():  # every page depends on these: say so once, in words
+    st.error(problem, icon=":material/warning:")
+    st.stop()
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)
 budget.budget_warning()

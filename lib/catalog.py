@@ -19,14 +19,11 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-from lib import clock
+from lib import clock, limits
 from lib.config import ProviderConfig
 
 MODELS_FILE = Path(__file__).resolve().parent / "data" / "models.toml"
 WARN_DAYS = 30  # a model retiring this soon carries a warning
-MODELS_TTL_S = 600.0  # how long a GET /v1/models answer is trusted
-MODELS_FAILURE_TTL_S = 30.0  # retry a failed listing sooner: the server may be back
-MODELS_TIMEOUT_S = 5.0
 
 CAPABILITIES = (
     "generate", "edit", "mask", "multi_image_edit", "variation_endpoint", "streaming_partials", "transparent_background",
@@ -215,7 +212,7 @@ _models_lock = threading.Lock()
 def available_model_ids(cfg: ProviderConfig) -> frozenset[str] | None:
     """The model ids this key may use, from ``GET /v1/models``; ``None`` when that cannot be asked.
 
-    Cached per (base URL, key, day) for ``MODELS_TTL_S``: models shut down on a
+    Cached per (base URL, key, day) for ``limits.MODELS_TTL_S``: models shut down on a
     given day, so a listing is not reused across days.  A failure is
     remembered briefly so an offline app does not wait on every rerun.
     """
@@ -233,12 +230,12 @@ def available_model_ids(cfg: ProviderConfig) -> frozenset[str] | None:
         from lib.providers.openai_common import make_client
 
         # Without the demo fault headers: an injected fault is meant for the image or chat call, not this listing.
-        client = make_client(dataclasses.replace(cfg, extra_headers={}), timeout=MODELS_TIMEOUT_S, max_retries=0)
+        client = make_client(dataclasses.replace(cfg, extra_headers={}), timeout=limits.MODELS_TIMEOUT_S, max_retries=0)
         ids = frozenset(m.id for m in client.models.list())
-        expires = now + MODELS_TTL_S
+        expires = now + limits.MODELS_TTL_S
     except Exception:  # offline, no permission to list, not an OpenAI server: fall back to the catalog
         ids = None
-        expires = now + MODELS_FAILURE_TTL_S
+        expires = now + limits.MODELS_FAILURE_TTL_S
     with _models_lock:
         _models_cache[cache_key] = (expires, ids)
     return ids

@@ -172,6 +172,19 @@ def resolve(
     return configs
 
 
+def settings_problems() -> list[str]:
+    """Sentences for app-wide settings that cannot be used (``STUDIO_TODAY``, ``STUDIO_TIMEOUT_S``)."""
+    from lib import clock, limits
+
+    problems = []
+    for check in (clock.pinned_today, limits.provider_timeout_s):
+        try:
+            check()
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def known_secrets(configs: dict[str, ProviderConfig]) -> list[str]:
     """Every live key in play, for ``lib.errors.redact``."""
     return [c.key for c in configs.values() if c.key and c.mode == "live"]

@@ -173,7 +173,7 @@ def karlo_prompt(text: str, limit: int = KARLO_PROMPT_MAX) -> str:
 
 
 def translate_to_english(
-    cfg: ProviderConfig, text: str, *, model: str, timeout: float = openai_chat.DEFAULT_TIMEOUT_S
+    cfg: ProviderConfig, text: str, *, model: str, timeout: float | None = None
 ) -> tuple[str, ChatTurn]:
     """English for ``text`` and the chat turn that made it (the caller records it in the ledger)."""
     if not text.strip():
@@ -337,7 +337,7 @@ def render_images(
     targets: list,
     *,
     group_id: str,
-    timeout_s: float = 180.0,
+    timeout_s: float | None = None,
     on_result: Callable | None = None,
     page: str = "pipeline",
 ):
@@ -363,6 +363,9 @@ def render_images(
         return fitted
 
     calls = {t.provider: fitted_call(t.provider) for t in targets}
+    from lib import limits
+
+    timeout_s = limits.provider_timeout_s() if timeout_s is None else timeout_s
     return compare.run_compare(configs, [prompt], targets, timeout_s=timeout_s, on_result=on_result,
                                group_id=group_id, calls=calls, page=page)
 

@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from lib import compare
+from lib import compare, limits
 from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
 from lib.errors import InvalidInput, StudioError
 from lib.pipeline import chat_config
@@ -29,7 +29,7 @@ for _key in (PROMPTS, USE_PIPELINE, TIMEOUT):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
 keep_widget_values(ADD, ADD_ENGINE, ADD_FAULT)
-st.session_state.setdefault(TIMEOUT, 120)
+st.session_state.setdefault(TIMEOUT, int(limits.provider_timeout_s()))
 
 
 def make_target(engine_id: str, model: str, settings: dict, fault: str | None = None) -> Target:

@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 import requests
+import urllib3
 from PIL import Image, UnidentifiedImageError
 
-from lib import catalog
+from lib import catalog, limits
 from lib.config import ProviderConfig
 from lib.errors import (
     AuthError,
@@ -39,6 +40,7 @@ from lib.errors import (
 )
 from lib.fetch import RESULT_FETCH_DEADLINE_S, fetch_image
 from lib.prompts import clean_prompt
+from lib.retrying import call_with_deadline, is_safe_to_retry
 from lib.types import GeneratedImage, ImageResult
 
 MASK_CONVENTION = (
@@ -303,7 +305,8 @@ def _api_error(status: int, code: int | None, msg: str, *, retry_after: float | 
 
 
 def _retryable(err: StudioError) -> bool:
-    return err.http_status == 429 or (err.http_status or 0) >= 500 or err.code in ("-1", "-603")
+    # Karlo's -1 (internal error) and -603 (its own time-out) are answered before anything is drawn and billed.
+    return is_safe_to_retry(err) or err.http_status == 429 or err.code in ("-1", "-603")
 
 
 # ---------------------------------------------------------------------------- the client
@@ -339,19 +342,15 @@ class KarloClient:
         self,
         cfg: ProviderConfig,
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 120.0,
-        max_retries: int = 2,
-        backoff_s: float = 0.5,
-        max_wait_s: float = 8.0,
+        read_timeout: float | None = None,
+        max_retries: int = limits.MAX_RETRIES,
         session: requests.Session | None = None,
     ) -> None:
+        """``read_timeout`` is each call's whole time limit, retries included (default ``STUDIO_TIMEOUT_S``)."""
         self.cfg = cfg
         self.base_url = cfg.base_url.rstrip("/")
-        self.timeout = (connect_timeout, read_timeout)
+        self.timeout_s = limits.provider_timeout_s() if read_timeout is None else read_timeout
         self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.max_wait_s = max_wait_s
         if session is None:
             self.session = _shared_session(cfg)
         else:
@@ -569,7 +568,7 @@ class KarloClient:
         hosts = tuple(dict.fromkeys(h for m in catalog.load().images if m.engine == "karlo" for h in m.delivery_hosts))
         try:
             return fetch_image(url, base_url=self.base_url, delivery_hosts=hosts, provider="karlo",
-                               deadline_s=min(self.timeout[1], RESULT_FETCH_DEADLINE_S), headers=self.cfg.extra_headers)
+                               deadline_s=min(self.timeout_s, RESULT_FETCH_DEADLINE_S), headers=self.cfg.extra_headers)
         except ProviderDown as exc:
             if exc.http_status in (403, 404, 410):
                 raise ProviderDown(f"The picture's Karlo link had expired before it was downloaded (HTTP {exc.http_status}). "
@@ -586,26 +585,30 @@ class KarloClient:
         """POST with retries on 429, 5xx, -1 and -603; the parsed JSON reply, or a StudioError."""
         url = self.base_url + API_PATH + endpoint
         headers = {"Authorization": f"KakaoAK {self.cfg.key or ''}"}
-        for attempt in range(self.max_retries + 1):
-            try:
-                resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout)
-            except requests.exceptions.ReadTimeout:
-                # Not retried: the server may still be drawing, and a second try would count twice.
-                raise ProviderDown(f"Karlo did not answer within {self.timeout[1]:g} s. Try again, perhaps with fewer "
-                                   "samples or a smaller size.", provider="karlo") from None
-            except requests.RequestException as exc:
-                err: StudioError = ProviderDown(
-                    f"Could not reach Karlo at {self.base_url} ({type(exc).__name__}). Check KARLO_BASE_URL and the "
-                    "network, or use demo mode.", provider="karlo")
-            else:
-                reply, err = self._read(resp)
-                if err is None:
-                    return reply
-            if not _retryable(err) or attempt == self.max_retries:
+
+        def attempt(seconds_left: float) -> dict[str, Any]:
+            resp = self.session.post(url, json=body, headers=headers,
+                                     timeout=(min(limits.CONNECT_TIMEOUT_S, seconds_left), seconds_left))
+            reply, err = self._read(resp)
+            if err is not None:
                 raise err
-            wait = err.retry_after if err.retry_after is not None else self.backoff_s * 2 ** attempt
-            time.sleep(min(wait, self.max_wait_s))
-        raise AssertionError("unreachable")
+            return reply
+
+        def explain(exc: Exception, limit: float) -> StudioError:
+            if isinstance(exc, requests.exceptions.ReadTimeout):
+                # Not retried: the server may still be drawing, and a second try would count twice.
+                return ProviderDown(f"Karlo did not answer within {limit:g} s. Try again, perhaps with fewer "
+                                    "samples or a smaller size.", provider="karlo", code="timeout")
+            # Refused or never connected: nothing was sent, so it is safe to try again (a reset mid-reply is not).
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            never_sent = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+                reason, urllib3.exceptions.NewConnectionError)
+            return ProviderDown(
+                f"Could not reach Karlo at {self.base_url} ({type(exc).__name__}). Check KARLO_BASE_URL and the "
+                "network, or use demo mode.", provider="karlo", code="connection_refused" if never_sent else None)
+
+        return call_with_deadline(attempt, explain, timeout_s=self.timeout_s, max_retries=self.max_retries,
+                                  retryable=_retryable)
 
     def _read(self, resp: requests.Response) -> tuple[dict[str, Any], StudioError | None]:
         secrets = [self.cfg.key] if self.cfg.key else []

@@ -16,12 +16,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from lib import limits
 from lib.config import ProviderConfig
 from lib.errors import Cancelled, InvalidInput, ProviderDown, StudioError
 from lib.providers.openai_common import make_client, translate_error
+from lib.retrying import call_with_deadline
 from lib.types import ChatTurn, Usage
 
-DEFAULT_TIMEOUT_S = 60.0  # per read: a reply that stays silent this long is treated as dropped
 ENDPOINT = "/v1/chat/completions"
 _CLIENT_CACHE_MAX = 16
 
@@ -31,7 +32,7 @@ _clients: dict[tuple, Any] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(cfg: ProviderConfig, *, timeout: float, max_retries: int):
+def _client(cfg: ProviderConfig, *, timeout: float):
     # The key is hashed so the cache key is not the secret itself.
     cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest(),
                  tuple(sorted(cfg.extra_headers.items())))
@@ -41,7 +42,7 @@ def _client(cfg: ProviderConfig, *, timeout: float, max_retries: int):
             if len(_clients) >= _CLIENT_CACHE_MAX:
                 _clients.pop(next(iter(_clients)))
             client = _clients[cache_key] = make_client(cfg)
-    return client.with_options(timeout=timeout, max_retries=max_retries)
+    return client.with_options(timeout=timeout, max_retries=0)  # lib.retrying decides
 
 
 def usage_from_sdk(usage: Any) -> Usage | None:
@@ -96,8 +97,8 @@ class ChatStream:
         messages: list[dict],
         temperature: float | None = None,
         max_tokens: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT_S,
-        max_retries: int = 2,
+        timeout: float | None = None,
+        max_retries: int = limits.MAX_RETRIES,
     ) -> None:
         _check_messages(messages)
         self.cfg = cfg
@@ -105,7 +106,8 @@ class ChatStream:
         self.messages = [dict(m) for m in messages]
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.timeout = timeout
+        # The time limit for the call to start answering, and for each silence within the stream.
+        self.timeout = limits.provider_timeout_s() if timeout is None else timeout
         self.max_retries = max_retries
         self.params: dict[str, Any] = {
             k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None
@@ -190,11 +192,16 @@ class ChatStream:
             return
         started = time.perf_counter()
         try:
-            client = _client(self.cfg, timeout=self.timeout, max_retries=self.max_retries)
-            self._sdk_stream = client.chat.completions.create(
-                **_request_args(self.model, self.messages, self.temperature, self.max_tokens),
-                stream=True,
-                stream_options={"include_usage": True},
+            client = _client(self.cfg, timeout=self.timeout)
+            self._sdk_stream = call_with_deadline(
+                lambda seconds_left: client.chat.completions.create(
+                    **_request_args(self.model, self.messages, self.temperature, self.max_tokens),
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    timeout=seconds_left,
+                ),
+                lambda exc, limit: translate_error(exc, self.cfg, model=self.model, timeout=limit),
+                timeout_s=self.timeout, max_retries=self.max_retries,
             )
             self.request_id = self._sdk_stream.response.headers.get("x-request-id")
             if self._stop_requested.is_set():
@@ -247,7 +254,7 @@ def stream_chat(
     messages: list[dict],
     temperature: float | None = None,
     max_tokens: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float | None = None,
 ) -> ChatStream:
     """A ``ChatStream`` for this conversation (nothing is sent until it is read)."""
     return ChatStream(cfg, model=model, messages=messages, temperature=temperature, max_tokens=max_tokens, timeout=timeout)
@@ -260,15 +267,21 @@ def complete(
     messages: list[dict],
     temperature: float | None = None,
     max_tokens: int | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    max_retries: int = 2,
+    timeout: float | None = None,
+    max_retries: int = limits.MAX_RETRIES,
 ) -> ChatTurn:
     """One non-streamed reply (pipeline steps, translation).  Raises ``StudioError`` on failure."""
     _check_messages(messages)
+    timeout = limits.provider_timeout_s() if timeout is None else timeout
     started = time.perf_counter()
+    client = _client(cfg, timeout=timeout)
+    raw = call_with_deadline(
+        lambda seconds_left: client.chat.completions.with_raw_response.create(
+            **_request_args(model, messages, temperature, max_tokens), timeout=seconds_left),
+        lambda exc, limit: translate_error(exc, cfg, model=model, timeout=limit),
+        timeout_s=timeout, max_retries=max_retries,
+    )
     try:
-        client = _client(cfg, timeout=timeout, max_retries=max_retries)
-        raw = client.chat.completions.with_raw_response.create(**_request_args(model, messages, temperature, max_tokens))
         response = raw.parse()
     except Exception as exc:
         raise translate_error(exc, cfg, model=model, timeout=timeout) from exc

@@ -5,6 +5,7 @@ import json
 
 import openai
 
+from lib import limits
 from lib.config import ProviderConfig
 from lib.errors import (
     AuthError,
@@ -17,15 +18,16 @@ from lib.errors import (
     redact,
 )
 
-DEFAULT_TIMEOUT_S = 120.0  # image calls at high quality take a while; chat overrides it
 
+def make_client(cfg: ProviderConfig, *, timeout: float | None = None, max_retries: int = 0) -> openai.OpenAI:
+    """An SDK client for this config: its own key, base URL and timeout (default ``STUDIO_TIMEOUT_S``).
 
-def make_client(cfg: ProviderConfig, *, timeout: float = DEFAULT_TIMEOUT_S, max_retries: int = 2) -> openai.OpenAI:
-    """An SDK client for this config: its own key, base URL, timeout and retry budget."""
+    ``max_retries`` defaults to 0: the SDK would retry time-outs (billing twice, and waiting three times the
+    limit); ``lib.retrying`` retries only what is safe, within the call's deadline."""
     return openai.OpenAI(
         api_key=cfg.key or "missing",
         base_url=cfg.base_url,
-        timeout=timeout,
+        timeout=limits.provider_timeout_s() if timeout is None else timeout,
         max_retries=max_retries,
         default_headers=dict(cfg.extra_headers) or None,
     )
@@ -51,9 +53,11 @@ def translate_error(exc: Exception, cfg: ProviderConfig, *, model: str | None = 
             code="timeout", **common,
         )
     if isinstance(exc, openai.APIConnectionError):
+        # A connection that was never made (refused, no such host) sent nothing: safe to try again.
+        never_sent = type(exc.__cause__).__name__ == "ConnectError"
         return ProviderDown(
             f"Could not reach {where}. Check OPENAI_BASE_URL and that the server is running.",
-            code="connection_error", detail=redact(str(exc), secrets), **common,
+            code="connection_refused" if never_sent else "connection_error", detail=redact(str(exc), secrets), **common,
         )
     if isinstance(exc, openai.APIResponseValidationError):
         return ProviderDown(

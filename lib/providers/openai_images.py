@@ -19,20 +19,18 @@ from typing import Any
 import openai
 from PIL import Image, UnidentifiedImageError
 
-from lib import catalog
+from lib import catalog, limits
 from lib.config import ProviderConfig
 from lib.errors import ContentRejected, InvalidInput, NotAvailable, ProviderDown, StudioError
 from lib.fetch import fetch_image
 from lib.prompts import clean_prompt
 from lib.providers.openai_common import make_client, translate_error
+from lib.retrying import call_with_deadline
 from lib.types import GeneratedImage, ImageResult, Usage
 
 GENERATIONS = "/v1/images/generations"
 EDITS = "/v1/images/edits"
 VARIATIONS = "/v1/images/variations"
-DEFAULT_TIMEOUT_S = 120.0
-DOWNLOAD_TIMEOUT_S = 30.0
-MAX_RETRIES = 2  # the SDK backs off and honours retry-after between them
 DEFAULT_VARIATION_PROMPT = (
     "Create a variation of this image: keep its subject, composition, palette and style, and change the details."
 )
@@ -50,14 +48,15 @@ _clients: dict[tuple, openai.OpenAI] = {}
 _clients_lock = threading.Lock()
 
 
-def _client(cfg: ProviderConfig, max_retries: int | None = None) -> openai.OpenAI:
-    """One SDK client per (base URL, key, extra headers, retry budget), reused so connections are pooled."""
-    max_retries = MAX_RETRIES if max_retries is None else max_retries
-    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())), max_retries)
+def _client(cfg: ProviderConfig) -> openai.OpenAI:
+    """One SDK client per (base URL, key, extra headers), reused so connections are pooled.
+
+    The SDK itself never retries: ``lib.retrying`` decides, within the call's deadline."""
+    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())))
     with _clients_lock:
         client = _clients.get(cache_key)
         if client is None:
-            client = _clients[cache_key] = make_client(cfg, timeout=DEFAULT_TIMEOUT_S, max_retries=max_retries)
+            client = _clients[cache_key] = make_client(cfg, max_retries=0)
     return client
 
 
@@ -77,15 +76,16 @@ def generate(
     moderation: str | None = None,
     partial_images: int = 0,
     on_partial: OnPartial | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float | None = None,
     max_retries: int | None = None,
 ) -> ImageResult:
     """Images from a prompt through ``POST /v1/images/generations``.
 
-    ``max_retries`` is how often the SDK re-sends after a timeout, connection
-    error, 429 or 5xx (``None``: ``MAX_RETRIES``); a caller that gives up on its
-    own clock (Compare) passes 0 so a call it abandoned is not sent, and billed,
-    again behind its back.
+    ``timeout`` is the whole call's time limit, retries included (``None``:
+    ``STUDIO_TIMEOUT_S``). ``max_retries`` is how often a call is sent again
+    when that is safe (see ``lib.retrying``; ``None``: ``limits.MAX_RETRIES``);
+    a caller that gives up on its own clock (Compare) passes 0 so a call it
+    abandoned is not sent, and billed, again behind its back.
     """
     prompt, prompt_fixes = clean_prompt(prompt)
     spec = _usable_model(cfg, model)
@@ -117,7 +117,7 @@ def edit(
     input_fidelity: str | None = None,
     partial_images: int = 0,
     on_partial: OnPartial | None = None,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float | None = None,
 ) -> ImageResult:
     """Images changed by a prompt (inside the mask's transparent area, if any) through ``POST /v1/images/edits``.
 
@@ -150,7 +150,7 @@ def variation(
     n: int = 1,
     size: str | None = None,
     prompt: str = DEFAULT_VARIATION_PROMPT,
-    timeout: float = DEFAULT_TIMEOUT_S,
+    timeout: float | None = None,
 ) -> ImageResult:
     """Variations of one image: GPT image models edit it with ``prompt``; dall-e-2 uses the legacy endpoint.
 
@@ -286,25 +286,34 @@ def _call(
     *,
     max_retries: int | None = None,
 ) -> ImageResult:
-    client = _client(cfg, max_retries)
+    timeout = limits.provider_timeout_s() if timeout is None else timeout
+    client = _client(cfg)
     streaming = bool(params.get("partial_images"))
     started = time.perf_counter()
+
+    def attempt(seconds_left: float):
+        if streaming:
+            return _read_stream(send(client, **params, **body_extra, stream=True, timeout=seconds_left),
+                                on_partial, output_format, started)
+        return send(client, **params, **body_extra, timeout=seconds_left)
+
+    def explain(exc: Exception, limit: float) -> StudioError:  # everything the SDK or the network raises, in words
+        return _explained(translate_error(exc, cfg, model=model, timeout=limit), model, exc)
+
+    got = call_with_deadline(attempt, explain, timeout_s=timeout,
+                             max_retries=limits.MAX_RETRIES if max_retries is None else max_retries)
     try:
         if streaming:
-            images, usage, request_id, ttft_ms = _read_stream(
-                send(client, **params, **body_extra, stream=True, timeout=timeout), on_partial, output_format, started
-            )
-            revised = None
-        else:
-            response = send(client, **params, **body_extra, timeout=timeout)
-            request_id = getattr(response, "_request_id", None)
+            images, usage, request_id, ttft_ms = got
+        else:  # the call is made (and billed): what follows is never sent again
+            request_id = getattr(got, "_request_id", None)
             ttft_ms = None
-            images = [_image_from_item(item, output_format, cfg, timeout, model) for item in (response.data or [])]
-            usage = _usage(getattr(response, "usage", None))
+            images = [_image_from_item(item, output_format, cfg, timeout, model) for item in (got.data or [])]
+            usage = _usage(getattr(got, "usage", None))
     except StudioError:
         raise
-    except Exception as exc:  # everything the SDK or the network raises, in plain words
-        raise _explained(translate_error(exc, cfg, model=model, timeout=timeout), model, exc) from exc
+    except Exception as exc:
+        raise explain(exc, timeout) from exc
     if not images:
         raise ProviderDown("OpenAI answered without any image. Try again.", provider="openai", code="no_images",
                            request_id=request_id)
@@ -405,7 +414,7 @@ def _download(url: str, cfg: ProviderConfig, timeout: float, model: str | None =
     spec = catalog.image_model(model) if model else None
     try:
         return fetch_image(url, base_url=cfg.base_url, delivery_hosts=spec.delivery_hosts if spec else (),
-                           provider="openai", deadline_s=min(timeout, DOWNLOAD_TIMEOUT_S), headers=cfg.extra_headers)
+                           provider="openai", deadline_s=min(timeout, limits.DOWNLOAD_TIMEOUT_S), headers=cfg.extra_headers)
     except ProviderDown as exc:
         exc.message = f"The image was made but not downloaded: {exc.message} Result links expire after an hour."
         exc.args = (exc.message,)

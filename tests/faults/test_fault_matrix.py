@@ -131,3 +131,36 @@ def test_fault_gives_actionable_message_keeps_input_and_records_error(studio_env
         # the chat keeps the person's message in the conversation
         assert PROMPT in " ".join(m.markdown[0].value for m in at.chat_message if m.markdown)
     json.loads(newest["params"] or "{}")  # params stay valid JSON on failure
+
+
+HANG_LIMIT_S = 1.0  # STUDIO_TIMEOUT_S for the hang cases: the promise is "within the limit plus a few seconds"
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_a_hung_provider_gives_up_within_the_time_limit_on_every_page(studio_env, monkeypatch, page):
+    """The demo provider accepts the call and never answers: the page says how long it waited, keeps the
+    prompt, and records the failure, within STUDIO_TIMEOUT_S + DEADLINE_GRACE_S (no retry of a time-out)."""
+    import time
+
+    from lib import limits
+    from lib.store import open_store
+
+    monkeypatch.setenv("STUDIO_TIMEOUT_S", str(HANG_LIMIT_S))
+    path, drive, kept_prompt, _ = PAGES[page]
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.selectbox(key="demo_fault_select").set_value("hang past the timeout").run()
+    at.switch_page(path).run()
+    started = time.monotonic()
+    drive(at)
+    waited = time.monotonic() - started
+
+    assert not at.exception, at.exception
+    assert waited < HANG_LIMIT_S + limits.DEADLINE_GRACE_S, f"{page} waited {waited:.1f} s"
+    shown = " ".join(e.value for e in at.error) + " ".join(w.value for w in at.warning)
+    assert any(w in shown for w in ("did not answer within 1 s", "timed out", "no data for 1 s")), shown
+    if kept_prompt is not None:
+        assert kept_prompt(at) == PROMPT
+    failed = open_store()[1].frame()
+    failed = failed[failed["status"] != "ok"]
+    assert len(failed) >= 1 and failed.iloc[0]["error_code"], f"{page}: the hang left no failed row"

@@ -194,25 +194,20 @@ def test_faults_map_to_error_classes(cfg, fault, error_class, words, code):
     assert "sk-test-live-key" not in str(caught.value) and "sk-test-live-key" not in (caught.value.detail or "")
 
 
-def test_rate_limit_is_retried_by_the_sdk_then_says_when_to_retry(cfg, emulator_calls):
+def test_rate_limit_is_retried_then_says_when_to_retry(cfg, emulator_calls):
     with pytest.raises(QuotaExceeded) as caught:
         oi.generate(cfg, model="gpt-image-2", prompt="a cat [fault:429]")
     assert "Try again in 1 s" in caught.value.message and caught.value.http_status == 429
-    retries = [call["headers"].get("x-stainless-retry-count") for call in emulator_calls]
-    assert retries == ["0", "1", "2"]
+    assert len([c for c in emulator_calls if c["path"] == "/v1/images/generations"]) == 3
 
 
 def test_server_error_maps_to_provider_down(cfg, monkeypatch):
-    monkeypatch.setattr(oi, "MAX_RETRIES", 0)
-    monkeypatch.setattr(oi, "_clients", {})
     with pytest.raises(ProviderDown) as caught:
-        oi.generate(with_fault(cfg, "503"), model="gpt-image-2", prompt="a cat")
+        oi.generate(with_fault(cfg, "503"), model="gpt-image-2", prompt="a cat", max_retries=0)
     assert caught.value.http_status == 503
 
 
 def test_hang_becomes_a_timeout_message(cfg, monkeypatch):
-    monkeypatch.setattr(oi, "MAX_RETRIES", 0)
-    monkeypatch.setattr(oi, "_clients", {})
     with pytest.raises(ProviderDown) as caught:
         oi.generate(with_fault(cfg, "hang"), model="gpt-image-2", prompt="a cat", timeout=0.5)
     assert caught.value.code == "timeout" and "did not answer within 0.5 s" in caught.value.message

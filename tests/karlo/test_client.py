@@ -8,6 +8,7 @@ import pytest
 import requests
 from PIL import Image
 
+from lib import limits
 from lib.config import ProviderConfig
 from lib.errors import AuthError, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded
 from lib.providers import karlo
@@ -19,9 +20,12 @@ KEY = "kakao-test-secret-0123456789"
 def client(emulator, fault=None, base_url=None, **kwargs):
     headers = {"X-Emulator-Fault": fault} if fault else {}
     cfg = ProviderConfig("karlo", "live", base_url or emulator.karlo_base_url, KEY, "environment", extra_headers=headers)
-    kwargs.setdefault("backoff_s", 0.01)
-    kwargs.setdefault("max_wait_s", 0.05)
     return KarloClient(cfg, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch):
+    monkeypatch.setattr(limits, "RETRY_BACKOFF_S", 0.01)
 
 
 def png(img: Image.Image) -> bytes:
@@ -200,7 +204,7 @@ def test_a_hang_is_a_timeout_message_not_a_freeze(emulator, emulator_calls):
 
 def test_an_unreachable_server_says_where_it_looked(emulator):
     with pytest.raises(ProviderDown, match="Could not reach Karlo at http://127.0.0.1:9"):
-        client(emulator, base_url="http://127.0.0.1:9", connect_timeout=0.5, max_retries=1).text_to_image("a harbour")
+        client(emulator, base_url="http://127.0.0.1:9", max_retries=1).text_to_image("a harbour")
 
 
 def test_pykakao_helpers_round_trip():

@@ -21,7 +21,8 @@ def no_model_listing(monkeypatch):
 
 
 def _rows():
-    return list(catalog.load().images) + list(catalog.load().chats)
+    """OpenAI's rows: the ones whose shutdown days api.openai.com enforces."""
+    return catalog.engine_models("openai") + list(catalog.load().chats)
 
 
 def _days():
@@ -75,7 +76,7 @@ def test_the_default_offer_is_never_empty_or_retired():
 
 def test_the_catalog_reads_the_app_clock(monkeypatch):
     """With no explicit day, the catalog uses lib.clock (STUDIO_TODAY), not the machine's date."""
-    dated = sorted((m for m in catalog.load().images if m.retires), key=lambda m: m.retires)[-1]
+    dated = sorted((m for m in catalog.engine_models("openai") if m.retires), key=lambda m: m.retires)[-1]
     monkeypatch.setenv("STUDIO_TODAY", (dated.retires - timedelta(days=1)).isoformat())
     assert clock.today() == dated.retires - timedelta(days=1)
     assert dated.id in {m.id for m in catalog.image_models(OFFICIAL)}

@@ -26,13 +26,12 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
+from lib import limits
 from lib.errors import ProviderDown
 
-# Limits (to move into lib/limits.py once it lands): the largest picture any engine here returns is a few
-# tens of MB (a 4K PNG), and a URL answer is downloaded at once, so a minute is generous.
-MAX_RESULT_BYTES = 50 * 1024 * 1024
-RESULT_FETCH_DEADLINE_S = 60.0
-MAX_REDIRECTS = 3
+MAX_RESULT_BYTES = limits.DOWNLOAD_MAX_BYTES
+RESULT_FETCH_DEADLINE_S = limits.DOWNLOAD_TIMEOUT_S
+MAX_REDIRECTS = limits.DOWNLOAD_MAX_REDIRECTS
 _CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

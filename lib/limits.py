@@ -29,7 +29,8 @@ MODELS_FAILURE_TTL_S = 30.0  # a failed listing is asked again sooner: the serve
 
 # Downloading a picture a provider answered with a URL
 DOWNLOAD_TIMEOUT_S = 30.0  # the whole download, however slowly the bytes drip
-DOWNLOAD_MAX_BYTES = 50 * 1024 * 1024
+DOWNLOAD_MAX_BYTES = 50 * 1024 * 1024  # the largest picture any engine returns is a few tens of MB (a 4K PNG)
+DOWNLOAD_MAX_REDIRECTS = 3
 
 # Compare: one target's whole call, unless the page asks for another
 COMPARE_TIMEOUT_S = DEFAULT_PROVIDER_TIMEOUT_S

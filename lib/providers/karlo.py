@@ -38,7 +38,7 @@ from lib.errors import (
     StudioError,
     redact,
 )
-from lib.fetch import RESULT_FETCH_DEADLINE_S, fetch_image
+from lib.fetch import fetch_image
 from lib.prompts import clean_prompt
 from lib.retrying import call_with_deadline, is_safe_to_retry
 from lib.types import GeneratedImage, ImageResult
@@ -568,7 +568,7 @@ class KarloClient:
         hosts = tuple(dict.fromkeys(h for m in catalog.load().images if m.engine == "karlo" for h in m.delivery_hosts))
         try:
             return fetch_image(url, base_url=self.base_url, delivery_hosts=hosts, provider="karlo",
-                               deadline_s=min(self.timeout_s, RESULT_FETCH_DEADLINE_S), headers=self.cfg.extra_headers)
+                               deadline_s=min(self.timeout_s, limits.DOWNLOAD_TIMEOUT_S), headers=self.cfg.extra_headers)
         except ProviderDown as exc:
             if exc.http_status in (403, 404, 410):
                 raise ProviderDown(f"The picture's Karlo link had expired before it was downloaded (HTTP {exc.http_status}). "

@@ -147,7 +147,7 @@ def test_openai_url_answers_end_in_words_and_a_ledger_row(studio_env, provider, 
     else:
         _answer_with_url(provider, provider.base + "/files/slow.png")
         provider.routes["/files/slow.png"] = drip(0.5)
-        monkeypatch.setattr("lib.providers.openai_images.DOWNLOAD_TIMEOUT_S", 2.0)
+        monkeypatch.setattr("lib.limits.DOWNLOAD_TIMEOUT_S", 2.0)
     started = time.monotonic()
     outcome = _send_openai(_openai_cfg(provider))
     assert time.monotonic() - started < 15

@@ -29,7 +29,7 @@ import pandas as pd
 
 from lib.config import ProviderConfig
 from lib.errors import AuthError, Cancelled, InvalidInput, ProviderDown, StudioError, redact
-from lib.pipeline import looks_non_english, translate_to_english
+from lib.pipeline import chat_config, looks_non_english, translate_to_english
 from lib.types import ImageResult
 
 MAX_PROMPTS = 100  # a batch is for judging engines, not for bulk production
@@ -171,7 +171,7 @@ class _Translations:
     each on the ledger."""
 
     def __init__(self, configs: dict[str, ProviderConfig], record: Callable[..., Any], group_id: str, page: str):
-        self._cfg = configs.get("openai")
+        self._cfg = chat_config(configs)
         self._record, self._group_id, self._page = record, group_id, page
         self._lock = threading.Lock()
         self._per_prompt: dict[str, threading.Lock] = {}

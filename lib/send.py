@@ -121,7 +121,8 @@ def record_outcome(cfg, outcome: Outcome, *, record: Callable[..., Any] = _recor
             negative_prompt=negative, params=params, model=request.model,
             endpoint=(result.endpoint if result is not None else (engine.endpoint(request.model, request.action)
                                                                    if engine else None)),
-            inputs=list(request.images) or None, mask=request.mask, group_id=request.group_id,
+            inputs=list(request.images) or None, group_id=request.group_id,
+            mask=(engine.mask_as_sent(request.mask) if engine else request.mask) if request.mask else None,
             latency_ms=(result.latency_ms if result is not None and result.latency_ms is not None else outcome.latency_ms),
         )
     except Exception as exc:  # a full disk must not hide a result the person already paid for

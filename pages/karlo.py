@@ -7,10 +7,12 @@ import io
 import streamlit as st
 from PIL import Image
 
-from lib import clock
+from lib import clock, send
 from lib.errors import InvalidInput, StudioError
 from lib.imaging import normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
+from lib.providers.base import GENERATE, INPAINT, VARIATION
+from lib.providers.karlo_engine import ENGINE
 from lib.store import recent_outputs, record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
@@ -102,7 +104,7 @@ def translate(field: str) -> None:
     """Button callback: replace a Korean prompt with its English translation from the chat model."""
     from lib import catalog, pipeline  # here, not at the top: the OpenAI SDK takes seconds to import
 
-    openai_cfg = session.configs()["openai"]
+    openai_cfg = pipeline.chat_config(session.configs())
     text = st.session_state.get(field, "")
     st.session_state[TRANSLATE_ERROR] = None
     try:
@@ -133,23 +135,35 @@ def parse_seeds(text: str) -> list[int] | None:
                            param="seed") from None
 
 
-def send(action: str, endpoint: str, call, *, prompt=None, negative_prompt=None, params=None, inputs=None, mask=None):
-    """Run one Karlo call and write its ledger row, whatever happens; errors are kept for the error box."""
-    params = dict(params or {})
+def draw(action: str, *, prompt=None, params=None, images=None, mask=None):
+    """Text to image, a variation or inpainting through the engine interface; the row is written whatever happens."""
+    st.session_state[LAST_ERROR] = None
+    with st.spinner("Karlo is drawing…"):
+        outcome = send.send(cfg, send.Request(ENGINE.id, action, f"karlo-{version}", prompt, dict(params or {}),
+                                              images=list(images or []), mask=mask, page=PAGE))
+    keep(outcome)
+
+
+def keep(outcome) -> None:
+    if outcome.error is not None:
+        st.session_state[LAST_ERROR] = outcome.error
+    if outcome.row is not None:
+        st.session_state[ROWS].insert(0, outcome.row.id)
+    elif outcome.ledger_problem:
+        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
+
+
+def send_upscale(params: dict, picture: bytes) -> None:
+    """Karlo's own upscale (no other engine has it): its row is written whatever happens."""
+    request = send.Request(ENGINE.id, "upscale", "karlo-upscale", None, dict(params), images=[picture], page=PAGE)
+    outcome = send.Outcome(request)
     st.session_state[LAST_ERROR] = None
     try:
-        with st.spinner("Karlo is drawing…"):
-            result = call()
-            seeds = [image.seed for image in result.images if image.seed is not None]
-            if seeds:
-                params["seeds"] = seeds  # the seeds Karlo used, so "reuse these settings" redraws the same pictures
-            row = record_call(page=PAGE, action=action, cfg=cfg, result=result, prompt=prompt,
-                              negative_prompt=negative_prompt, params=params, inputs=inputs, mask=mask)
+        with st.spinner("Karlo is upscaling…"):
+            outcome.result = client.upscale_image([picture], **params)
     except StudioError as err:
-        st.session_state[LAST_ERROR] = err
-        row = record_call(page=PAGE, action=action, cfg=cfg, error=err, prompt=prompt, negative_prompt=negative_prompt,
-                          params=params, model=f"karlo-{version}", endpoint=karlo.API_PATH + endpoint, inputs=inputs, mask=mask)
-    st.session_state[ROWS].insert(0, row.id)
+        outcome.error = err
+    keep(send.record_outcome(cfg, outcome))
 
 
 def apply_reuse() -> None:
@@ -175,7 +189,7 @@ def apply_reuse() -> None:
 
 # ================================================================ the page
 st.title("Karlo")
-cfg = session.configs()["karlo"]
+cfg = session.configs()[ENGINE.id]
 if not cfg.usable:
     st.error(cfg.problem or "Karlo is not configured.", icon=":material/key_off:")
     st.stop()
@@ -196,7 +210,7 @@ if used >= quota and cfg.backend == "live":
 with st.expander("Model and output settings (text to image, variations, inpainting)", icon=":material/tune:"):
     left, middle, right = st.columns(3)
     version = left.selectbox("Model version", list(karlo.SIZE_RANGES), key="karlo_version",
-                             help="v2.1 draws up to 1280 px; v2.0 384–640 px.")
+                             help="; ".join(f"{v} draws {lo}–{hi} px" for v, (lo, hi) in karlo.SIZE_RANGES.items()) + ".")
     samples = middle.number_input("Images per call", 1, karlo.MAX_SAMPLES, key="karlo_samples",
                                   help="Each image counts against the monthly quota.")
     seeds_text = right.text_input("Seeds", key="karlo_seeds", placeholder="random",
@@ -250,8 +264,7 @@ with t2i_tab:
     if st.button("Generate", type="primary", icon=":material/palette:", key="karlo_t2i_send",
                  disabled=not (prompt.strip() and prompt_ok and negative_ok) or seed_problem is not None):
         params = {**output, **prior, "width": int(width), "height": int(height)}
-        send("t2i", "t2i", lambda: client.text_to_image(prompt, negative_prompt=negative or None, **params),
-             prompt=prompt, negative_prompt=negative or None, params=params)
+        draw(GENERATE, prompt=prompt, params={**params, "negative_prompt": negative or None})
 
 # ---------------------------------------------------------------- variations
 with variation_tab:
@@ -266,9 +279,7 @@ with variation_tab:
     if st.button("Make variations", type="primary", icon=":material/content_copy:", key="karlo_var_send",
                  disabled=picture is None or not var_ok or seed_problem is not None):
         params = {**output, "width": st.session_state["karlo_width"], "height": st.session_state["karlo_height"]}
-        send("variation", "variations",
-             lambda: client.transform_image(picture[0], prompt=var_prompt or None, **params),
-             prompt=var_prompt or None, params=params, inputs=[picture[0]])
+        draw(VARIATION, prompt=var_prompt or None, params=params, images=[picture[0]])
 
 # ---------------------------------------------------------------- inpainting
 with inpaint_tab:
@@ -303,11 +314,7 @@ with inpaint_tab:
     if st.button("Inpaint", type="primary", icon=":material/brush:", key="karlo_inpaint_send",
                  disabled=base is None or studio_mask is None or not (inpaint_prompt.strip() and inpaint_ok)
                  or seed_problem is not None):
-        sent_mask = karlo.karlo_mask(studio_mask)
-        params = {**output, **prior}
-        send("inpaint", "inpainting",
-             lambda: client.inpaint_image(base[0], sent_mask, inpaint_prompt, **params),
-             prompt=inpaint_prompt, params=params, inputs=[base[0]], mask=sent_mask)
+        draw(INPAINT, prompt=inpaint_prompt, params={**output, **prior}, images=[base[0]], mask=studio_mask)
 
 # ---------------------------------------------------------------- upscale
 with upscale_tab:
@@ -321,7 +328,7 @@ with upscale_tab:
     if st.button("Upscale", type="primary", icon=":material/zoom_out_map:", key="karlo_up_send",
                  disabled=small is None or too_big):
         params = {"scale": int(up_scale), "image_format": image_format, "image_quality": int(image_quality)}
-        send("upscale", "upscale", lambda: client.upscale_image([small[0]], **params), params=params, inputs=[small[0]])
+        send_upscale(params, small[0])
 
 # ---------------------------------------------------------------- NSFW check
 with nsfw_tab:

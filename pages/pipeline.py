@@ -6,12 +6,14 @@ import streamlit as st
 from lib import catalog, pipeline
 from lib.compare import Target
 from lib.errors import InvalidInput, StudioError
+from lib.providers import registry
+from lib.providers.base import GENERATE
 from lib.ui import session
 from lib.ui.cards import error_box, format_cost, format_tokens, result_card
 from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE = "pipeline"
-KARLO = "Karlo"
+QUALITIES = ["low", "medium", "high"]  # applied to the models that take a quality
 LANGUAGES = {"ko": "Korean (the article's own words)", "en": "English"}
 EXAMPLE_IDEAS = {"ko": "인간이 화성에 정착한다면 건축물의 모습은", "en": "the buildings of a human settlement on Mars"}
 MODEL_STEPS = [s.name for s in pipeline.STEPS if s.uses_model]
@@ -131,10 +133,11 @@ st.title("Imagination pipeline")
 st.caption("Ask a model to imagine, add detail, translate to English and boil it down to a few descriptors; add style "
            "words and send the prompt to the image engines you pick. Every step can be edited and re-run.")
 cfgs = session.configs()
-cfg = cfgs["openai"]
+cfg = pipeline.chat_config(cfgs)
 store, ledger = session.open_store_or_stop()
-if not cfg.usable:
-    st.error(cfg.problem, icon=":material/key_off:")
+if cfg is None or not cfg.usable:
+    st.error(cfg.problem if cfg is not None else "The pipeline needs a chat model, and none is set up.",
+             icon=":material/key_off:")
     st.stop()
 
 st.text_area("Your idea", key="pipe_idea", height=80, help="What should the model imagine? Any language.")
@@ -196,18 +199,25 @@ if run is not None:
 if run is not None and run.final_prompt:
     st.subheader("Make the pictures")
     final_prompt = st.session_state.get(output_key(len(run.steps) - 1), run.final_prompt)
-    image_models = [m.id for m in catalog.image_models(cfgs["openai"], capability="generate")]
-    engines = image_models[:]
-    if cfgs["karlo"].usable:
-        engines.append(KARLO)
-    st.session_state.setdefault("pipe_engines", [e for e in (image_models[:1] + [KARLO]) if e in engines])
-    picked = st.multiselect("Engines", engines, key="pipe_engines")
+    # Every model of every engine that is set up and makes pictures, as "engine:model".
+    offered = {f"{engine.id}:{m.id}": (engine, m) for engine in registry.able(cfgs, GENERATE)
+               for m in engine.models(cfgs[engine.id], GENERATE)}
+    firsts = list({engine.id: key for key, (engine, _m) in reversed(offered.items())}.values())[::-1]
+    if "pipe_engines" not in st.session_state:
+        st.session_state["pipe_engines"] = firsts  # each engine's default model, side by side
+    st.session_state["pipe_engines"] = [k for k in st.session_state["pipe_engines"] if k in offered]
+    picked = st.multiselect("Engines", list(offered), key="pipe_engines",
+                            format_func=lambda k: f"{offered[k][0].label} · {offered[k][1].label}")
     st.session_state.setdefault("pipe_quality", "low")
-    quality = st.segmented_control("OpenAI quality", ["low", "medium", "high"], key="pipe_quality")
-    if KARLO in picked:
+    quality = st.segmented_control("Quality (for the models that take one)", QUALITIES, key="pipe_quality")
+    for key in picked:
+        engine, model = offered[key]
+        if not model.capabilities.english_only:
+            continue
         try:
-            fitted = pipeline.karlo_prompt(final_prompt)
-            st.caption(f"Karlo gets English only, at most {pipeline.KARLO_PROMPT_MAX} characters "
+            fitted, _notes = engine.prepare_prompt(model.id, final_prompt)
+            limit = getattr(catalog.image_model(model.id), "prompt_max", len(fitted))
+            st.caption(f"{md_literal(engine.label)} gets English only, at most {limit} characters "
                        f"({len(fitted)}): {md_literal(fitted)}")
         except InvalidInput as err:
             st.warning(md_literal(err.message), icon=":material/translate:")
@@ -221,9 +231,14 @@ if run is not None and run.final_prompt:
             st.switch_page(page_file)
     if make_col.button("Generate", type="primary", icon=":material/image:", key="pipe_make", disabled=not picked,
                        width="stretch"):
-        targets = [Target(KARLO, "karlo", "karlo-v2.1", {"width": 512, "height": 512}) if engine == KARLO else
-                   Target(engine, "openai", engine, {"size": "1024x1024", "quality": quality or "low"})
-                   for engine in picked]
+        targets = []
+        for key in picked:
+            engine, model = offered[key]
+            settings = engine.default_compare_settings(model.id)
+            qualities = next((s.choices for s in engine.settings(model.id, GENERATE) if s.name == "quality"), ())
+            if quality in qualities:
+                settings["quality"] = quality
+            targets.append(Target(engine.target_label(model.id, settings), engine.id, model.id, settings))
         columns = st.columns(len(targets))
 
         def show_cell(cell) -> None:

@@ -248,6 +248,10 @@ class Engine:
                 timeout: float | None = None, on_progress: OnProgress | None = None) -> ImageResult:
         raise self._cannot(INPAINT, model)
 
+    def mask_as_sent(self, mask: bytes) -> bytes:
+        """The mask as this engine's wire takes it (what the ledger keeps); studio convention by default."""
+        return mask
+
     def variation_prompt(self, model_id: str) -> str | None:
         """The starting text of a variation's prompt field ("" = optional); ``None`` when the call takes no prompt."""
         return None

@@ -92,6 +92,9 @@ class Karlo(CatalogEngine):
             return prompt, []
         return fitted, [f"Karlo was sent the English, {spec.prompt_max}-character form: {fitted}"]
 
+    def mask_as_sent(self, mask: bytes) -> bytes:
+        return karlo.karlo_mask(mask)
+
     def variation_prompt(self, model_id: str) -> str | None:
         return ""  # optional: a few English words steer the variation
 

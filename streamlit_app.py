@@ -34,8 +34,10 @@ navigation = st.navigation(
         for section, pages in PAGES.items()
     }
 )
-for problem in config.settings_problems():  # every page depends on these: say so once, in words
+settings_problems = config.settings_problems()  # every page depends on these: say so once, in words
+for problem in settings_problems:
     st.error(problem, icon=":material/warning:")
+if settings_problems:
     st.stop()
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)

@@ -62,3 +62,32 @@ def test_unwritable_data_dir_is_reported_on_home(studio_env, monkeypatch):
     at = open_app()
     errors = " ".join(e.value for e in at.error)
     assert "cannot be used" in errors and "STUDIO_DATA_DIR" in errors
+
+
+def _far_days():
+    from datetime import timedelta
+
+    from tests.conftest import PINNED_TODAY
+
+    return [PINNED_TODAY + timedelta(days=400), "2029-01-01"]
+
+
+@pytest.mark.parametrize("day", [str(d) for d in _far_days()])
+@pytest.mark.parametrize("page", PAGES)
+def test_page_opens_without_exception_on_a_later_day(studio_env, monkeypatch, page, day):
+    """The catalog's later shutdowns must not break a page: each opens on days well past them."""
+    monkeypatch.setenv("STUDIO_TODAY", day)
+    at = open_app()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, f"{page} on {day}: {at.exception}"
+
+
+def test_bad_clock_or_timeout_settings_are_said_in_words(studio_env, monkeypatch):
+    monkeypatch.setenv("STUDIO_TODAY", "next tuesday")
+    monkeypatch.setenv("STUDIO_TIMEOUT_S", "soon")
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "STUDIO_TODAY='next tuesday' is not a date" in errors and "STUDIO_TIMEOUT_S='soon'" in errors

@@ -6,7 +6,7 @@ same time on a pool of worker threads (``plan`` lays the cells out, ``execute`` 
 Each cell succeeds, fails or times out on its own: a hung target becomes a
 "timed out" error in its own cell while the others finish, and results reach
 the caller in the order they complete, not after the slowest.  Every cell
-leaves exactly one ledger row in the run's group (plus one "chat" row per
+leaves exactly one ledger row in the run's group (plus one "translate" row per
 prompt translated to English for the engines that read English only, e.g. Karlo).
 
 Votes and the leaderboard: see ``leaderboard``.  Export: ``export_zip``.
@@ -209,7 +209,7 @@ class _Translations:
             error = exc
         try:
             self._record(
-                page=self._page, action="chat", cfg=cfg, result=turn, error=error, prompt=prompt,
+                page=self._page, action="translate", cfg=cfg, result=turn, error=error, prompt=prompt,
                 model=getattr(turn, "model", None), params={"purpose": "translate the prompt to English for an English-only engine"},
                 group_id=self._group_id, output_text=getattr(turn, "text", None),
                 latency_ms=(time.monotonic() - started) * 1000,

@@ -27,6 +27,11 @@ def _engines():
     return registry.engines()
 
 
+def key_variables() -> tuple[str, ...]:
+    """Every variable that may hold an API key, in one list (the store scrubs their values from what it writes)."""
+    return tuple(dict.fromkeys(var for e in _engines() for var in e.key_vars))
+
+
 def __getattr__(name: str):
     # PROVIDERS and DISPLAY_NAMES follow the registry, so a new engine needs no edit here.
     if name == "PROVIDERS":

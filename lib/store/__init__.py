@@ -26,7 +26,6 @@ __all__ = ["open_store", "begin_call", "record_call", "new_call_id", "recent_out
            "ImageStore", "Ledger", "StoreUnavailable", "BudgetExceeded"]
 
 LEDGER_FILE = "ledger.sqlite3"
-_KEY_VARS = ("OPENAI_API_KEY", "KAKAO_REST_API_KEY")
 
 BUDGET_KEY = "monthly_budget_usd"      # ledger setting: a float, 0 or missing means no budget
 HARD_BUDGET_KEY = "monthly_budget_hard"  # ledger setting: true makes the budget a limit calls cannot pass
@@ -67,7 +66,9 @@ def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageSto
 
 def _secrets(cfg: ProviderConfig | None) -> list[str]:
     """Every key this process might hold: the call's own and the environment's."""
-    found = [os.environ.get(var, "").strip() for var in _KEY_VARS]
+    from lib.config import key_variables
+
+    found = [os.environ.get(var, "").strip() for var in key_variables()]
     if cfg is not None and cfg.key:
         found.append(cfg.key)
     return [s for s in found if len(s) >= 4]

@@ -104,8 +104,9 @@ def test_karlo_gets_an_english_translation_and_the_card_says_what_was_sent(demo_
     assert any(c.value == f"Sent in English: {karlo_cell.prompt_sent}" for c in at.caption)
     _, ledger = open_store()
     rows = {r.action: r for r in ledger.rows(group_id=run.group_id)}
-    assert set(rows) == {"chat", "generate", "t2i"}  # the translation is a call too, in the same group
+    assert set(rows) == {"translate", "generate", "t2i"}  # the translation is a call too, in the same group
     assert rows["t2i"].prompt == karlo_cell.prompt_sent and rows["generate"].prompt == "모자를 쓴 고양이"
+    assert ledger.frame(actions="chat").empty  # so the Chat page does not list the run as a past conversation
 
 
 def test_the_imagination_pipeline_can_write_the_prompts(demo_env):

@@ -258,7 +258,7 @@ def test_karlo_gets_one_english_translation_per_prompt_and_records_what_was_sent
     for row in ledger.rows:
         by_action.setdefault(row.action, []).append(row)
     assert [r.prompt for r in by_action["t2i"]] == ["a cat wearing a hat"] * 2
-    assert len(by_action["chat"]) == 1 and by_action["chat"][0].group_id == run.group_id
+    assert len(by_action["translate"]) == 1 and by_action["translate"][0].group_id == run.group_id
 
 
 def test_nothing_to_run_is_refused_with_a_message():
@@ -364,4 +364,4 @@ def test_a_failed_translation_fails_only_the_karlo_cells_and_is_tried_once(monke
     for cell in (k1, k2):
         assert cell.status == "error" and "translating the prompt failed" in cell.error.message
     assert attempts == ["비 오는 거리"]
-    assert sorted(r.action for r in ledger.rows) == ["chat", "generate", "t2i", "t2i"]
+    assert sorted(r.action for r in ledger.rows) == ["generate", "t2i", "t2i", "translate"]

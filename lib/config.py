@@ -9,11 +9,14 @@ into logs or error text by accident.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from lib.errors import remember_secret
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KARLO_DEFAULT_BASE_URL = "https://api.kakaobrain.com"
@@ -53,11 +56,20 @@ class ProviderConfig:
     problem: str | None = None  # why it is misconfigured, written for a person
     extra_headers: dict[str, str] = field(default_factory=dict)  # e.g. emulator fault injection
 
+    def __post_init__(self) -> None:
+        if self.key and self.key_source != "demo":
+            remember_secret(self.key)  # so every error and ledger text is redacted against it, wherever it is built
+
     @property
     def name(self) -> str:
         from lib.providers import registry
 
         return registry.label(self.provider)
+
+    @property
+    def key_id(self) -> str:
+        """A SHA-256 of the key: what caches are keyed by, so no cache holds the key as its key."""
+        return hashlib.sha256((self.key or "").encode()).hexdigest()
 
     @property
     def backend(self) -> str:

@@ -11,6 +11,7 @@ from lib.providers.openai_chat import ENDPOINT, ChatStream
 from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import format_cost, format_tokens
+from lib.errors import redact_known
 from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE = "chat"
@@ -86,7 +87,7 @@ def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | N
             text = ""
             for chunk in stream:
                 text += chunk
-                shown.markdown(chat_markdown(text))
+                shown.markdown(chat_markdown(redact_known(text, [cfg.key or ""])))  # stored redacted too
         finally:
             # Runs even when the person presses stop or a click interrupts the run mid-reply: the partial
             # text is kept and the turn still gets its ledger row.  Streamlit raises its stop again on any

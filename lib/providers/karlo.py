@@ -313,16 +313,19 @@ def _retryable(err: StudioError) -> bool:
 
 _sessions: dict[tuple, requests.Session] = {}
 _sessions_lock = threading.Lock()
+_SESSIONS_MAX = 16
 
 
 def _shared_session(cfg: ProviderConfig) -> requests.Session:
     """One session per (base URL, key, extra headers), kept for the process: its connections stay open between
     calls, so a call skips a new TCP and TLS handshake.  Per key, so no cookie a server sets for one key's calls
     travels with another's; the key itself goes per request, never on the session."""
-    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())))
+    cache_key = (cfg.base_url, cfg.key_id, tuple(sorted(cfg.extra_headers.items())))  # the key's hash, not the key
     with _sessions_lock:
         session = _sessions.get(cache_key)
         if session is None:
+            if len(_sessions) >= _SESSIONS_MAX:  # the oldest is let go, so a process serving many keys keeps few
+                _sessions.pop(next(iter(_sessions))).close()
             session = _sessions[cache_key] = requests.Session()
             session.headers.update({"Content-Type": "application/json", **cfg.extra_headers})
     return session

@@ -46,16 +46,19 @@ OnPartial = Callable[[int, bytes], None]
 
 _clients: dict[tuple, openai.OpenAI] = {}
 _clients_lock = threading.Lock()
+_CLIENT_CACHE_MAX = 16  # the oldest client is let go: a process serving many keys does not keep them all
 
 
 def _client(cfg: ProviderConfig) -> openai.OpenAI:
-    """One SDK client per (base URL, key, extra headers), reused so connections are pooled.
+    """One SDK client per (base URL, key's hash, extra headers), reused so connections are pooled.
 
     The SDK itself never retries: ``lib.retrying`` decides, within the call's deadline."""
-    cache_key = (cfg.base_url, cfg.key, tuple(sorted(cfg.extra_headers.items())))
+    cache_key = (cfg.base_url, cfg.key_id, tuple(sorted(cfg.extra_headers.items())))
     with _clients_lock:
         client = _clients.get(cache_key)
         if client is None:
+            if len(_clients) >= _CLIENT_CACHE_MAX:
+                _clients.pop(next(iter(_clients)))
             client = _clients[cache_key] = make_client(cfg, max_retries=0)
     return client
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from lib import APP_VERSION, clock
 from lib.config import ProviderConfig, data_dir
-from lib.errors import InvalidInput, StudioError, redact
+from lib.errors import InvalidInput, StudioError, plain_request_id, redact, redact_known
 from lib.pricing import price
 from lib.store.images import ImageRef, ImageStore, StoreUnavailable
 from lib.store.ledger import BudgetExceeded, Ledger, LedgerRow, new_id, utc_now
@@ -75,18 +75,25 @@ def _secrets(cfg: ProviderConfig | None) -> list[str]:
 
 
 def _scrub(text: str | None, secrets: list[str]) -> str | None:
-    """Cut known keys out of user text (prompts); unlike ``redact`` it leaves key-shaped words alone."""
-    if text is None:
-        return None
-    for secret in secrets:
-        text = text.replace(secret, "[redacted]")
-    return text
+    """Cut known keys, whole or any 8+ character piece, out of user and provider text (prompts, revised prompts,
+    replies); unlike ``redact`` it leaves key-shaped words alone."""
+    return redact_known(text, secrets)
 
 
 def _scrub_json(value: Any, secrets: list[str]) -> Any:
-    """``value`` with known keys cut out of every string inside it, JSON-safe."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return json.loads(_scrub(text, [json.dumps(s)[1:-1] for s in secrets]))
+    """``value`` made JSON-safe, with known keys cut out of every string inside it (keys of dicts too)."""
+    value = json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+    def walk(item: Any) -> Any:
+        if isinstance(item, str):
+            return _scrub(item, secrets)
+        if isinstance(item, list):
+            return [walk(v) for v in item]
+        if isinstance(item, dict):
+            return {_scrub(k, secrets): walk(v) for k, v in item.items()}
+        return item
+
+    return walk(value)
 
 
 def record_call(
@@ -200,7 +207,7 @@ def record_call(
         cost_source=cost_source,
         group_id=group_id,
         endpoint=endpoint,
-        model=model,
+        model=_scrub(model, secrets),  # a chat reply names its model itself
         params=_scrub_json(merged_params, secrets),
         prompt=_scrub(prompt, secrets),
         negative_prompt=_scrub(negative_prompt, secrets),
@@ -219,10 +226,10 @@ def record_call(
         latency_ms=float(latency_ms) if latency_ms is not None else None,
         ttft_ms=float(ttft_ms) if ttft_ms is not None else None,
         http_status=error.http_status if error is not None else None,
-        error_code=error.code if error is not None else None,
+        error_code=redact(error.code, secrets) if error is not None else None,
         error_message=redact(error.message, secrets) if error is not None else None,
         error_detail=redact(error.detail, secrets) if error is not None else None,
-        request_id=request_id,
+        request_id=plain_request_id(request_id, secrets),  # a plain id holding no key, or none at all
         app_version=APP_VERSION,
     )
     return _commit(images, ledger, row, stored, settle=call_id is not None)

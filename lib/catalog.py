@@ -116,12 +116,32 @@ def _today() -> date:
     return clock.today()
 
 
+_extra_files: list[Path] = []  # plug-in engines' own rows (Engine.models_file), read after models.toml
+
+
+def add_models_file(path: Path) -> None:
+    """Read a plug-in engine's ``[[image]]`` rows too (``lib.providers.registry.register`` calls this)."""
+    path = Path(path)
+    if path not in _extra_files:
+        _extra_files.append(path)
+        load.cache_clear()
+
+
+def remove_models_file(path: Path) -> None:
+    if Path(path) in _extra_files:
+        _extra_files.remove(Path(path))
+        load.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def load() -> Catalog:
-    """The catalog from ``models.toml`` (read once per process)."""
+    """The catalog from ``models.toml`` and any plug-in files (read once per process)."""
     raw = tomllib.loads(MODELS_FILE.read_text(encoding="utf-8"))
+    rows = list(raw.get("image", []))
+    for extra in _extra_files:
+        rows += tomllib.loads(extra.read_text(encoding="utf-8")).get("image", [])
     images = []
-    for row in raw.get("image", []):
+    for row in rows:
         unknown = set(row["capabilities"]) - set(CAPABILITIES)
         if unknown:
             raise ValueError(f"{MODELS_FILE}: {row['id']} has unknown capabilities {sorted(unknown)}")

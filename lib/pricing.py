@@ -44,10 +44,32 @@ _FLAT = {
 }
 
 
+_extra_files: list[Path] = []  # plug-in engines' own price rows (Engine.prices_file)
+
+
+def add_prices_file(path: Path) -> None:
+    """Price a plug-in engine's models from its own file too (``lib.providers.registry.register`` calls this)."""
+    path = Path(path)
+    if path not in _extra_files:
+        _extra_files.append(path)
+        price_table.cache_clear()
+
+
+def remove_prices_file(path: Path) -> None:
+    if Path(path) in _extra_files:
+        _extra_files.remove(Path(path))
+        price_table.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def price_table() -> dict[str, Any]:
-    """The dated table in ``lib/data/prices.toml``."""
-    return tomllib.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    """The dated table in ``lib/data/prices.toml``, with any plug-in's rows after it."""
+    table = tomllib.loads(PRICES_FILE.read_text(encoding="utf-8"))
+    for extra in _extra_files:
+        for kind, rows in tomllib.loads(extra.read_text(encoding="utf-8")).items():
+            if isinstance(rows, list):
+                table.setdefault(kind, []).extend(rows)
+    return table
 
 
 def token_counts(usage: Usage) -> dict[str, int]:

@@ -153,6 +153,8 @@ class Engine:
     genai_prices_provider: ClassVar[str | None] = None
     blurb: ClassVar[str] = ""
     extra_pages: ClassVar[tuple[str, ...]] = ()  # pages only this engine has (e.g. Karlo's upscale and NSFW check)
+    models_file: ClassVar[str | None] = None  # a plug-in's own [[image]] rows (built-in engines use lib/data/models.toml)
+    prices_file: ClassVar[str | None] = None  # a plug-in's own price rows (built-in: lib/data/prices.toml)
 
     # ---------------------------------------------------------------- models and settings
     def models(self, cfg, action: str | None = None) -> list[EngineModel]:

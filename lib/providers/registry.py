@@ -36,7 +36,13 @@ def _load_built_in() -> None:
 
 def register(engine: Engine) -> Engine:
     """Add (or replace) an engine; returns it so a module can write ``ENGINE = register(MyEngine())``."""
+    from lib import catalog, pricing
+
     _load_built_in()
+    if engine.models_file:
+        catalog.add_models_file(engine.models_file)
+    if engine.prices_file:
+        pricing.add_prices_file(engine.prices_file)
     with _lock:
         _engines[engine.id] = engine
     return engine
@@ -44,8 +50,14 @@ def register(engine: Engine) -> Engine:
 
 def unregister(engine_id: str) -> None:
     """Take an engine out again (tests of plug-ins)."""
+    from lib import catalog, pricing
+
     with _lock:
-        _engines.pop(engine_id, None)
+        engine = _engines.pop(engine_id, None)
+    if engine is not None and engine.models_file:
+        catalog.remove_models_file(engine.models_file)
+    if engine is not None and engine.prices_file:
+        pricing.remove_prices_file(engine.prices_file)
 
 
 def engines() -> list[Engine]:

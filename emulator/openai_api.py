@@ -386,9 +386,6 @@ async def chat_completions(state, call: Call) -> Response:
         raise _invalid("messages", "Missing required parameter: 'messages'." if messages is None else
                        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty "
                        "array instead.", "missing_required_parameter" if messages is None else "empty_array")
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "developer", "user", "assistant", "tool"):
-            raise _invalid(f"messages[{i}].role", f"Invalid value for 'messages[{i}].role'.")
     stream = _bool_param(body, "stream")
     if body.get("top_logprobs") is not None and not body.get("logprobs"):
         raise _invalid("top_logprobs", "Invalid value for 'top_logprobs': 'logprobs' must be set to true when "
@@ -514,8 +511,9 @@ def _check_free_size(size: str) -> None:
 
 
 def _enum_values(values) -> str:
+    """'a' and 'b'; 'a', 'b', and 'c' (the API's way of listing choices)."""
     quoted = [f"'{v}'" for v in values]
-    return ", ".join(quoted[:-1]) + ", and " + quoted[-1] if len(quoted) > 1 else quoted[0]
+    return " and ".join(quoted) if len(quoted) < 3 else ", ".join(quoted[:-1]) + ", and " + quoted[-1]
 
 
 def _image_job(call: Call, *, edit: bool) -> ImageJob:

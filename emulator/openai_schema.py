@@ -112,7 +112,9 @@ def _expected(types: list[str]) -> str:
 
 def _quoted_list(values: list) -> str:
     quoted = [f"'{v}'" for v in values]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + ", and " + quoted[-1]
+    if len(quoted) < 3:
+        return " and ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", and " + quoted[-1]
 
 
 def _join(path: str, key: str | int) -> str:
@@ -123,9 +125,13 @@ def _join(path: str, key: str | int) -> str:
 
 def _coerce(value: Any, types: list[str]) -> Any:
     """A form field's text read as the number or boolean the schema wants (multipart only)."""
-    if not isinstance(value, str) or "string" in types:
+    if not isinstance(value, str):
         return value
     text = value.strip()
+    if text == "null" and "null" in types:  # assumed: a form's "null" means "not set" where the spec allows null
+        return None
+    if "string" in types:
+        return value
     if "integer" in types and re.fullmatch(r"-?\d+", text):
         return int(text)
     if "number" in types and re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", text):

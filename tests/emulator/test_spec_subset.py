@@ -41,3 +41,18 @@ def test_the_emulators_request_schemas_are_a_faithful_cut():
 
     walk(cut)
     assert referenced <= set(cut) and set(vendored["info"]["roots"]) <= set(cut)
+
+
+def test_the_schemathesis_operations_are_a_faithful_cut():
+    """openai_spec_operations.json: the served operations (without x-oaiMeta) and their components, unchanged."""
+    if not FULL_SPEC_PATH.exists():
+        pytest.skip(f"the full spec is not beside the repository ({FULL_SPEC_PATH})")
+    full = json.loads(FULL_SPEC_PATH.read_text())
+    cut = json.loads((SPEC_PATH.parent / "openai_spec_operations.json").read_text())
+    for path, operations in cut["paths"].items():
+        for method, operation in operations.items():
+            published = {k: v for k, v in full["paths"][path][method].items() if k != "x-oaiMeta"}
+            assert operation == published, f"{method.upper()} {path} differs from the published spec"
+    for kind, entries in cut["components"].items():
+        for name, value in entries.items():
+            assert full["components"][kind][name] == value, f"{kind}/{name} differs from the published spec"

@@ -177,6 +177,7 @@ class Ledger:
         """The ledger in the SQLite file ``path``, or at the SQLAlchemy ``url`` (PostgreSQL or SQLite)."""
         self.db = Database(url if url is not None else Path(path))
         self.path = self.db.path  # the SQLite file, None on PostgreSQL
+        self.url = url  # as given (None for a plain SQLite path): Ledger(path, url=url) opens the same one again
         self.images = images  # lets delete() remove images no other row uses
         self.schema_version = self.db.migrate()
         self.interrupted_on_open = self.settle_interrupted()

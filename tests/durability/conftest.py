@@ -1,2 +1,2 @@
-"""Durability tests run on every store backend."""
-from tests.store_backends import store_dir  # noqa: F401
+"""The durability tests run on every store backend (tests/store_backends.py)."""
+from tests.store_backends import ledger, postgres_cluster, s3_server, store_dir  # noqa: F401

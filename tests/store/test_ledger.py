@@ -22,9 +22,6 @@ def make_row(**overrides) -> LedgerRow:
     return LedgerRow(**base)
 
 
-@pytest.fixture
-def ledger(tmp_path):
-    return Ledger(tmp_path / "ledger.sqlite3")
 
 
 def test_migrates_an_empty_file_and_reopens_without_change(tmp_path):
@@ -162,8 +159,8 @@ def test_rows_by_group_and_get(ledger):
     assert ledger.get("no-such-id") is None
 
 
-def test_delete_removes_rows_and_only_orphaned_images(tmp_path):
-    images, ledger = open_store(tmp_path / "data")
+def test_delete_removes_rows_and_only_orphaned_images(store_dir):
+    images, ledger = open_store(store_dir)
     from .helpers import png
 
     shared = images.put(png(colour=(1, 1, 1, 255))).sha256

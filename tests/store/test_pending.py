@@ -101,7 +101,7 @@ def test_a_pending_row_of_a_dead_process_is_settled_as_interrupted_on_the_next_o
                        backend="live", prompt="its process died")
     ledger.begin(orphan, reserve_usd=0.25)
     ledger.db.execute("UPDATE calls SET owner = ? WHERE id = ?", (f"{__import__('socket').gethostname()}:999999999:dead", orphan.id))
-    reopened = Ledger(ledger.path, url=None if ledger.path else ledger.db.url.render_as_string(hide_password=False))
+    reopened = Ledger(ledger.path, url=ledger.url)
     assert reopened.interrupted_on_open == 1
     gone = reopened.get(orphan.id)
     assert gone.status == "interrupted" and gone.error_message == INTERRUPTED_MESSAGE

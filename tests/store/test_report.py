@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.store import report
+from lib.store import open_store, report
 from lib.store.ledger import COLUMNS, Ledger, migrations
 
 from .test_ledger import make_row
@@ -19,8 +19,8 @@ EVERYTHING = report.Selection()
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
+def ledger(store_dir):
+    ledger = open_store(store_dir)[1]
     ledger.insert_many([
         make_row(created_at=DAY1, cost_usd=0.10, latency_ms=1000.0, n_images=2, input_tokens=10, output_tokens=100),
         make_row(created_at=DAY1, cost_usd=0.05, backend="demo", latency_ms=2000.0, n_images=1),
@@ -108,7 +108,7 @@ def test_table_page_is_newest_first_with_prompt_and_first_image(ledger):
 
 
 def test_totals_follow_inserts_and_deletes_from_any_connection(tmp_path, ledger):
-    other_process = Ledger(ledger.path)  # a second writer on the same file
+    other_process = Ledger(ledger.path, url=ledger.url)  # a second writer on the same database
     late = make_row(created_at=DAY1, cost_usd=0.123456789, n_images=3, latency_ms=500.0)
     other_process.insert(late)
     assert figures_of(ledger).calls == 5 and figures_of(ledger).images == 10

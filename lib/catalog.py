@@ -64,6 +64,8 @@ class ImageModel:
     max_input_images: int = 16
     max_input_bytes: int = 50 * 1024 * 1024
     square_input: bool = False
+    max_input_side: int = 2048  # the longest input side the model uses; bigger only slows the upload
+    input_formats: tuple[str, ...] = ("png",)  # what the endpoint takes, preferred first (see models.toml)
     aliases: tuple[str, ...] = ()
     released: date | None = None
     retires: date | None = None
@@ -81,6 +83,15 @@ class ImageModel:
     def legacy(self) -> bool:
         """The DALL-E contract: URL responses, PNG only, no GPT image parameters."""
         return self.family == "dall-e"
+
+    @property
+    def input_rules(self):
+        """What ``lib.imaging.normalise_for_edit`` makes of an upload for this model."""
+        from lib.imaging import InputRules  # imaging pulls in numpy and Pillow; the catalog stays light
+
+        # "Under 4 MB" / "under 50 MB": decimal megabytes keep an upload under either reading.
+        return InputRules(max_side=self.max_input_side, formats=self.input_formats, square=self.square_input,
+                          max_bytes=self.max_input_bytes * 1_000_000 // 2**20)
 
     def can(self, capability: str) -> bool:
         if capability == VARIATION:
@@ -162,6 +173,8 @@ def load() -> Catalog:
             max_input_images=int(row.get("max_input_images", 16)),
             max_input_bytes=int(row.get("max_input_bytes", 50 * 1024 * 1024)),
             square_input=bool(row.get("square_input", False)),
+            max_input_side=int(row.get("max_input_side", 2048)),
+            input_formats=tuple(row.get("input_formats", ("png",))),
             aliases=tuple(row.get("aliases", ())),
             released=row.get("released"), retires=row.get("retires"), replacement=row.get("replacement"),
             engine=row.get("engine", "openai"),

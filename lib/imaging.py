@@ -9,20 +9,27 @@ The mask convention, written down once (``MASK_CONVENTION``): the API edits the
 **transparent** pixels of the mask and keeps the opaque ones.  A mask without
 any transparency (a black-and-white drawing, a JPEG) is read from its
 brightness, as if brightness were opacity: **black = edit, white = keep**.
+
+Every picture the app decodes, uploads and provider results alike, goes through
+the pixel budget here first: its size is read from the header (``Image.open``
+is lazy), a big JPEG is decoded at 1/2..1/8 scale, anything else over the budget
+is refused in words, and decodes run ``DECODE_SLOTS`` at a time.
 """
 from __future__ import annotations
 
 import io
-import math
+import os
 import struct
+import threading
 import warnings
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from lib.errors import InvalidInput
+from lib.errors import InvalidInput, ProviderDown, StudioError
 
 MASK_CONVENTION = "transparent = edit, opaque = keep; a mask without transparency is read from its brightness: black = edit, white = keep"
 
@@ -31,17 +38,35 @@ LEGACY_MAX_BYTES = 4_000_000  # dall-e-2 images, and every mask
 GPT_MAX_BYTES = 50_000_000  # each GPT image input
 MASK_MAX_BYTES = LEGACY_MAX_BYTES
 
-# Larger than any photo a camera makes (about 12 000 x 12 000), small enough to decode in memory.
-# Pillow's own guard (MAX_IMAGE_PIXELS, a process-wide setting) is left alone; we check ours here.
+# The pixel budget.  All decodes at once may hold DECODE_MEMORY_BYTES (a gigabyte, less on a small machine):
+# a decoded pixel is 4 bytes (RGBA) and converting, cropping and resizing hold about two more copies.
+DECODE_SLOTS = 2  # decodes at a time; the next one waits for a slot
+BYTES_PER_PIXEL = 12
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not every system says
+        return 8_000_000_000
+
+
+DECODE_MEMORY_BYTES = min(1_000_000_000, _memory_bytes() // 8)
+MAX_DECODE_PIXELS = DECODE_MEMORY_BYTES // DECODE_SLOTS // BYTES_PER_PIXEL  # about 41 megapixels
+# A JPEG is decoded at 1/2..1/8 scale when it is bigger than the budget, so its file may claim more, up to here
+# (beyond any camera's photo, about 12 000 x 12 000). Pillow's own guard (MAX_IMAGE_PIXELS) is left alone.
 MAX_SOURCE_PIXELS = 150_000_000
+_REDUCIBLE = ("JPEG", "MPO")  # formats Pillow can decode at a reduced scale (Image.draft)
 MIN_SIDE = 64  # below this there is nothing for the model to work with
-# GPT image models output at most 3840 px on a side; bigger inputs only slow the upload.
-GPT_MAX_SIDE = 4096
+GPT_MAX_SIDE = 2048  # GPT image models fit every input within 2048 x 2048 (see max_input_side in models.toml)
 LEGACY_MAX_SIDE = 1024  # dall-e-2's largest size
 
 # A mask pixel with alpha below this counts as "edit" (the API edits only alpha 0; we make masks binary).
 _EDIT_ALPHA_BELOW = 128
 _PNG_COMPRESS_LEVEL = 1  # ~5% larger than the default 6, about 4x faster on photos
+_JPEG_QUALITY = 95  # an input the model looks at and the paste-back copies from: no visible loss
+_WEBP_QUALITY = 95
+_MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "MPO": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 
 _MODE_NAMES = {
     "1": "black-and-white",
@@ -70,20 +95,38 @@ _ORIENTATION_WORDS = {
     7: "mirrored and rotated",
     8: "rotated 270°",
 }
-_FORMAT_NAMES = {"MPO": "JPEG"}  # what a person calls the file, not Pillow's plugin name
+_FORMAT_NAMES = {"MPO": "JPEG", "JPG": "JPEG"}  # what a person calls the file, not Pillow's plugin name
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+
+
+class BrokenPicture(ProviderDown):
+    """A picture from a provider (or the store) that cannot be used: cut off, corrupt, a bomb, over the budget."""
+
+
+@dataclass(frozen=True)
+class InputRules:
+    """What an engine takes as an input image (``catalog.ImageModel.input_rules`` reads them from models.toml)."""
+
+    max_side: int = GPT_MAX_SIDE  # longest side worth sending
+    formats: tuple[str, ...] = ("png",)  # what the endpoint takes, preferred first: jpeg/webp for opaque pictures
+    square: bool = False  # dall-e-2: the centre square is cropped
+    max_bytes: int = GPT_MAX_BYTES
+
+
+LEGACY_INPUT = InputRules(max_side=LEGACY_MAX_SIDE, formats=("png",), square=True, max_bytes=LEGACY_MAX_BYTES)
 
 
 @dataclass
 class Normalised:
     """An image (or mask) ready to send, and what was done to it."""
 
-    png_bytes: bytes
+    data: bytes  # PNG for masks and pictures with transparency, else the engine's preferred format
     width: int
     height: int
     fixes: list[str] = field(default_factory=list)  # one readable sentence per change
     warnings: list[str] = field(default_factory=list)  # things to look at before sending
     coverage: float | None = None  # masks only: share of pixels the model may edit
+    mime: str = "image/png"
 
     @property
     def size(self) -> tuple[int, int]:
@@ -116,75 +159,209 @@ def _unreadable_message(data: bytes, label: str) -> str:
     return f"{label} is not an image format this app can read. Upload a PNG, JPEG or WebP file."
 
 
-def _open(
-    data: bytes,
-    *,
-    what: str,
-    filename: str | None,
-    fixes: list[str],
-    min_side: int = 1,
-    max_side: int | None = None,
-    square: bool = False,
-) -> tuple[Image.Image, tuple[int, int]]:
-    """Decode the first frame (and its size in the file), refusing empty, unreadable, cut-off, tiny and huge files.
+_slots = threading.BoundedSemaphore(DECODE_SLOTS)
+_holding = threading.local()
 
-    With ``max_side``, a big JPEG is decoded at a reduced scale (1/2, 1/4, 1/8),
-    still at least ``max_side`` on its long side (on its short side when it will
-    be cropped ``square``): most of the time saved on a camera photo.
-    """
-    label = _label(filename, what)
+
+@contextmanager
+def decode_slot():
+    """Hold one of the ``DECODE_SLOTS`` while decoding and working on pictures (re-entrant within a thread)."""
+    if getattr(_holding, "slot", False):
+        yield
+        return
+    with _slots:
+        _holding.slot = True
+        try:
+            yield
+        finally:
+            _holding.slot = False
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Whose picture it is, for the messages: an upload is refused (InvalidInput), a result is broken (BrokenPicture)."""
+
+    label: str
+    param: str
+    refuse: type
+    again: str  # what to do about a broken file
+
+    def error(self, message: str, code: str):
+        return self.refuse(message, param=self.param, code=code)
+
+
+def _upload(filename: str | None, what: str) -> _Source:
+    return _Source(_label(filename, what), what, InvalidInput, "Upload the original file again.")
+
+
+def _result(label: str) -> _Source:
+    return _Source(label, "image", BrokenPicture, "Try again.")
+
+
+def _too_big(source: _Source, width: int, height: int, limit: int) -> StudioError:
+    advice = "Resize it before uploading." if source.refuse is InvalidInput else "Try again with a smaller size."
+    return source.error(
+        f"{source.label} is {width}×{height} px ({width * height / 1e6:.0f} megapixels); the limit is "
+        f"{limit / 1e6:.0f} megapixels, so that a few pictures fit in memory at once. {advice}", "image_too_big")
+
+
+def _header(data: bytes, source: _Source) -> Image.Image:
+    """The picture opened lazily (only its header read), refused in words if it is empty, unreadable or too big."""
     if not data:
-        raise InvalidInput(f"{label} is empty (0 bytes). Upload the file again.", param=what)
+        raise source.error(f"{source.label} is empty (0 bytes). {source.again}", "empty_image")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is checked below
         try:
             img = Image.open(io.BytesIO(data))
         except Image.DecompressionBombError:
-            raise InvalidInput(
-                f"{label} claims to be more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, "
-                f"far beyond the {MAX_SOURCE_PIXELS / 1e6:.0f}-megapixel limit. Resize it before uploading.",
-                param=what,
+            raise source.error(
+                f"{source.label} claims to be more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, "
+                f"far beyond the {MAX_SOURCE_PIXELS / 1e6:.0f}-megapixel limit. "
+                + ("Resize it before uploading." if source.refuse is InvalidInput else source.again), "image_too_big",
             ) from None
         except UnidentifiedImageError:
-            raise InvalidInput(_unreadable_message(data, label), param=what) from None
-        except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error):
-            raise InvalidInput(f"{label} is damaged and cannot be read. Upload the original file again.", param=what) from None
+            message = _unreadable_message(data, source.label) if source.refuse is InvalidInput else (
+                f"{source.label} is not a picture this app can read. {source.again}")
+            raise source.error(message, "unreadable_image") from None
+        except ValueError as exc:  # e.g. a PNG text chunk that inflates past Pillow's limit
+            raise source.error(*_broken_message(exc, source)) from None
+        except (OSError, SyntaxError, EOFError, struct.error, zlib.error):
+            raise source.error(f"{source.label} is damaged and cannot be read. {source.again}", "broken_image") from None
     width, height = img.size
-    if width * height > MAX_SOURCE_PIXELS:
-        raise InvalidInput(
-            f"{label} is {width}×{height} px ({width * height / 1e6:.0f} megapixels); the limit is "
-            f"{MAX_SOURCE_PIXELS / 1e6:.0f} megapixels. Resize it before uploading.",
-            param=what,
-        )
+    limit = MAX_SOURCE_PIXELS if img.format in _REDUCIBLE else MAX_DECODE_PIXELS
+    if width * height > limit:
+        raise _too_big(source, width, height, limit)
+    return img
+
+
+def _broken_message(exc: BaseException, source: _Source) -> tuple[str, str]:
+    """What went wrong while reading, in words, and its error code."""
+    text = str(exc).lower()
+    if "too large" in text or isinstance(exc, (Image.DecompressionBombError, MemoryError)):
+        return (f"{source.label} unpacks to far more data than a picture its size holds (a decompression bomb), "
+                f"so it was not opened. {source.again}", "image_bomb")
+    if "truncated" in text or isinstance(exc, EOFError):
+        return f"{source.label} is cut off: the file ends before the picture does. {source.again}", "truncated_image"
+    return f"{source.label} is damaged (its image data is corrupt). {source.again}", "broken_image"
+
+
+def _draft_scale(width: int, height: int, fit_within: int | None, square: bool) -> int:
+    """1, 2, 4 or 8: how far a JPEG is reduced while decoding, within the budget and still ``fit_within`` px."""
+    kept_side = min(width, height) if square else max(width, height)
+    scale = 1
+    for candidate in (2, 4, 8):
+        if fit_within and kept_side // candidate >= fit_within:
+            scale = candidate
+    while (width // scale) * (height // scale) > MAX_DECODE_PIXELS and scale < 8:
+        scale *= 2
+    return scale
+
+
+def _decode(
+    data: bytes, source: _Source, *, fixes: list[str] | None = None, min_side: int = 1,
+    fit_within: int | None = None, square: bool = False,
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Decode the first frame within the pixel budget; return it and its size in the file.
+
+    With ``fit_within``, a big JPEG is decoded at 1/2..1/8 scale, still at least
+    that many px on its long side (on its short side when it will be cropped
+    ``square``): most of the time saved on a camera photo.
+    """
+    fixes = [] if fixes is None else fixes
+    img = _header(data, source)
+    width, height = img.size
     if min(width, height) < min_side:
-        raise InvalidInput(
-            f"{label} is only {width}×{height} px. Use an image at least {min_side} px on each side.", param=what
-        )
+        raise source.error(
+            f"{source.label} is only {width}×{height} px. Use an image at least {min_side} px on each side.", "image_too_small")
     frames = getattr(img, "n_frames", 1)
     if frames > 1:
         img.seek(0)
         if img.format == "TIFF":
-            fixes.append(f"{label} has {frames} pages: used the first.")
+            fixes.append(f"{source.label} has {frames} pages: used the first.")
         elif img.format != "MPO":  # a phone's MPO is one photo plus previews: nothing worth saying
-            fixes.append(f"{label} is animated ({frames} frames): used the first frame.")
+            fixes.append(f"{source.label} is animated ({frames} frames): used the first frame.")
     if ";16" in _source_rawmode(img) and img.mode in ("RGB", "RGBA", "LA"):  # Pillow reads these as 8-bit
         fixes.append("Reduced 16-bit colour depth to 8-bit.")
-    kept_side = min(width, height) if square else max(width, height)
-    if max_side and img.format in ("JPEG", "MPO") and kept_side > 2 * max_side:
-        scale = max_side / kept_side
-        img.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
+    if img.format in _REDUCIBLE:
+        scale = _draft_scale(width, height, fit_within, square)
+        if scale > 1:
+            img.draft(None, (max(1, width // scale), max(1, height // scale)))
+        if img.size[0] * img.size[1] > MAX_DECODE_PIXELS:
+            raise _too_big(source, width, height, MAX_DECODE_PIXELS)
     try:
-        with warnings.catch_warnings():
+        with decode_slot(), warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.load()
-    except Image.DecompressionBombError:
-        raise InvalidInput(f"{label} unpacks to far more pixels than it claims. Resize it before uploading.", param=what) from None
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error, zlib.error, IndexError):
-        raise InvalidInput(
-            f"{label} looks cut off or damaged (the image data ends early or is corrupt). Upload the original file again.",
-            param=what,
-        ) from None
+    except (Image.DecompressionBombError, MemoryError, ValueError, OSError, SyntaxError, EOFError, struct.error,
+            zlib.error, IndexError) as exc:
+        raise source.error(*_broken_message(exc, source)) from None
     return img, (width, height)
+
+
+def _open(data: bytes, *, what: str, filename: str | None, fixes: list[str], min_side: int = 1,
+          max_side: int | None = None, square: bool = False) -> tuple[Image.Image, tuple[int, int]]:
+    """An upload decoded (see ``_decode``), refusing empty, unreadable, cut-off, tiny and huge files."""
+    return _decode(data, _upload(filename, what), fixes=fixes, min_side=min_side, fit_within=max_side, square=square)
+
+
+def decode_picture(data: bytes, *, label: str = "The picture", fit_within: int | None = None) -> Image.Image:
+    """A provider's or a stored picture, fully decoded within the budget; ``BrokenPicture`` in words if it cannot be."""
+    return _decode(data, _result(label), fit_within=fit_within)[0]
+
+
+def _ends_whole(data: bytes, fmt: str | None) -> bool:
+    """Whether the file reaches its format's end marker: a cheap test for a cut-off download, without decoding."""
+    if fmt == "PNG":
+        pos = 8
+        while pos + 12 <= len(data):
+            length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+            pos += 12 + length
+            if kind == b"IEND":
+                return pos <= len(data)
+        return False
+    if fmt in _REDUCIBLE:
+        return data.rstrip(b"\x00")[-2:] == b"\xff\xd9"  # EOI (some encoders pad after it)
+    if fmt == "WEBP":
+        return len(data) >= 8 + int.from_bytes(data[4:8], "little")  # RIFF says its own length
+    if fmt == "GIF":
+        return data.rstrip(b"\x00")[-1:] == b";"
+    return True  # other formats: the full decode when the picture is stored finds out
+
+
+def sniff_format(data: bytes) -> str | None:
+    """PNG, JPEG, WEBP or GIF from the first bytes (no decoding); ``None`` for anything else."""
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if data[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    return None
+
+
+@dataclass(frozen=True)
+class PictureInfo:
+    format: str
+    mime: str
+    width: int
+    height: int
+
+
+def check_picture(data: bytes, *, label: str = "The picture") -> PictureInfo:
+    """What a provider's picture is, from its header, refusing (``BrokenPicture``) what cannot be used.
+
+    Unreadable, cut off (no end marker) or over the pixel budget: the caller
+    gets a message in words before anything is recorded as a result.  The full
+    decode happens once, when the store makes the thumbnail.
+    """
+    source = _result(label)
+    img = _header(data, source)
+    if not _ends_whole(data, img.format):
+        raise source.error(f"{label} is cut off: the file ends before the picture does. {source.again}",
+                           "truncated_image")
+    return PictureInfo(img.format or "", _MIME.get(img.format or "", "application/octet-stream"), img.width, img.height)
 
 
 def _apply_exif_orientation(img: Image.Image, label: str, fixes: list[str]) -> Image.Image:
@@ -223,10 +400,23 @@ def _to_8bit(img: Image.Image, fixes: list[str]) -> Image.Image:
     return img.convert("RGBA" if "A" in mode else "RGB")
 
 
-def _encode_png(img: Image.Image) -> bytes:
+def encode(img: Image.Image, fmt: str) -> bytes:
+    """``img`` as ``fmt`` with the app's fast settings: PNG at compression 1, JPEG and WebP at quality 95."""
     buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+    fmt = _FORMAT_NAMES.get(fmt, fmt)
+    if fmt == "PNG":
+        img.save(buf, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+    elif fmt == "JPEG":
+        img.save(buf, format="JPEG", quality=_JPEG_QUALITY)
+    elif fmt == "WEBP":
+        img.save(buf, format="WEBP", quality=_WEBP_QUALITY, method=0)  # method 0: the fastest, a little larger
+    else:
+        img.save(buf, format=fmt)
     return buf.getvalue()
+
+
+def _encode_png(img: Image.Image) -> bytes:
+    return encode(img, "PNG")
 
 
 def _fit(size: tuple[int, int], max_side: int) -> tuple[int, int]:
@@ -249,64 +439,92 @@ def _mb(n: int) -> str:
 # --------------------------------------------------------------------------- images
 
 
-def normalise_for_edit(data: bytes, *, legacy: bool, filename: str | None = None) -> Normalised:
-    """An RGBA PNG the edits (or legacy variations) endpoint accepts, with every change listed.
+def _has_transparency(img: Image.Image) -> bool:
+    return img.mode in ("LA", "RGBA") and img.getchannel("A").getextrema()[0] < 255
 
-    ``legacy=True`` is the dall-e-2 contract: a square PNG under 4 MB.  We crop
-    the centre square (padding would add transparent borders, which dall-e-2
-    reads as "edit here") and keep at most 1024 px.  GPT image models take any
-    shape under 50 MB; we keep at most 4096 px on the long side.
+
+_LOSSY = {"jpeg": ("JPEG", "RGB", "an RGB JPEG"), "webp": ("WEBP", "RGB", "an RGB WebP")}
+
+
+_LOSSLESS_SOURCES = ("PNG", "GIF", "BMP", "TIFF", "PPM", "TGA", "ICO")
+
+
+def _output_format(img: Image.Image, rules: InputRules, *, exact: bool) -> tuple[str, str, str]:
+    """(Pillow format, mode, words) to send: a PNG where alpha or ``exact`` pixels matter, else the lossy format.
+
+    An opaque picture goes in the first lossy format the engine takes (a JPEG
+    encodes about 10x faster than a PNG and uploads a third of the bytes); one
+    with transparency, or a lossless upload the app did not resample (its
+    pixels are what the paste-back keeps, exactly), as an RGBA PNG.
+    """
+    lossy = next((_LOSSY[f] for f in rules.formats if f in _LOSSY), None)
+    if lossy and ("png" not in rules.formats or not (exact or _has_transparency(img))):
+        return lossy
+    return "PNG", "RGBA", "an RGBA PNG"
+
+
+def normalise_for_edit(data: bytes, rules: InputRules = InputRules(), *, filename: str | None = None) -> Normalised:
+    """An image the edits (or legacy variations) endpoint takes, at the size the model uses, with every change listed.
+
+    ``rules`` come from the catalog (``spec.input_rules``): at most ``max_side``
+    px (bigger only slows the upload, the model looks at no more), an opaque
+    picture as JPEG where the endpoint takes it, one with transparency as a
+    PNG.  ``square`` is the dall-e-2 contract: the centre square is cropped
+    (padding would add transparent borders, which dall-e-2 reads as "edit here").
     """
     fixes: list[str] = []
     label = _label(filename, "image")
-    max_side = LEGACY_MAX_SIDE if legacy else GPT_MAX_SIDE
-    img, source_size = _open(
-        data, what="image", filename=filename, fixes=fixes, min_side=MIN_SIDE, max_side=max_side, square=legacy
-    )
-    source_format, source_mode = _FORMAT_NAMES.get(img.format, img.format or "image"), img.mode
-    # A big JPEG may have been decoded at 1/2..1/8 scale; messages speak in the file's own pixels.
-    scale = max(source_size) / max(img.size)
+    with decode_slot():
+        img, source_size = _open(data, what="image", filename=filename, fixes=fixes, min_side=MIN_SIDE,
+                                 max_side=rules.max_side, square=rules.square)
+        source_format, source_mode = _FORMAT_NAMES.get(img.format, img.format or "image"), img.mode
+        # A big JPEG may have been decoded at 1/2..1/8 scale; messages speak in the file's own pixels.
+        scale = max(source_size) / max(img.size)
 
-    def in_source_px(width: int, height: int) -> str:
-        return f"{round(width * scale)}×{round(height * scale)}"
+        def in_source_px(width: int, height: int) -> str:
+            return f"{round(width * scale)}×{round(height * scale)}"
 
-    img = _apply_exif_orientation(img, label, fixes)
-    img = _to_8bit(img, fixes)
+        img = _apply_exif_orientation(img, label, fixes)
+        img = _to_8bit(img, fixes)
 
-    if legacy and img.width != img.height:
-        box = _centre_square(img.size)
-        side = box[2] - box[0]
-        fixes.append(
-            f"Cropped the centre {in_source_px(side, side)} square out of {in_source_px(*img.size)}: "
-            "dall-e-2 takes square images only."
-        )
-        img = img.crop(box)
+        if rules.square and img.width != img.height:
+            box = _centre_square(img.size)
+            side = box[2] - box[0]
+            fixes.append(
+                f"Cropped the centre {in_source_px(side, side)} square out of {in_source_px(*img.size)}: "
+                "this model takes square images only."
+            )
+            img = img.crop(box)
 
-    target = _fit(img.size, max_side)
-    if target != img.size or scale != 1:
-        fixes.append(
-            f"Downscaled from {in_source_px(*img.size)} to {target[0]}×{target[1]} px "
-            f"({'dall-e-2 works at 1024 px at most' if legacy else 'larger inputs only slow the upload'})."
-        )
-        img = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=1.4)  # box-reduce first: 3x faster at 12k px
+        target = _fit(img.size, rules.max_side)
+        resampled = target != img.size or scale != 1
+        if resampled:
+            fixes.append(
+                f"Downscaled from {in_source_px(*img.size)} to {target[0]}×{target[1]} px "
+                f"(the model uses at most {rules.max_side} px on a side)."
+            )
+            img = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=1.4)  # box-reduce first: 3x faster at 12k px
 
-    if img.mode != "RGBA":
-        img = img.convert("RGBA")
-    if source_format != "PNG" or source_mode != "RGBA":
-        fixes.append(f"Converted {source_format} ({_MODE_NAMES.get(source_mode, source_mode)}) to an RGBA PNG.")
+        out_format, out_mode, out_words = _output_format(
+            img, rules, exact=not resampled and source_format in _LOSSLESS_SOURCES)
+        if img.mode != out_mode:
+            img = img.convert(out_mode)
+        if (source_format, source_mode) != (out_format, out_mode) and not (source_format == out_format == "JPEG"
+                                                                          and source_mode in ("L", "RGB")):
+            fixes.append(f"Converted {source_format} ({_MODE_NAMES.get(source_mode, source_mode)}) to {out_words}.")
 
-    limit = LEGACY_MAX_BYTES if legacy else GPT_MAX_BYTES
-    png = _encode_png(img)
-    if len(png) > limit:
-        before = (img.width, img.height, len(png))
-        while len(png) > limit:
-            img = img.resize(_fit(img.size, int(max(img.size) * 0.8)), Image.Resampling.LANCZOS)
-            png = _encode_png(img)
-        fixes.append(
-            f"Downscaled from {before[0]}×{before[1]} to {img.width}×{img.height} px to get under the "
-            f"{_mb(limit)} limit (the PNG was {_mb(before[2])}, now {_mb(len(png))})."
-        )
-    return Normalised(png, img.width, img.height, fixes)
+        limit = rules.max_bytes
+        encoded = encode(img, out_format)
+        if len(encoded) > limit:
+            before = (img.width, img.height, len(encoded))
+            while len(encoded) > limit:
+                img = img.resize(_fit(img.size, int(max(img.size) * 0.8)), Image.Resampling.LANCZOS)
+                encoded = encode(img, out_format)
+            fixes.append(
+                f"Downscaled from {before[0]}×{before[1]} to {img.width}×{img.height} px to get under the "
+                f"{_mb(limit)} limit (the file was {_mb(before[2])}, now {_mb(len(encoded))})."
+            )
+    return Normalised(encoded, img.width, img.height, fixes, mime=_MIME[out_format])
 
 
 # --------------------------------------------------------------------------- masks
@@ -437,19 +655,27 @@ def overlay_mask_preview(image: bytes, mask: bytes, *, max_side: int = 768) -> b
     return _encode_png(Image.fromarray(pixels.round().astype(np.uint8), "RGBA"))
 
 
-def keep_outside_mask(original_png: bytes, edited_png: bytes, mask_png: bytes) -> bytes:
+def keep_outside_mask(original: bytes, edited: bytes, mask_png: bytes) -> bytes:
     """Paste the original pixels back wherever the mask says "keep".
 
     GPT image models treat the mask as guidance and may repaint the whole
-    picture; this makes the keep area exactly the original.  The result has
-    the original's size: an edit of another size is resized to it first.
+    picture; this makes the keep area exactly the original.  ``original`` is
+    the picture that was sent (already no bigger than the model uses), so the
+    result has its size, in the edit's format: an edit of another size (a side
+    rounded to a multiple of 16, say) is resized to it.  A cut-off or broken
+    edit raises ``BrokenPicture``.
     """
-    original = _as_image(original_png).convert("RGBA")
-    edited = _as_image(edited_png).convert("RGBA")
-    if edited.size != original.size:
-        edited = edited.resize(original.size, Image.Resampling.LANCZOS)
-    mask_alpha = _as_image(mask_png).convert("RGBA").getchannel("A")
-    if mask_alpha.size != original.size:
-        mask_alpha = mask_alpha.resize(original.size, Image.Resampling.NEAREST)
-    take_edit = mask_alpha.point(lambda a: 255 if a < _EDIT_ALPHA_BELOW else 0)  # a hard 0/255 selector
-    return _encode_png(Image.composite(edited, original, take_edit))
+    with decode_slot():
+        edit = decode_picture(edited, label="The edited picture")
+        fmt = edit.format or "PNG"
+        base = _decode(original, _result("The original picture"))[0]
+        keep = _decode(mask_png, _result("The mask"))[0]
+        mode = "RGBA" if fmt != "JPEG" and "A" in edit.getbands() + base.getbands() else "RGB"
+        edit, base = edit.convert(mode), base.convert(mode)
+        if edit.size != base.size:
+            edit = edit.resize(base.size, Image.Resampling.LANCZOS)
+        alpha = keep.getchannel("A") if keep.mode in ("RGBA", "LA") else keep.convert("RGBA").getchannel("A")
+        if alpha.size != base.size:
+            alpha = alpha.resize(base.size, Image.Resampling.NEAREST)
+        take_edit = alpha.point([255] * _EDIT_ALPHA_BELOW + [0] * (256 - _EDIT_ALPHA_BELOW))  # a hard 0/255 selector
+        return encode(Image.composite(edit, base, take_edit), fmt)

@@ -10,6 +10,7 @@ from lib import catalog, send
 from lib.errors import InvalidInput
 from lib.imaging import (
     MASK_CONVENTION,
+    InputRules,
     Normalised,
     invert_mask,
     keep_outside_mask,
@@ -35,8 +36,8 @@ st.session_state.setdefault(ROWS, [])
 
 
 @st.cache_data(max_entries=32, show_spinner="Preparing the image…")
-def prepared_image(data: bytes, legacy: bool, name: str) -> Normalised:
-    return normalise_for_edit(data, legacy=legacy, filename=name)
+def prepared_image(data: bytes, rules: InputRules, name: str) -> Normalised:
+    return normalise_for_edit(data, rules, filename=name)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -79,6 +80,7 @@ if chosen is None:
 model, caps = chosen.id, chosen.capabilities
 spec = catalog.image_model(model)
 legacy = bool(spec and spec.legacy)  # the DALL-E contract: square PNGs under 4 MB
+rules = spec.input_rules if spec else InputRules()  # the size and formats the model takes (models.toml)
 st.caption(f"{md_literal(chosen.label)} {caps.edit_kind()}."
            + (f" Mask convention: {MASK_CONVENTION}." if caps.edit_mask else ""))
 if chosen.warning:
@@ -96,7 +98,7 @@ images: list[tuple[str, Normalised]] = []
 problems: list[str] = []
 for upload in uploads or []:
     try:
-        images.append((upload.name, prepared_image(upload.getvalue(), legacy, upload.name)))
+        images.append((upload.name, prepared_image(upload.getvalue(), rules, upload.name)))
     except InvalidInput as err:
         problems.append(err.message)
 for message in problems:
@@ -108,7 +110,7 @@ if images:
     columns = st.columns(4)
     for i, (name, image) in enumerate(images):
         with columns[i % len(columns)]:
-            st.image(image.png_bytes, caption=f"{md_literal(name)} · {image.width}×{image.height}", width="stretch")
+            st.image(image.data, caption=f"{md_literal(name)} · {image.width}×{image.height}", width="stretch")
     for name, image in images:
         for fix in image.fixes:
             st.caption(f":material/build: {md_literal(name)}: {md_literal(fix)}")
@@ -133,19 +135,19 @@ if images and caps.edit_mask:
                     problems.append(err.message)
                 st.error(md_literal(err.message), icon=":material/broken_image:")
             if uploaded_mask is not None and invert:
-                flipped = prepared_mask(invert_mask(uploaded_mask.png_bytes), base.size, legacy, "inverted mask")
-                uploaded_mask = Normalised(flipped.png_bytes, base.width, base.height,
+                flipped = prepared_mask(invert_mask(uploaded_mask.data), base.size, legacy, "inverted mask")
+                uploaded_mask = Normalised(flipped.data, base.width, base.height,
                                            [*uploaded_mask.fixes, "Inverted: the edit and keep areas are swapped."],
                                            flipped.warnings, flipped.coverage)
         if uploaded_mask is not None:  # (the painter shows its own preview)
-            st.image(overlay_mask_preview(base.png_bytes, uploaded_mask.png_bytes), width=480,
+            st.image(overlay_mask_preview(base.data, uploaded_mask.data), width=480,
                      caption=f"Pink = will be edited ({uploaded_mask.coverage:.0%} of {md_literal(base_name)})")
             for fix in uploaded_mask.fixes:
                 st.caption(f":material/build: mask: {md_literal(fix)}")
             for warning in uploaded_mask.warnings:
                 st.warning(md_literal(warning), icon=":material/warning:")
     with paint_tab:
-        painted = mask_painter(base.png_bytes, key="edit_paint_" + hashlib.sha1(base.png_bytes).hexdigest()[:10])
+        painted = mask_painter(base.data, key="edit_paint_" + hashlib.sha1(base.data).hexdigest()[:10])
         if painted is not None:
             painted_mask = prepared_mask(painted, base.size, legacy, "painted mask")
     mask = painted_mask if paint_tab.open else uploaded_mask
@@ -166,20 +168,19 @@ keep_outside = caps.edit_mask and st.toggle("Keep everything outside the mask", 
 # ---------------------------------------------------------------- send
 blocked = not images or bool(problems) or not cfg.usable
 if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blocked, key="edit_send"):
-    inputs = [image.png_bytes for _name, image in images]
-    sent_mask = mask.png_bytes if mask is not None else None
+    inputs = [image.data for _name, image in images]
+    sent_mask = mask.data if mask is not None else None
     paste_back = bool(keep_outside and sent_mask is not None)
     fixes = [f"{name}: {fix}" for name, image in images for fix in image.fixes] + [f"mask: {f}" for f in (mask.fixes if mask else [])]
     facts = {"keep_outside_mask": paste_back, "input_fixes": fixes}
     st.session_state[LAST_ERROR] = None
-    output_format = settings.get("output_format")
 
     def paste_outside_back(result) -> None:
         """GPT image models treat the mask as a hint: put the original pixels back outside it."""
         for picture in result.images:
-            picture.data = keep_outside_mask(inputs[0], picture.data, sent_mask)
-            picture.mime, picture.width, picture.height = "image/png", images[0][1].width, images[0][1].height
-        result.notes.append(PASTE_BACK_NOTE + (" Saved as PNG." if output_format not in (None, "png") else ""))
+            picture.data = keep_outside_mask(inputs[0], picture.data, sent_mask)  # the edit's format, the input's size
+            picture.width, picture.height = images[0][1].width, images[0][1].height
+        result.notes.append(PASTE_BACK_NOTE)
 
     with st.spinner(f"Editing with {md_literal(model)}…"):
         outcome = send.send(cfg, send.Request(engine.id, EDIT, model, prompt, settings, images=inputs, mask=sent_mask,

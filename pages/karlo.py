@@ -9,7 +9,7 @@ from PIL import Image
 
 from lib import clock, send
 from lib.errors import InvalidInput, StudioError
-from lib.imaging import normalise_for_edit, normalise_mask, overlay_mask_preview
+from lib.imaging import InputRules, normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
 from lib.providers.base import GENERATE, INPAINT, VARIATION
 from lib.providers.karlo_engine import ENGINE
@@ -43,8 +43,8 @@ st.session_state.setdefault(ROWS, [])
 @st.cache_data(max_entries=32, show_spinner="Preparing the image…")
 def prepared_image(data: bytes, name: str, max_side: int) -> tuple[bytes, int, int, list[str]]:
     """Any upload as an image Karlo takes, with what was changed."""
-    normalised = normalise_for_edit(data, legacy=False, filename=name)
-    fitted, fixes = karlo.fit_image(normalised.png_bytes, max_side=max_side)
+    normalised = normalise_for_edit(data, InputRules(max_side=max_side), filename=name)
+    fitted, fixes = karlo.fit_image(normalised.data, max_side=max_side)
     with Image.open(io.BytesIO(fitted)) as img:
         width, height = img.size
     return fitted, width, height, [*normalised.fixes, *fixes]
@@ -54,7 +54,7 @@ def prepared_image(data: bytes, name: str, max_side: int) -> tuple[bytes, int, i
 def prepared_mask(data: bytes, size: tuple[int, int], name: str) -> tuple[bytes, float, list[str]]:
     """A mask in the studio convention (transparent or black = repaint) at the image's size, and its coverage."""
     normalised = normalise_mask(data, size, legacy=False, filename=name)
-    return normalised.png_bytes, normalised.coverage or 0.0, normalised.fixes
+    return normalised.data, normalised.coverage or 0.0, normalised.fixes
 
 
 def pick_image(prefix: str, ledger, store, *, max_side: int, label: str = "Picture"):

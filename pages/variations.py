@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib import catalog, send
 from lib.errors import InvalidInput
-from lib.imaging import Normalised, normalise_for_edit
+from lib.imaging import InputRules, Normalised, normalise_for_edit
 from lib.providers import registry
 from lib.providers.base import VARIATION
 from lib.store import recent_outputs
@@ -25,8 +25,8 @@ keep_widget_values("var", "var_prompt", "var_source")  # kept when the person vi
 
 
 @st.cache_data(max_entries=32, show_spinner="Preparing the image…")
-def prepared_image(data: bytes, legacy: bool, name: str) -> Normalised:
-    return normalise_for_edit(data, legacy=legacy, filename=name)
+def prepared_image(data: bytes, rules: InputRules, name: str) -> Normalised:
+    return normalise_for_edit(data, rules, filename=name)
 
 
 def apply_reuse() -> None:
@@ -60,7 +60,7 @@ if chosen is None:
     st.stop()
 model = chosen.id
 spec = catalog.image_model(model)
-legacy = bool(spec and spec.legacy)
+rules = spec.input_rules if spec else InputRules()  # the size and formats the model takes (models.toml)
 default_prompt = engine.variation_prompt(model)  # None: the endpoint takes no prompt
 if chosen.warning:
     st.warning(chosen.warning, icon=":material/schedule:")
@@ -81,7 +81,7 @@ if source == FROM_UPLOAD:
     if upload is not None:
         original_label = upload.name
         try:
-            original = prepared_image(upload.getvalue(), legacy, upload.name)
+            original = prepared_image(upload.getvalue(), rules, upload.name)
         except InvalidInput as err:
             st.error(md_literal(err.message), icon=":material/broken_image:")
 else:
@@ -97,12 +97,12 @@ else:
         stored_sha = st.selectbox("Stored result", list(labels), key="var_stored", format_func=labels.get)
         original_label = labels[stored_sha]
         try:
-            original = prepared_image(store.read(stored_sha), legacy, f"stored image {stored_sha[:10]}")
+            original = prepared_image(store.read(stored_sha), rules, f"stored image {stored_sha[:10]}")
         except (InvalidInput, OSError) as err:
             st.error(md_literal(getattr(err, "message", None)
                                 or f"The stored image {stored_sha[:10]} cannot be read ({type(err).__name__})."))
 if original is not None:
-    st.image(original.png_bytes, caption=f"{md_literal(original_label)} · {original.width}×{original.height}", width=320)
+    st.image(original.data, caption=f"{md_literal(original_label)} · {original.width}×{original.height}", width=320)
     for fix in original.fixes:
         st.caption(f":material/build: {md_literal(fix)}")
 
@@ -125,7 +125,7 @@ if st.button("Make variations", type="primary", icon=":material/content_copy:",
     count = int(settings.get("n") or 1)
     with st.spinner(f"Making {count} variation{'s' if count > 1 else ''} with {md_literal(model)}…"):
         outcome = send.send(cfg, send.Request(engine.id, VARIATION, model, prompt, settings,
-                                              images=[original.png_bytes], page=PAGE, record_params=facts))
+                                              images=[original.data], page=PAGE, record_params=facts))
     if outcome.error is not None:
         st.session_state[LAST_ERROR] = outcome.error
     if outcome.row is not None:

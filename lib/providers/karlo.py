@@ -27,7 +27,7 @@ import requests
 import urllib3
 from PIL import Image, UnidentifiedImageError
 
-from lib import catalog, limits
+from lib import catalog, imaging, limits
 from lib.config import ProviderConfig
 from lib.errors import (
     AuthError,
@@ -559,11 +559,11 @@ class KarloClient:
             except (binascii.Error, ValueError):
                 raise self._unreadable(endpoint, "an image is neither a URL nor base64") from None
         try:
-            img = Image.open(io.BytesIO(data))
-            mime = Image.MIME.get(img.format or "", "application/octet-stream")
-            return GeneratedImage(data=data, mime=mime, width=img.width, height=img.height)
-        except (UnidentifiedImageError, OSError):
-            raise self._unreadable(endpoint, "an image in it is not a picture") from None
+            picture = imaging.check_picture(data, label="The picture Karlo sent")  # header, budget, cut off
+        except imaging.BrokenPicture as err:
+            err.provider = "karlo"
+            raise
+        return GeneratedImage(data=data, mime=picture.mime, width=picture.width, height=picture.height)
 
     def _download(self, url: str) -> bytes:
         """A result URL, fetched now (they last ~10 minutes) from Karlo's own origin or its delivery hosts only,

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import io
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import openai
-from PIL import Image, UnidentifiedImageError
 
-from lib import catalog, limits
+from lib import catalog, imaging, limits
 from lib.config import ProviderConfig
 from lib.errors import ContentRejected, InvalidInput, NotAvailable, ProviderDown, StudioError
 from lib.fetch import fetch_image
@@ -38,6 +36,7 @@ DEFAULT_VARIATION_PROMPT = (
 _MIME_BY_PIL_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 _MIME_BY_OUTPUT_FORMAT = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "gif": "image/gif"}
 _FILE_MIME = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
+_EXT_BY_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 
 OnPartial = Callable[[int, bytes], None]
 
@@ -234,11 +233,15 @@ def _refuse_edit_inputs(spec: catalog.ImageModel, images: list[tuple[str, bytes]
         if len(data) > spec.max_input_bytes:
             refuse(f"{name} is {len(data) / 2**20:.1f} MB; {spec.id} takes images under "
                    f"{spec.max_input_bytes / 2**20:.0f} MB. Make it smaller.", "image")
+        try:
+            header = imaging.check_picture(data, label=name or "The image")
+        except imaging.BrokenPicture as err:
+            refuse(f"{name} is not an image this app can read; upload a PNG." if err.code == "unreadable_image"
+                   else err.message, "image")
+        if header.format.lower().replace("mpo", "jpeg") not in spec.input_formats:
+            refuse(f"{spec.id} takes {' or '.join(f.upper() for f in spec.input_formats)} images and {name} is "
+                   f"{header.format}; convert it first.", "image")
         if spec.square_input:
-            try:
-                header = _decoded(data, None)
-            except ProviderDown:
-                refuse(f"{name} is not an image this app can read; upload a PNG.", "image")
             width, height = header.width, header.height
             if width != height:
                 refuse(f"{spec.id} takes only square images and {name} is {width}x{height}; crop or pad it to a square.",
@@ -266,11 +269,16 @@ def _params(spec: catalog.ImageModel | None, **given) -> dict[str, Any]:
 
 
 def _file_parts(images: list[tuple[str, bytes]]) -> list[tuple[str, bytes, str]]:
-    """``(name, bytes, mime)`` tuples: the SDK can replay them on a retry, and the server sees a real type."""
+    """``(name, bytes, mime)`` tuples: the SDK can replay them on a retry, and the server sees the real type.
+
+    The type comes from the bytes (a normalised photo is a JPEG whatever the page
+    called it), and the name's extension is made to match.
+    """
     parts = []
     for name, data in images:
-        ext = (name or "").rsplit(".", 1)[-1].lower()
-        parts.append((name or "image.png", data, _FILE_MIME.get(ext, "image/png")))
+        stem, _dot, ext = (name or "image.png").rpartition(".")
+        mime = _MIME_BY_PIL_FORMAT.get(imaging.sniff_format(data) or "") or _FILE_MIME.get(ext.lower(), "image/png")
+        parts.append((f"{stem or ext}.{_EXT_BY_MIME[mime]}", data, mime))
     return parts
 
 
@@ -425,16 +433,15 @@ def _download(url: str, cfg: ProviderConfig, timeout: float, model: str | None =
 
 
 def _decoded(data: bytes, output_format: str | None) -> GeneratedImage:
-    """Size and type read from the bytes themselves (Pillow only parses the header here)."""
+    """Size and type read from the bytes themselves (the header only), refusing a cut-off or oversized picture."""
     try:
-        with Image.open(io.BytesIO(data)) as picture:
-            width, height = picture.size
-            mime = _MIME_BY_PIL_FORMAT.get(picture.format or "")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ProviderDown("OpenAI sent an image this app could not read. Try again.", provider="openai",
-                           code="malformed_image") from exc
+        picture = imaging.check_picture(data, label="The picture OpenAI sent")
+    except imaging.BrokenPicture as err:
+        err.provider = "openai"
+        raise
+    mime = _MIME_BY_PIL_FORMAT.get(picture.format)
     return GeneratedImage(data=data, mime=mime or _MIME_BY_OUTPUT_FORMAT.get(output_format or "png", "image/png"),
-                          width=width, height=height)
+                          width=picture.width, height=picture.height)
 
 
 def _usage(raw) -> Usage | None:

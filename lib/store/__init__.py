@@ -149,7 +149,12 @@ def record_call(
     status = "ok"
 
     if isinstance(result, ImageResult):
-        output_refs = put_all([img.data for img in result.images])
+        for img in result.images:
+            try:
+                output_refs.append(images.put(img.data))
+                stored.append((output_refs[-1].sha256, img.data))
+            except StudioError as exc:  # cut off, corrupt, over the pixel budget: an error row, never an ok one
+                error = error or exc
         usage = result.usage
         revised_prompt = next((img.revised_prompt for img in result.images if img.revised_prompt), None)
         request_id = result.request_id

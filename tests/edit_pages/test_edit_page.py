@@ -86,7 +86,7 @@ def test_fixes_are_reported_in_plain_words(studio_env):
     at.file_uploader(key="edit_mask_upload").set_value(("mask.png", small_grey_mask.getvalue(), "image/png")).run()
     captions = " ".join(c.value for c in at.caption)
     assert "turned it upright as its EXIF orientation says" in captions
-    assert "Converted JPEG (RGB) to an RGBA PNG" in captions
+    assert "Converted" not in captions  # an opaque photo goes to the model as a JPEG, as it came
     assert "read from its brightness: black = edit, white = keep" in captions
     assert "Resized the mask from 50×100 to 100×200" in captions
     assert any("whole image would be edited" in w.value for w in at.warning)

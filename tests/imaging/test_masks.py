@@ -48,13 +48,13 @@ def test_clean_mask_passes_unchanged_with_its_coverage():
     result = normalise_mask(rgba_mask((200, 100), (0, 0, 50, 100)), (200, 100), legacy=False)
     assert result.fixes == [] and result.warnings == []
     assert result.coverage == pytest.approx(0.25)
-    assert (alpha_of(result.png_bytes)[:, :50] == 0).all() and (alpha_of(result.png_bytes)[:, 50:] == 255).all()
+    assert (alpha_of(result.data)[:, :50] == 0).all() and (alpha_of(result.data)[:, 50:] == 255).all()
 
 
 def test_mask_of_another_size_is_resized_to_the_image():
     result = normalise_mask(rgba_mask((100, 50), (50, 0, 100, 50)), (400, 200), legacy=False)
     assert (result.width, result.height) == (400, 200)
-    alpha = alpha_of(result.png_bytes)
+    alpha = alpha_of(result.data)
     assert alpha.shape == (200, 400)
     assert (alpha[:, 210:] == 0).all() and (alpha[:, :190] == 255).all()
     assert any("Resized the mask from 100×50 to 400×200" in f for f in result.fixes)
@@ -70,7 +70,7 @@ def test_mask_without_alpha_is_read_from_brightness_black_edits():
     grey = Image.new("L", (120, 120), 255)
     grey.paste(0, (0, 0, 60, 120))  # black left half: the area to edit
     result = normalise_mask(encode(grey, "JPEG"), (120, 120), legacy=False, filename="mask.jpg")
-    alpha = alpha_of(result.png_bytes)
+    alpha = alpha_of(result.data)
     assert (alpha[:, :55] == 0).all() and (alpha[:, 65:] == 255).all()
     assert result.coverage == pytest.approx(0.5, abs=0.02)
     assert any("black = edit, white = keep" in f for f in result.fixes)
@@ -106,7 +106,7 @@ def test_soft_edges_are_made_hard_and_reported():
     arr[:, 3:5, 3] = 60  # mostly transparent: edited
     arr[:, 5:7, 3] = 200  # mostly opaque: kept
     result = normalise_mask(encode(Image.fromarray(arr, "RGBA")), (10, 10), legacy=False)
-    assert set(np.unique(alpha_of(result.png_bytes))) == {0, 255}
+    assert set(np.unique(alpha_of(result.data))) == {0, 255}
     assert result.coverage == pytest.approx(0.5)
     assert any("soft edges" in f for f in result.fixes)
 

@@ -319,12 +319,12 @@ def _ends_whole(data: bytes, fmt: str | None) -> bool:
             if kind == b"IEND":
                 return pos <= len(data)
         return False
-    if fmt in _REDUCIBLE:
+    if fmt == "JPEG":
         return data.rstrip(b"\x00")[-2:] == b"\xff\xd9"  # EOI (some encoders pad after it)
     if fmt == "WEBP":
         return len(data) >= 8 + int.from_bytes(data[4:8], "little")  # RIFF says its own length
     if fmt == "GIF":
-        return data.rstrip(b"\x00")[-1:] == b";"
+        return data[-1:] == b";"  # the trailer
     return True  # other formats: the full decode when the picture is stored finds out
 
 
@@ -357,10 +357,10 @@ def check_picture(data: bytes, *, label: str = "The picture") -> PictureInfo:
     decode happens once, when the store makes the thumbnail.
     """
     source = _result(label)
-    img = _header(data, source)
-    if not _ends_whole(data, img.format):
+    if not _ends_whole(data, sniff_format(data)):  # first: a cut-off WebP does not even open
         raise source.error(f"{label} is cut off: the file ends before the picture does. {source.again}",
                            "truncated_image")
+    img = _header(data, source)
     return PictureInfo(img.format or "", _MIME.get(img.format or "", "application/octet-stream"), img.width, img.height)
 
 

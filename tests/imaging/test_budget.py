@@ -196,12 +196,13 @@ def test_cut_off_result_from_the_provider_is_an_error_row(data_dir):
     assert row.status == "error" and row.error_code == "truncated_image" and row.output_refs == []
 
 
-def test_a_result_the_store_cannot_decode_is_not_recorded_as_ok(data_dir):
+def test_a_result_the_store_cannot_decode_is_an_error_row_not_an_ok_card(data_dir):
     data = bytearray(encode(photo(200, 150)))
-    data[len(data) // 2:len(data) // 2 + 400] = bytes(400)
+    data[len(data) // 2:len(data) // 2 + 400] = bytes(400)  # passes the provider's end-marker check, fails the decode
     result = ImageResult("openai", "gpt-image-2", "/v1/images/generations", [GeneratedImage(bytes(data))])
     cfg = ProviderConfig("openai", "live", "http://127.0.0.1:9/v1", "sk-test-0123456789", "environment")
-    with pytest.raises(BrokenPicture):
-        record_call(page="generate", action="generate", cfg=cfg, result=result, prompt="x", data_dir=data_dir)
+    row = record_call(page="generate", action="generate", cfg=cfg, result=result, prompt="x", data_dir=data_dir)
+    assert row.status == "error" and row.output_refs == []
+    assert "The picture is damaged" in row.error_message or "cut off" in row.error_message
     _store, ledger = open_store(data_dir)
-    assert ledger.frame(statuses="ok").empty
+    assert ledger.frame(statuses="ok").empty and ledger.get(row.id).status == "error"

@@ -30,6 +30,7 @@ import pandas as pd
 from lib.config import ProviderConfig
 from lib.errors import AuthError, Cancelled, InvalidInput, ProviderDown, StudioError, redact
 from lib.pipeline import chat_config, looks_non_english, translate_to_english
+from lib.spreadsheet import formula_safe
 from lib.types import ImageResult
 
 MAX_PROMPTS = 100  # a batch is for judging engines, not for bulk production
@@ -506,7 +507,7 @@ def export_zip(run: CompareRun, store=None) -> bytes:
                 names.append(name)
             usage = cell.result.usage if cell.result else None
             row = cell.row
-            writer.writerow([
+            writer.writerow([formula_safe(value) for value in [  # prompts and errors are text a spreadsheet must not run
                 run.group_id, cell.prompt_index + 1, cell.prompt, cell.prompt_sent or "", cell.target.label,
                 cell.target.provider, cell.target.model, json.dumps(_ledger_params(cell.target, cell.result)),
                 cell.status, cell.error.message if cell.error else "",
@@ -515,6 +516,6 @@ def export_zip(run: CompareRun, store=None) -> bytes:
                 "" if usage is None or usage.output_tokens is None else usage.output_tokens,
                 "" if getattr(row, "cost_usd", None) is None else row.cost_usd,
                 getattr(row, "cost_source", "") or "", getattr(row, "id", "") or "", " ".join(names),
-            ])
+            ]])
         zf.writestr("comparison.csv", table.getvalue())
     return buffer.getvalue()

@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from lib.spreadsheet import formula_safe_frame
 from lib.store.ledger import Ledger
 
 FILTER_COLUMNS = ("page", "action", "provider", "model", "backend", "status")
@@ -173,7 +174,11 @@ def export_frame(ledger: Ledger, selection: Selection) -> pd.DataFrame:
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
+    """CSV whose text cells a spreadsheet reads as text, never as a formula (lib.spreadsheet).
+
+    RFC 4180 line ends: with them a cell holding a bare carriage return is quoted, so no spreadsheet splits
+    it into a new row that starts with the rest of the text."""
+    return formula_safe_frame(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def to_parquet(frame: pd.DataFrame) -> bytes:

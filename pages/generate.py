@@ -6,7 +6,7 @@ import streamlit as st
 from lib import catalog, send
 from lib.providers import registry
 from lib.providers.base import GENERATE, Progress
-from lib.ui import session
+from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.safe_text import md_literal
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
@@ -14,6 +14,8 @@ from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reus
 PAGE, PREFIX = "generate", "gen"
 PROMPT = "gen_prompt"
 ROWS, LAST_ERROR = "gen_rows", "gen_last_error"  # this session's results (ledger ids, newest first) and last failure
+JOB = "gen_call"  # the call in flight (lib.ui.jobs): one at a time, shown even if it lands after a rerun
+UNRECORDED = "gen_unrecorded"  # pictures that came back but could not be written to the ledger, with why
 
 keep_widget_values(PREFIX, PROMPT)
 st.session_state.setdefault(ROWS, [])
@@ -105,27 +107,42 @@ spec = catalog.image_model(model.id)
 if spec is not None and settings.get("size") and catalog.size_is_experimental(spec, settings["size"]):
     st.caption(":material/science: OpenAI calls sizes above 2560x1440 experimental: results may vary.")
 
-if st.button("Generate", type="primary", icon=":material/image:"):
+in_flight = jobs.busy(JOB)
+if st.button("Generate", type="primary", icon=":material/image:", disabled=in_flight) and not in_flight:
     st.session_state.pop(LAST_ERROR, None)
+    st.session_state.pop(UNRECORDED, None)
     count = int(settings.get("n") or 1)
-    previews = Previews(count, bool(settings.get("partial_images")))
+    request = send.Request(engine.id, GENERATE, model.id, prompt, settings, page=PAGE)
+    jobs.start(JOB, lambda job: send.send(cfg, request, on_progress=job.report),
+               label=f"Generating {count} image{'s' if count > 1 else ''} with {model.id}…",
+               count=count, previews=bool(settings.get("partial_images")))
+
+if (waiting := jobs.running(JOB)) is not None:
+    previews = Previews(waiting.context["count"], waiting.context["previews"])
     try:
-        with st.spinner(f"Generating {count} image{'s' if count > 1 else ''} with {model.id}…"):
-            outcome = send.send(cfg, send.Request(engine.id, GENERATE, model.id, prompt, settings, page=PAGE),
-                                on_progress=previews.show)
+        job = jobs.collect(JOB, on_progress=previews.show)
     finally:
         previews.clear()
-    if outcome.row is not None:
-        st.session_state[ROWS].insert(0, outcome.row.id)
-    if outcome.error is not None:  # nothing lost: the message, the inputs as they were, and a ledger row
-        st.session_state[LAST_ERROR] = outcome.error
-    elif outcome.ledger_problem:  # made (and maybe billed) but not recorded: show the pictures all the same
-        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
-        for picture in outcome.result.images:
-            st.image(picture.data, width=512)
+    outcome = job.outcome
+    if outcome is None:  # send itself never raises a StudioError; anything else is still said in words
+        st.session_state[LAST_ERROR] = job.failure_as_error()
+    else:
+        if outcome.row is not None:
+            st.session_state[ROWS].insert(0, outcome.row.id)
+        if outcome.error is not None:  # nothing lost: the message, the inputs as they were, and a ledger row
+            st.session_state[LAST_ERROR] = outcome.error
+        elif outcome.ledger_problem:  # made (and maybe billed) but not recorded: show the pictures all the same
+            st.session_state[UNRECORDED] = (outcome.ledger_problem, [p.data for p in outcome.result.images])
+    if in_flight:  # this run drew the button greyed out while it waited: draw it again, usable
+        st.rerun()
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])
+if st.session_state.get(UNRECORDED):
+    problem, pictures = st.session_state[UNRECORDED]
+    st.warning(md_literal(problem), icon=":material/warning:")
+    for picture in pictures:
+        st.image(picture, width=512)
 
 for row_id in st.session_state[ROWS]:
     row = ledger.get(row_id)

@@ -44,7 +44,7 @@ def start_app(data_dir: Path, log_path: Path, **env_overrides: str):
     port = _free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO")}
-    env.update(STUDIO_DATA_DIR=str(data_dir), STUDIO_DEMO_LATENCY_MS="0", **env_overrides)
+    env.update({"STUDIO_DATA_DIR": str(data_dir), "STUDIO_DEMO_LATENCY_MS": "0", **env_overrides})
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),

@@ -1,0 +1,99 @@
+"""One call at a time per page and session, and a result that survives the rerun it arrives after.
+
+Streamlit reruns the script when a person clicks while a call is in flight: the
+run that was waiting is abandoned at its next Streamlit call, and the click
+starts the same call again.  Five quick clicks on Generate used to make five
+billed calls and keep one picture.  So a page hands its call to ``start``,
+which runs it on a worker thread owned by the session; while it runs the page's
+button is disabled (``busy``), a click that slipped through before the button
+greyed out is ignored, and whichever run of the script comes next waits for the
+same call (``collect``) and shows its outcome exactly once.
+
+The worker never touches Streamlit: progress goes into the job, and the waiting
+script run draws it.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import streamlit as st
+
+from lib.errors import StudioError
+
+POLL_S = 0.05  # how often a waiting run looks at the job; the result shows at most this late
+
+
+@dataclass
+class Job:
+    """A call running for this session: its outcome once done, and the newest progress it reported."""
+
+    label: str
+    context: dict[str, Any] = field(default_factory=dict)  # what the page needs to draw the wait (e.g. how many previews)
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: Any = None
+    failure: BaseException | None = None
+    progress: Any = None
+    progress_seen: int = 0
+    progress_count: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def failure_as_error(self) -> StudioError:
+        """What to show when the call itself raised (the send path turns every provider failure into an outcome)."""
+        name = type(self.failure).__name__ if self.failure is not None else "no outcome"
+        return StudioError(f"The call failed unexpectedly ({name}). Your prompt and settings are kept; try again.",
+                           code=name)
+
+    def report(self, progress: Any) -> None:
+        """For the worker: the newest progress (a waiting run draws it)."""
+        self.progress = progress
+        self.progress_count += 1
+
+
+def _jobs() -> dict[str, Job]:
+    return st.session_state.setdefault("_jobs", {})
+
+
+def busy(key: str) -> bool:
+    """Whether this session has a call under ``key`` that has not been shown yet."""
+    return key in _jobs()
+
+
+def running(key: str) -> Job | None:
+    """The call under ``key`` that has not been shown yet, if any."""
+    return _jobs().get(key)
+
+
+def start(key: str, call: Callable[[Job], Any], *, label: str, **context: Any) -> Job:
+    """Run ``call(job)`` on a worker thread unless one is already running under ``key`` (then that one is kept)."""
+    jobs = _jobs()
+    if key in jobs:
+        return jobs[key]
+    job = jobs[key] = Job(label, context)
+
+    def work() -> None:
+        try:
+            job.outcome = call(job)
+        except BaseException as exc:  # noqa: BLE001 - handed to the page, which says it in words
+            job.failure = exc
+        finally:
+            job.done.set()
+
+    threading.Thread(target=work, name=f"studio-job-{key}", daemon=True).start()
+    return job
+
+
+def collect(key: str, *, on_progress: Callable[[Any], None] | None = None) -> Job | None:
+    """Wait for the call under ``key`` (if any), then hand it over once: the next run no longer sees it."""
+    job = _jobs().get(key)
+    if job is None:
+        return None
+    with st.spinner(job.label):
+        while not job.done.wait(POLL_S):
+            if on_progress is not None and job.progress_count != job.progress_seen:
+                job.progress_seen = job.progress_count
+                on_progress(job.progress)
+    _jobs().pop(key, None)
+    return job

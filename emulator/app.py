@@ -23,6 +23,7 @@ class EmulatorState:
     karlo_url_ttl_s: float = 600.0  # Karlo result URLs live about ten minutes
     public_base_url: str = ""  # set by the server once the port is known; Karlo URLs start with it
     calls: list[dict[str, Any]] = field(default_factory=list)
+    call_log_max: int = 200  # the newest calls only: demo mode runs for days, and bodies hold whole pictures
     served_files: dict[str, tuple[bytes, str, float]] = field(default_factory=dict)  # token -> (bytes, mime, expires_at)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The emulator's date (a date or "YYYY-MM-DD"); None: STUDIO_TODAY, else the UTC date, read per request.
@@ -39,6 +40,8 @@ class EmulatorState:
         with self.lock:
             self.calls.append({"ts": time.time(), "method": request.method, "path": request.url.path,
                                "headers": headers, "body": body})
+            if len(self.calls) > self.call_log_max:
+                del self.calls[: len(self.calls) - self.call_log_max]
 
     def deadline(self, latency_ms: int | None) -> float:
         """When a call asking for ``latency_ms`` (or the default) should answer.

@@ -63,6 +63,20 @@ def _split_statements(script: str) -> list[str]:
 
 
 @lru_cache(maxsize=512)
+def _make_private(path: Path) -> None:
+    """The ledger holds every prompt and reply: readable by this user only (0600, like the pictures).
+
+    Created that way before SQLite first opens it; SQLite gives its -wal and -shm files the database file's
+    own mode. A folder that cannot be written is left for the first connection to report in words."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            if part.exists() and part.stat().st_mode & 0o077:
+                os.chmod(part, 0o600)
+    except OSError:
+        pass
+
+
 def _pyformat(sql: str) -> str:
     """``?`` marks as psycopg's ``%s`` (literal ``%`` doubled)."""
     return sql.replace("%", "%%").replace("?", "%s")
@@ -83,6 +97,8 @@ class Database:
             raise StoreUnavailable(f"STUDIO_DATABASE_URL must be an SQLite or PostgreSQL URL, not {self.dialect!r}.")
         self.label = label or (str(self.path) if self.path else self.url.render_as_string(hide_password=True))
         self.sqlite = self.dialect == "sqlite"
+        if self.sqlite and self.path is not None and str(self.path) not in ("", ":memory:"):
+            _make_private(self.path)
         try:
             self.engine = self._make_engine()
         except Exception as exc:  # noqa: BLE001  (a missing driver, a bad URL)

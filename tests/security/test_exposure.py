@@ -40,3 +40,45 @@ def test_started_app_answers_on_loopback_only(tmp_path):
             socket.create_connection((outward, port), timeout=2).close()
     finally:
         stop_app(proc)
+
+
+def test_ledger_files_are_private_like_the_pictures(studio_env):
+    import os
+    import stat
+
+    from lib.config import ProviderConfig
+    from lib.store import open_store, record_call
+    from tests.security.hostile import png_bytes
+
+    old = os.umask(0o022)  # a usual umask: files would be world-readable unless made private
+    try:
+        cfg = ProviderConfig("openai", "demo", "http://127.0.0.1:9/v1", "demo", "demo")
+        record_call(page="generate", action="generate", cfg=cfg, prompt="a private prompt", model="gpt-image-2",
+                    inputs=[png_bytes()])
+        open_store()[1].rows()
+    finally:
+        os.umask(old)
+    files = [p for p in studio_env.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    ledger_files = [p for p in files if p.name.startswith("ledger.sqlite3")]
+    assert any(p.name == "ledger.sqlite3" for p in ledger_files)
+    modes = {str(p.relative_to(studio_env)): stat.S_IMODE(p.stat().st_mode) for p in files}
+    assert all(mode & 0o077 == 0 for name, mode in modes.items()
+               if name.startswith("ledger.sqlite3") or name.startswith("images")), modes
+
+
+def test_the_emulator_call_log_keeps_only_the_newest_calls():
+    import requests as http
+
+    from emulator import start_in_thread
+
+    running = start_in_thread()
+    try:
+        running.state.call_log_max = 5
+        for i in range(12):
+            http.get(f"{running.openai_base_url}/models", headers={"Authorization": "Bearer sk-x", "X-Call": str(i)},
+                     timeout=10)
+        with running.state.lock:
+            kept = [c["headers"].get("x-call") for c in running.state.calls]
+        assert kept == [str(i) for i in range(7, 12)]
+    finally:
+        running.stop()

@@ -40,8 +40,12 @@ with st.sidebar:
 today = clock.today()
 top = st.columns([2, 3, 1.5], vertical_alignment="bottom")
 dates = top[0].date_input("Dates (UTC)", value=(today - timedelta(days=30), today), max_value=today, key="ledger_dates")
-text = top[1].text_input("Search prompts", key="ledger_text", placeholder="words in the prompt, revised or negative prompt")
+text, search_note = report.search_text(top[1].text_input(
+    "Search prompts", key="ledger_text", max_chars=report.SEARCH_MAX_CHARS,
+    placeholder="words in the prompt, revised or negative prompt"))
 include_demo = top[2].toggle("Count demo", key="ledger_include_demo", help="Demo calls cost nothing; they are left out of spend unless you switch this on.")
+if search_note:
+    st.caption(search_note)
 since = dates[0] if len(dates) > 0 else None
 until = dates[1] if len(dates) > 1 else since  # while a range is half picked, show that one day
 

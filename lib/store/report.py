@@ -33,6 +33,19 @@ def _day(moment: date | None) -> date | None:
     return moment.date() if isinstance(moment, datetime) else moment
 
 
+# Longer searches are cut: no prompt search needs more, and SQLite refuses LIKE patterns over 50,000 bytes.
+SEARCH_MAX_CHARS = 500
+
+
+def search_text(raw: str | None) -> tuple[str | None, str | None]:
+    """The search as it will be run, and a sentence when it had to be shortened."""
+    text = (raw or "").strip() or None
+    if text is None or len(text) <= SEARCH_MAX_CHARS:
+        return text, None
+    return text[:SEARCH_MAX_CHARS], (f"The search was {len(text):,} characters long; only its first "
+                                     f"{SEARCH_MAX_CHARS} are used.")
+
+
 @dataclass(frozen=True)
 class Selection:
     """Which calls: UTC days ``since``..``until`` (both included), prompt text, and chosen values per column

@@ -168,3 +168,17 @@ def test_a_long_ledger_is_shown_a_page_at_a_time(seeded):
     assert not app.exception, app.exception
     oldest = ledger.frame()["id"].iloc[-1]
     assert len(table(app)) == 50 and table(app)["id"].iloc[-1] == oldest
+
+
+def test_a_huge_search_is_cut_and_said_not_a_traceback(studio_env):
+    """Pasting 60,000 characters into the search used to end in SQLite's "pattern too complex" traceback."""
+    from lib.store import report
+
+    text, note = report.search_text("fox " * 14999 + "foxy")
+    assert len(text) == report.SEARCH_MAX_CHARS and "60,000 characters" in note
+    assert report.search_text("  a fox ") == ("a fox", None)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/ledger.py").run()
+    at.text_input(key="ledger_text").set_value("x" * 60000).run()
+    assert not at.exception, at.exception

@@ -75,6 +75,9 @@ def compat_env(live_env, emulator, monkeypatch):
     return live_env
 
 
+# Tried/held figures of the bad-input, fault and security suites (a summary line at the end of a run).
+from tests.tally import pytest_runtest_logreport, pytest_terminal_summary, tally  # noqa: E402,F401
+
 # Browser fixtures (app started with `streamlit run`, Debian's chromium through Playwright): one
 # Playwright per test session, shared by every test that drives a browser.
 from tests.browser_support import app_server, browser, chromium_path, page  # noqa: E402,F401

@@ -35,7 +35,6 @@ def test_ledger_csv_neutralises_every_formula_cell(studio_env):
     prompts = [row["prompt"] for row in csv.DictReader(io.StringIO(exported))]
     assert sorted(prompts) == sorted("'" + t for t in HOSTILE)  # the text is all there, as text
     assert sorted(frame["prompt"]) == sorted(HOSTILE)  # Parquet (the frame) keeps it exactly
-    print(f"ledger CSV: tried {len(HOSTILE)} formula prompts x 3 text columns, 0 formula cells left")
 
 
 def test_comparison_csv_neutralises_prompts_and_errors():

@@ -96,7 +96,7 @@ def all_app_text(at: AppTest) -> str:
     return "\n".join(found)
 
 
-def test_echoed_keys_reach_no_file_export_or_page(studio_env, hostile, monkeypatch):
+def test_echoed_keys_reach_no_file_export_or_page(studio_env, hostile, monkeypatch, tally):
     from lib.send import Request, send
     from lib.store import open_store, report
 
@@ -168,6 +168,5 @@ def test_echoed_keys_reach_no_file_export_or_page(studio_env, hostile, monkeypat
         leaks = fragments_in(text, OPENAI_KEY) + fragments_in(text, KAKAO_KEY)
         held += not leaks
         assert not leaks, f"the {page} page shows pieces of a key: {leaks}"
-    print(f"key echo: tried {tried} places a key could surface (4 calls' errors, {len(sources)} files/exports, "
-          f"2 pages), {held} held")
+    tally(tried, held)  # places a key could surface: 4 calls' errors, every file and export, 2 pages
     assert held == tried

@@ -29,14 +29,14 @@ def random_texts(count: int, seed: int):
         yield "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 30)))
 
 
-def test_literal_text_renders_as_written_and_draws_nothing():
+def test_literal_text_renders_as_written_and_draws_nothing(tally):
     tried = held = 0
     for text in random_texts(3000, seed=10):
         tried += 1
         tags = rendered_tags(md_literal(text))
         same = visible_text(md_literal(text)) == re.sub(r"\s+", " ", text).strip()
         held += tags <= {"p", "br", "pre", "code"} and same
-    print(f"md_literal: tried {tried} random Markdown-ish texts, {held} rendered as plain text exactly as written")
+    tally(tried, held)  # random Markdown-ish texts that rendered as plain text exactly as written
     assert held == tried
 
 
@@ -81,10 +81,10 @@ def test_chat_reply_keeps_its_markdown_and_code():
     assert chat_markdown("see ![a red fox](http://canary.invalid/fox.png)") == "see [image not shown: a red fox]"
 
 
-def test_random_replies_never_keep_an_image():
+def test_random_replies_never_keep_an_image(tally):
     tried = held = 0
     for text in random_texts(3000, seed=11):
         tried += 1
         held += not has_remote_content(chat_markdown(text))
-    print(f"chat_markdown: tried {tried} random replies, {held} came out without an image or raw tag")
+    tally(tried, held)  # random replies that came out without an image or raw tag
     assert held == tried

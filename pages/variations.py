@@ -143,7 +143,9 @@ if row is not None and row.status == "ok":
     st.subheader("Original and variations", divider="gray")
     before, after = st.columns([1, 2])
     with before:
-        if row.input_refs:
+        if row.input_refs and store.exists(row.input_refs[0]):
             st.image(store.path(row.input_refs[0]).as_posix(), caption="Original", width="stretch")
+        elif row.input_refs:
+            st.caption("The original picture is no longer available.")
     with after:
         result_card(row, store)

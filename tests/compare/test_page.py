@@ -141,3 +141,19 @@ def test_hand_overs_fill_the_prompt_and_reuse_adds_the_rows_target(demo_env):
     assert (added.provider, added.model, added.settings) == ("karlo", "karlo-v2.1", {"size": "640x640", "n": 2})
     assert added.label == "Karlo v2.1 · 640x640 · ×2"
     assert "reuse" not in at.session_state
+
+
+def test_a_run_whose_rows_another_session_deleted_says_so_instead_of_a_traceback(demo_env):
+    at = open_compare()
+    at.text_area(key="cmp_prompts").set_value("a fox in the snow")
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception
+    _, ledger = open_store()
+    ledger.delete(list(ledger.frame()["id"]))  # someone else cleaned the ledger meanwhile
+    at.run()
+    assert not at.exception, at.exception
+    assert any("no longer available" in c.value for c in at.caption), [c.value for c in at.caption]
+    vote = at.segmented_control[0]
+    vote.set_value(vote.options[0]).run()  # a vote on the deleted run is still taken, without a traceback
+    assert not at.exception, at.exception

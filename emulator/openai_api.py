@@ -717,12 +717,18 @@ async def _image_stream(job: ImageJob, pictures: list[np.ndarray], usage: dict, 
     return StreamingResponse(frames(), media_type="text/event-stream")
 
 
+def _family_seed(job: ImageJob) -> str:
+    """What makes one model draw another picture than its neighbour: its id without the snapshot date."""
+    return re.sub(r"-\d{4}-\d{2}-\d{2}$", "", job.model)
+
+
 async def images_generations(state, call: Call) -> Response:
     call.body = check(call.body, "CreateImageRequest")
     job = _image_job(call, edit=False)
     transparent = job.background == "transparent"
     pictures = await asyncio.to_thread(
-        lambda: [render.scene(job.prompt, job.width, job.height, i, transparent=transparent) for i in range(job.n)])
+        lambda: [render.scene(job.prompt, job.width, job.height, i, transparent=transparent, quality=job.quality,
+                              model=_family_seed(job)) for i in range(job.n)])
     usage = _usage(job) if job.kind.family.startswith("gpt") else None
     if job.stream:
         return await _image_stream(job, pictures, usage, "image_generation", call.fault == "stream_break")
@@ -849,7 +855,8 @@ async def images_edits(state, call: Call) -> Response:
         m = mask_alpha
         if m is not None and m.shape != (job.height, job.width):
             m = np.asarray(Image.fromarray(m).resize((job.width, job.height), Image.Resampling.NEAREST))
-        return [render.edit(arrays, m, job.prompt, i, transparent=job.background == "transparent")
+        return [render.edit(arrays, m, job.prompt, i, transparent=job.background == "transparent", guidance=not dalle,
+                            quality=job.quality, model=_family_seed(job))
                 for i in range(job.n)]
 
     pictures = await asyncio.to_thread(draw)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import colorsys
 import hashlib
 import io
+import math
 import re
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 # ---------------------------------------------------------------- pictures
 
@@ -75,12 +76,24 @@ def _font(size: int) -> ImageFont.ImageFont:
 RENDER_SIDE = 640  # soft shapes are drawn at most this big, then scaled up: fast at any output size
 
 
+# How finely each quality draws (the longest side the soft shapes are drawn at) and how many bokeh circles
+# it adds: low comes back visibly softer and plainer than high, as with the real models.
+# ... and how strong the fine texture laid over the whole picture is (0..1 of full scale).
+DETAIL = {"low": (160, 0, 0.0), "medium": (320, 2, 0.012), "standard": (320, 2, 0.012), "high": (RENDER_SIDE, 5, 0.03),
+          "hd": (RENDER_SIDE, 5, 0.03), "xhigh": (RENDER_SIDE, 7, 0.04), "max": (RENDER_SIDE, 9, 0.05)}
+
+
 def scene(prompt: str, width: int, height: int, index: int = 0, *, transparent: bool = False,
-          caption: bool = True) -> np.ndarray:
-    """The picture for a prompt: uint8 RGB (or RGBA with a see-through sky when ``transparent``)."""
+          caption: bool = True, quality: str = "high", model: str = "") -> np.ndarray:
+    """The picture for a prompt: uint8 RGB (or RGBA with a see-through sky when ``transparent``).
+
+    The prompt picks the colours; the model picks the composition (two models given one prompt draw
+    different pictures); the quality picks how finely it is drawn.
+    """
     pal = _palette(prompt)
-    rng = _rng("scene", _clean(prompt), index)
-    scale = min(1.0, RENDER_SIDE / max(width, height))
+    rng = _rng("scene", _clean(prompt), index, *((model,) if model else ()))
+    side, extra_circles, texture = DETAIL.get(quality, DETAIL["high"])
+    scale = min(1.0, side / max(width, height))
     w, h = max(int(round(width * scale)), 1), max(int(round(height * scale)), 1)
     unit = float(min(w, h))
 
@@ -92,7 +105,7 @@ def scene(prompt: str, width: int, height: int, index: int = 0, *, transparent: 
     # the big orb (sun or moon), then smaller bokeh circles
     _blend_disc(img, alpha, w * (0.2 + 0.6 * rng.random()), h * (0.15 + 0.3 * rng.random()),
                 unit * (0.1 + 0.1 * rng.random()), unit * 0.03, pal["orb"], 0.95)
-    for _ in range(3 + int(rng.integers(0, 4))):
+    for _ in range(3 + int(rng.integers(0, 4)) + extra_circles):
         colour = pal["accent"] if rng.random() < 0.5 else pal["orb"]
         _blend_disc(img, alpha, w * rng.random(), h * (0.1 + 0.6 * rng.random()),
                     unit * (0.03 + 0.08 * rng.random()), unit * 0.02, colour, 0.35 + 0.4 * rng.random())
@@ -113,6 +126,12 @@ def scene(prompt: str, width: int, height: int, index: int = 0, *, transparent: 
     pic = Image.fromarray(small)
     if (w, h) != (width, height):
         pic = pic.resize((width, height), Image.Resampling.BILINEAR)
+
+    if texture:  # fine texture at full size: what higher qualities spend their extra tokens on
+        arr = np.asarray(pic).copy()
+        grain = _rng("texture", _clean(prompt), index).normal(0.0, texture * 255, (height, width, 1))
+        arr[..., :3] = np.clip(arr[..., :3] + grain.astype(np.float32), 0, 255).astype(np.uint8)
+        pic = Image.fromarray(arr)
 
     # the thin frame and the caption, drawn at full size so they stay crisp
     full = float(min(width, height))
@@ -140,16 +159,20 @@ def fit(image: Image.Image, width: int, height: int) -> np.ndarray:
 
 
 def edit(images: list[np.ndarray], mask_alpha: np.ndarray | None, prompt: str, index: int = 0, *,
-         transparent: bool = False) -> np.ndarray:
+         transparent: bool = False, guidance: bool = False, quality: str = "high", model: str = "") -> np.ndarray:
     """An edit of ``images[0]`` (RGBA arrays of one size) guided by the prompt and the other images.
 
-    With a mask, only pixels whose mask alpha is 0 change; every other pixel is
-    the input's RGB, exactly.  Without a mask the whole picture is restyled but
-    stays recognisably the input.
+    ``guidance=False`` (dall-e-2, Karlo-style inpainting): only pixels whose mask
+    alpha is 0 change; every other pixel is the input's RGB, exactly.
+    ``guidance=True`` (GPT Image models): the mask is a hint, as OpenAI documents
+    for them: the new content bleeds softly a few percent past the mask's edge,
+    and the rest of the picture comes back re-drawn, a little shifted in tone and
+    texture, never byte-identical.  Without a mask the whole picture is restyled
+    but stays recognisably the input.
     """
     base = images[0]
     h, w = base.shape[:2]
-    fresh = _to_rgb_float(scene(prompt, w, h, index, caption=False))
+    fresh = _to_rgb_float(scene(prompt, w, h, index, caption=False, quality=quality, model=model))
     src = _to_rgb_float(base)
     if len(images) > 1:  # reference images lend their colours to the new content
         refs = np.mean([_to_rgb_float(im) for im in images[1:]], axis=0)
@@ -157,12 +180,41 @@ def edit(images: list[np.ndarray], mask_alpha: np.ndarray | None, prompt: str, i
     if mask_alpha is None:
         styled = 0.62 * src + 0.38 * fresh
         rgb = (np.clip(styled, 0, 1) * 255 + 0.5).astype(np.uint8)
-    else:
+    elif not guidance:
         painted = (np.clip(0.25 * src + 0.75 * fresh, 0, 1) * 255 + 0.5).astype(np.uint8)
         rgb = np.where((mask_alpha == 0)[..., None], painted, base[..., :3])
+    else:
+        painted = 0.25 * src + 0.75 * fresh
+        weight = _soft_region(mask_alpha == 0)[..., None]
+        rgb = (np.clip(weight * painted + (1 - weight) * _redrawn(src, prompt, index), 0, 1) * 255 + 0.5
+               ).astype(np.uint8)
     if transparent:
         return np.dstack([rgb, base[..., 3]])
     return np.ascontiguousarray(rgb)
+
+
+def _soft_region(edit: np.ndarray) -> np.ndarray:
+    """1 inside the edit area, fading to 0 over about 3 % of the short side outside it."""
+    if not edit.any():
+        return np.zeros(edit.shape, np.float32)
+    reach = max(2.0, 0.03 * min(edit.shape))
+    grown = Image.fromarray(edit.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(_odd(reach)))
+    soft = np.asarray(grown.filter(ImageFilter.GaussianBlur(reach / 2)), np.float32) / 255.0
+    return np.maximum(soft, edit.astype(np.float32))
+
+
+def _odd(x: float) -> int:
+    n = int(round(x))
+    return n + 1 if n % 2 == 0 else n
+
+
+def _redrawn(src: np.ndarray, prompt: str, index: int) -> np.ndarray:
+    """The untouched part as a model re-draws it: a slight tone drift and a fine grain (mean change ~1-3 levels)."""
+    rng = _rng("redraw", _clean(prompt), index)
+    gain = (1.0 + rng.uniform(-0.015, 0.015, 3)).astype(np.float32)
+    offset = rng.uniform(-0.008, 0.008, 3).astype(np.float32)
+    grain = rng.normal(0.0, 0.006, src.shape[:2])[..., None].astype(np.float32)
+    return src * gain + offset + grain
 
 
 def variation(image: np.ndarray, index: int) -> np.ndarray:
@@ -402,5 +454,14 @@ def chat_reply(messages: list) -> str:
 
 
 def count_tokens(text: str) -> int:
-    """A rough token count, about four characters per token, never below one."""
-    return max(1, len(text) // 4)
+    """A token count close to OpenAI's o200k tokenizer, never below one.
+
+    English runs about four characters a token.  Hangul does not: each syllable
+    block is most of a token (about 0.75), so Korean text counts some 2.5 times
+    what four-characters-a-token would say, as the real tokenizer does.
+    """
+    hangul = len(_HANGUL.findall(text))
+    return max(1, math.ceil(hangul * 0.75 + (len(text) - hangul) / 4))
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")

@@ -35,7 +35,7 @@ def test_generation_matches_spec_with_echo_fields_and_table_usage(compat_http, s
     assert len(body["data"]) == 2 and all("url" not in d for d in body["data"])
     usage = body["usage"]
     assert usage["output_tokens"] == 2 * 408  # gpt-image-1 counts: low quality, 1024x1536, per image x n
-    assert usage["input_tokens_details"]["text_tokens"] == len("a lighthouse at dusk") // 4
+    assert usage["input_tokens_details"]["text_tokens"] == -(-len("a lighthouse at dusk") // 4)
     assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
     for item in body["data"]:
         assert decode(base64.b64decode(item["b64_json"])).size == (1024, 1536)
@@ -213,3 +213,34 @@ def test_stream_with_zero_partials_sends_only_completed(http, spec):
     assert r.text.count("event: image_generation.completed") == 1 and "partial_image" not in r.text
     (data,) = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
     spec.validate(json.loads(data), "ImageGenCompletedEvent")
+
+
+def _detail(pixels: np.ndarray) -> float:
+    """How much fine structure a picture has: mean absolute difference between neighbouring pixels."""
+    p = pixels[..., :3].astype(float)
+    return float(np.abs(np.diff(p, axis=0)).mean() + np.abs(np.diff(p, axis=1)).mean())
+
+
+def test_quality_and_model_change_the_picture(client):
+    def pic(model, quality):
+        r = client.images.generate(model=model, prompt="a lantern festival by the river", size="1024x1024",
+                                   quality=quality)
+        return _pixels(r.data[0].b64_json)
+
+    low, high = pic(GPT, "low"), pic(GPT, "high")
+    assert _detail(high) > _detail(low) * 1.15  # low comes back softer
+    assert np.abs(high.astype(int) - low.astype(int)).mean() > 3
+    other = pic("gpt-image-2.6-flare", "high")
+    assert np.abs(other.astype(int) - high.astype(int)).mean() > 8  # another model: same colours, another layout
+
+
+def test_korean_prompts_count_like_the_real_tokenizer(http):
+    korean = "밤하늘을 여행하는 고래가 어떤 모습일지 자유롭게 상상해서 묘사해 주세요."
+    english = "Describe freely what a whale travelling across the night sky would look like."
+    counts = {}
+    for text in (korean, english):
+        r = _gen(http, prompt=text)
+        counts[text] = r.json()["usage"]["input_tokens_details"]["text_tokens"]
+    # o200k spends most of a token on each Hangul syllable: ~2.5x what four-characters-a-token says.
+    assert 2.2 < counts[korean] / (len(korean) / 4) < 3.0
+    assert abs(counts[english] - len(english) / 4) <= 1

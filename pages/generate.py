@@ -53,7 +53,7 @@ class Previews:
     def show(self, progress: Progress) -> None:
         if progress.text or progress.fraction is not None:
             done = f" ({progress.fraction:.0%})" if progress.fraction is not None else ""
-            self.status.caption(f":material/hourglass_top: {progress.text or 'Working'}{done}")
+            self.status.caption(f":material/hourglass_top: {md_literal(progress.text or 'Working')}{done}")
         if progress.preview is None or not self.slots:
             return
         index = progress.preview_index or 0

@@ -9,7 +9,8 @@ from the prompt before the image is drawn, so they do not change the picture.
 Fault names (each protocol module decides what they look like on its wire):
   401, 429, 500, 503, hang, malformed, moderation_blocked, model_not_found,
   stream_break (chat: the stream drops after a few chunks),
-  -1, -2, -9, -10, -401, -603 (Karlo error codes), html502 (an HTML 502 from a proxy).
+  -1, -2, -9, -10, -401, -603 (Karlo error codes), html502 (an HTML 502 from a proxy),
+  402, prompt_blocked, image_safety, no_image (Gemini), moderated, expired_url (FLUX).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ _LATENCY_RE = re.compile(r"\[latency:(\d+)\]", re.IGNORECASE)
 KNOWN_FAULTS = {
     "401", "429", "500", "503", "hang", "malformed", "moderation_blocked", "model_not_found",
     "stream_break", "-1", "-2", "-9", "-10", "-401", "-603", "html502",
+    "402", "prompt_blocked", "image_safety", "no_image", "moderated", "expired_url",
 }
 
 

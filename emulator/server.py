@@ -34,6 +34,10 @@ class RunningEmulator:
         return self.base_url
 
     @property
+    def gemini_base_url(self) -> str:
+        return self.base_url  # google-genai adds /v1beta itself
+
+    @property
     def state(self):
         return self.app.state.emulator
 

@@ -74,6 +74,7 @@ class ImageModel:
     size_range: tuple[int, int] | None = None  # any WxH with both sides in this range, multiples of size_multiple
     size_multiple: int = 16
     delivery_hosts: tuple[str, ...] = ()  # hosts its result URLs may come from besides the base URL's own
+    options: dict = field(default_factory=dict, hash=False, compare=False)  # engine-specific lists, e.g. aspect ratios
 
     @property
     def arbitrary_sizes(self) -> bool:
@@ -181,6 +182,7 @@ def load() -> Catalog:
             size_range=tuple(row["size_range"]) if "size_range" in row else None,
             size_multiple=int(row.get("size_multiple", 16)),
             delivery_hosts=tuple(row.get("delivery_hosts", ())),
+            options=dict(row.get("options", {})),
         ))
     chats = [
         ChatModel(

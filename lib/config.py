@@ -35,6 +35,11 @@ def key_variables() -> tuple[str, ...]:
     return tuple(dict.fromkeys(var for e in _engines() for var in e.key_vars))
 
 
+def provider_variables() -> tuple[str, ...]:
+    """Every variable an engine reads (keys and base URLs): what a clean test environment removes."""
+    return tuple(dict.fromkeys([*key_variables(), *(e.base_url_var for e in _engines() if e.base_url_var)]))
+
+
 def __getattr__(name: str):
     # PROVIDERS and DISPLAY_NAMES follow the registry, so a new engine needs no edit here.
     if name == "PROVIDERS":

@@ -19,7 +19,10 @@ os.environ.setdefault("STUDIO_DEMO_LATENCY_MS", "0")
 # Date-dependent assertions are written relative to this day and to the catalog's rows.
 PINNED_TODAY = date(2026, 12, 1)
 os.environ["STUDIO_TODAY"] = PINNED_TODAY.isoformat()  # also seen by apps the browser tests start
-for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO"):
+from lib.config import provider_variables  # noqa: E402  (every engine's key and base-URL variables)
+
+PROVIDER_VARIABLES = (*provider_variables(), "STUDIO_DEMO")
+for _var in PROVIDER_VARIABLES:
     os.environ.pop(_var, None)
 
 
@@ -53,7 +56,7 @@ def studio_env(tmp_path, monkeypatch):
     """A fresh data dir and a clean provider environment (demo mode unless the test sets keys)."""
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # no stray .streamlit/secrets.toml from the repo
-    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "KAKAO_REST_API_KEY", "KARLO_BASE_URL", "STUDIO_DEMO"):
+    for var in PROVIDER_VARIABLES:
         monkeypatch.delenv(var, raising=False)
     return tmp_path / "data"
 

@@ -108,7 +108,7 @@ def demo_banner(cfgs: dict[str, config.ProviderConfig]) -> None:
     demo = [c.name for c in cfgs.values() if c.mode == "demo"]
     if demo:
         st.info(
-            f"Demo mode for {' and '.join(demo)}: calls go to the built-in emulator, images are synthetic "
+            f"Demo mode for {', '.join(demo[:-1]) + ' and ' if len(demo) > 1 else ''}{demo[-1]}: calls go to the built-in emulator, images are synthetic "
             "and nothing is charged. Add a key in the sidebar to go live.",
             icon=":material/science:",
         )

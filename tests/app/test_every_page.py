@@ -18,7 +18,10 @@ def open_app() -> AppTest:
 def test_home_says_demo_mode_with_no_keys(studio_env):
     at = open_app()
     text = " ".join(m.value for m in at.markdown) + " ".join(i.value for i in at.info)
-    assert "Demo mode for OpenAI and Karlo" in text
+    from lib.providers import registry
+
+    labels = [e.label for e in registry.engines()]
+    assert f"Demo mode for {', '.join(labels[:-1])} and {labels[-1]}" in text
     assert at.metric[0].label == "Live spend today"
     assert at.metric[0].value == "$0.0000"
 

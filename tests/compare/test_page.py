@@ -5,6 +5,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from lib.providers import registry
 from lib.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,10 +35,12 @@ def add_hung_target(at: AppTest) -> None:
 def test_three_targets_one_hung_show_two_results_and_a_timeout_then_votes_move_the_leaderboard(demo_env):
     at = open_compare()
     labels = [t.label for t in at.session_state["cmp_targets"]]
-    assert len(labels) == 2 and any(label.startswith("Karlo") for label in labels)  # OpenAI + Karlo by default
+    engines = registry.ids()
+    assert [t.provider for t in at.session_state["cmp_targets"]] == engines  # every engine's default model
+    assert any(label.startswith("Karlo") for label in labels)
     add_hung_target(at)
     targets = at.session_state["cmp_targets"]
-    assert len(targets) == 3 and targets[2].label.endswith("[hang]")
+    assert len(targets) == len(engines) + 1 and targets[-1].label.endswith("[hang]")
 
     at.text_area(key="cmp_prompts").set_value("a lighthouse at dusk")
     at.number_input(key="cmp_timeout").set_value(TIMEOUT_S)
@@ -46,16 +49,16 @@ def test_three_targets_one_hung_show_two_results_and_a_timeout_then_votes_move_t
     assert not at.exception
 
     run = at.session_state["cmp_shown"]["run"]
-    assert [c.status for c in run.cells] == ["ok", "ok", "error"]
-    assert len(at.image) == 2  # one picture from OpenAI, one from Karlo
+    assert [c.status for c in run.cells] == ["ok"] * len(engines) + ["error"]
+    assert len(at.image) == len(engines)  # one picture from each engine
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "timed out" in errors[0] and f"{TIMEOUT_S} s" in errors[0]
     assert at.text_area(key="cmp_prompts").value == "a lighthouse at dusk"  # the prompt stays for another go
 
     _, ledger = open_store()
     rows = ledger.rows(group_id=run.group_id)
-    assert sorted((r.provider, r.status, r.backend) for r in rows) == [
-        ("karlo", "ok", "demo"), ("openai", "error", "demo"), ("openai", "ok", "demo")]
+    assert sorted((r.provider, r.status, r.backend) for r in rows) == sorted(
+        [(e, "ok", "demo") for e in engines] + [("openai", "error", "demo")])
     # Only the hung target's request carried the fault.
     assert [c["headers"].get("x-emulator-fault") for c in demo_env if c["path"].startswith("/v1/images")].count("hang") == 1
 
@@ -85,8 +88,9 @@ def test_a_csv_batch_and_an_empty_prompt(demo_env):
     at.run()
     assert not at.exception
     run = at.session_state["cmp_shown"]["run"]
-    assert run.prompts == ["a red fox", "an owl"] and [c.status for c in run.cells] == ["ok"] * 4
-    assert len(at.image) == 4
+    cells = 2 * len(registry.ids())
+    assert run.prompts == ["a red fox", "an owl"] and [c.status for c in run.cells] == ["ok"] * cells
+    assert len(at.image) == cells
     assert any(b.label == "Download this comparison (.zip)" for b in at.get("download_button"))
 
 
@@ -97,8 +101,9 @@ def test_karlo_gets_an_english_translation_and_the_card_says_what_was_sent(demo_
     at.run()
     assert not at.exception
     run = at.session_state["cmp_shown"]["run"]
-    openai_cell, karlo_cell = run.cells
-    assert openai_cell.status == karlo_cell.status == "ok"
+    by_engine = {c.target.provider: c for c in run.cells}
+    openai_cell, karlo_cell = by_engine["openai"], by_engine["karlo"]
+    assert all(c.status == "ok" for c in run.cells)
     assert openai_cell.prompt_sent == "모자를 쓴 고양이"
     assert karlo_cell.prompt_sent and karlo_cell.prompt_sent.isascii()
     assert any(c.value == f"Sent in English: {karlo_cell.prompt_sent}" for c in at.caption)
@@ -118,7 +123,7 @@ def test_the_imagination_pipeline_can_write_the_prompts(demo_env):
     assert not at.exception
     run = at.session_state["cmp_shown"]["run"]
     assert run.prompts != ["a cat who runs a bakery"] and run.prompts[0].strip()
-    assert [c.status for c in run.cells] == ["ok", "ok"]
+    assert [c.status for c in run.cells] == ["ok"] * len(registry.ids())
     _, ledger = open_store()
     actions = [r.action for r in ledger.rows(group_id=run.group_id)]
     assert actions.count("pipeline-step") >= 4 and {"generate", "t2i"} <= set(actions)

@@ -76,7 +76,7 @@ def test_karlo_asks_for_english_and_offers_a_translation(studio_env):
 
 
 @pytest.mark.parametrize("prompt, message", [
-    ("y" * 257, "prompt is 257 characters; Karlo takes at most 256"),
+    ("y" * 257, "prompt is 257 characters; Karlo v2.1 takes at most 256. Shorten it by 1."),
 ])
 def test_karlo_refuses_an_over_long_prompt_and_keeps_it(studio_env, prompt, message):
     at = _page("pages/karlo.py")

@@ -18,12 +18,12 @@ from lib import APP_VERSION, clock
 from lib.config import ProviderConfig, data_dir
 from lib.errors import InvalidInput, StudioError, plain_request_id, redact, redact_known
 from lib.pricing import price
-from lib.store.images import ImageRef, ImageStore, StoreUnavailable
+from lib.store.images import MISSING_MESSAGE, ImageRef, ImageStore, PictureMissing, StoreUnavailable
 from lib.store.ledger import BudgetExceeded, Ledger, LedgerRow, new_id, utc_now
 from lib.types import ChatTurn, ImageResult
 
 __all__ = ["open_store", "begin_call", "record_call", "new_call_id", "recent_outputs", "LedgerRow", "ImageRef",
-           "ImageStore", "Ledger", "StoreUnavailable", "BudgetExceeded"]
+           "ImageStore", "Ledger", "StoreUnavailable", "BudgetExceeded", "PictureMissing", "MISSING_MESSAGE"]
 
 LEDGER_FILE = "ledger.sqlite3"
 
@@ -43,7 +43,8 @@ def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageSto
     root = Path(data_dir_path) if data_dir_path is not None else data_dir()
     root = root.expanduser().resolve()
     database_url = os.environ.get("STUDIO_DATABASE_URL", "").strip() or None
-    key = (root, database_url)
+    storage_url = os.environ.get("STUDIO_STORAGE_URL", "").strip() or None
+    key = (root, database_url, storage_url)
     with _stores_lock:
         found = _stores.get(key)
         if found is not None:
@@ -58,10 +59,27 @@ def open_store(data_dir_path: str | os.PathLike | None = None) -> tuple[ImageSto
                 f"The data folder {root} cannot be used ({exc.strerror or type(exc).__name__}). "
                 "Set STUDIO_DATA_DIR to a folder this app can write to, then restart."
             ) from exc
-        images = ImageStore(root)
+        images = _image_store(root, storage_url)
         ledger = Ledger(root / LEDGER_FILE, images=images, url=database_url)
         _stores[key] = (images, ledger)
         return _stores[key]
+
+
+def _image_store(root: Path, storage_url: str | None) -> ImageStore:
+    """``STUDIO_STORAGE_URL``: ``s3://bucket/prefix``, or a folder (default: the data folder)."""
+    if storage_url and storage_url.startswith("s3://"):
+        from lib.store.s3 import S3ImageStore  # boto3 only when a bucket is asked for
+
+        return S3ImageStore(storage_url)
+    if storage_url:
+        folder = Path(storage_url).expanduser().resolve()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"STUDIO_STORAGE_URL={storage_url} cannot be used as the picture folder "
+                                   f"({exc.strerror or type(exc).__name__}).") from exc
+        return ImageStore(folder)
+    return ImageStore(root)
 
 
 def _secrets(cfg: ProviderConfig | None) -> list[str]:

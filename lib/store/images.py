@@ -2,8 +2,9 @@
 
 Layout under the data dir: ``images/ab/<sha>.<ext>`` (``ext`` from the real format,
 not from a file name) and ``thumbs/ab/<sha>.webp``.  Everything that touches the
-file system goes through ``ImageStore``, so moving it to object storage later is
-one new class with the same methods.
+file system goes through ``ImageStore``; ``lib.store.s3.S3ImageStore`` keeps the same
+layout in a bucket (``STUDIO_STORAGE_URL=s3://bucket/prefix``) with the same methods.
+A picture that is gone reads as ``PictureMissing`` ("no longer available"), in words.
 """
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ _FORMATS = {
 
 class StoreUnavailable(StudioError):
     """The data dir cannot be used (missing permission, full disk, not a directory)."""
+
+
+MISSING_MESSAGE = "This picture is no longer available (it was deleted from the store)."
+
+
+class PictureMissing(StudioError, FileNotFoundError):
+    """A row names a picture the store no longer has (deleted with another row, or removed by hand)."""
+
+    def __init__(self, sha: str) -> None:
+        super().__init__(MISSING_MESSAGE, code="picture_missing", detail=f"image {sha[:12]}")
 
 
 @dataclass(frozen=True)
@@ -106,21 +117,31 @@ class ImageStore:
             image = Image.open(io.BytesIO(data))  # reads the header only
             ext, mime = _FORMATS.get(image.format or "", ((image.format or "bin").lower(), Image.MIME.get(image.format or "", "application/octet-stream")))
             ref = ImageRef(sha, ext, mime, image.width, image.height, len(data))
-            target = self.images_dir / sha[:2] / f"{sha}.{ext}"
-            thumb = self._thumb_path(sha)
-            if target.exists() and thumb.exists():
+            has_image, has_thumb = self._has(sha, ext)
+            if has_image and has_thumb:
                 return ref  # stored before: the bytes are the address, nothing to check or write
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             raise InvalidInput(f"This file is not an image this app can read ({type(exc).__name__}). Use PNG, JPEG or WebP.") from exc
         with imaging.decode_slot():
             # The one full decode, within the pixel budget: it checks the whole file and is all the thumbnail needs.
             picture = imaging.decode_picture(data, fit_within=THUMB_MAX_PX)
-            thumb_bytes = None if thumb.exists() else make_thumbnail(picture)
+            thumb_bytes = None if has_thumb else make_thumbnail(picture)
+        self._save(ref, None if has_image else data, thumb_bytes)
+        return ref
+
+    def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
+        """Whether the image and its thumbnail are stored."""
+        return (self.images_dir / sha[:2] / f"{sha}.{ext}").exists(), self._thumb_path(sha).exists()
+
+    def _save(self, ref: ImageRef, data: bytes | None, thumb_bytes: bytes | None) -> None:
+        """Write what is missing (``None``: already there)."""
+        sha = ref.sha256
+        target = self.images_dir / sha[:2] / f"{sha}.{ref.ext}"
         try:
-            if not target.exists():
+            if data is not None:
                 _write_atomically(target, data)
             if thumb_bytes is not None:
-                _write_atomically(thumb, thumb_bytes)
+                _write_atomically(self._thumb_path(sha), thumb_bytes)
         except OSError as exc:
             raise StoreUnavailable(
                 f"Could not save an image under {self.root} ({exc.strerror or type(exc).__name__}). "
@@ -128,7 +149,6 @@ class ImageStore:
             ) from exc
         with self._lock:
             self._paths[sha] = target
-        return ref
 
     def delete(self, sha: str) -> bool:
         """Remove the image and its thumbnail; ``True`` if the image was there."""
@@ -146,20 +166,35 @@ class ImageStore:
         return self._find(sha) is not None
 
     def path(self, sha: str) -> Path:
-        """Where the image with this sha lives; ``FileNotFoundError`` if it is not stored."""
+        """Where the image with this sha lives (folder storage only); ``PictureMissing`` if it is not stored."""
         found = self._find(sha)
         if found is None:
-            raise FileNotFoundError(f"No stored image {sha[:12]}… under {self.images_dir}")
+            raise PictureMissing(sha)
         return found
 
     def read(self, sha: str) -> bytes:
-        return self.path(sha).read_bytes()
+        """The picture's bytes; ``PictureMissing`` (a ``FileNotFoundError``) when it is gone."""
+        try:
+            return self.path(sha).read_bytes()
+        except FileNotFoundError as exc:
+            raise PictureMissing(sha) from exc
+
+    def image_source(self, sha: str) -> str | None:
+        """What ``st.image`` shows this picture from without copying it through a replica's disk: here the
+        file's path, in S3 a signed URL the browser fetches itself.  ``None`` when it is gone."""
+        found = self._find(sha)
+        return str(found) if found is not None else None
+
+    def extension(self, sha: str) -> str | None:
+        """The stored picture's file extension (``png``, ``jpg``...), ``None`` when it is gone."""
+        found = self._find(sha)
+        return found.suffix.lstrip(".") if found is not None else None
 
     def ref(self, sha: str) -> ImageRef:
         """The ``ImageRef`` of a stored image (reads its header)."""
         data = self.read(sha)
         with Image.open(io.BytesIO(data)) as image:
-            ext, mime = _FORMATS.get(image.format or "", (self.path(sha).suffix.lstrip("."), "application/octet-stream"))
+            ext, mime = _FORMATS.get(image.format or "", (self.extension(sha) or "bin", "application/octet-stream"))
             return ImageRef(sha, ext, mime, image.width, image.height, len(data))
 
     def thumbnail(self, sha: str) -> bytes:

@@ -481,7 +481,7 @@ def _pictures(cell: Cell, store) -> list[tuple[bytes, str]]:
     """A cell's pictures as (bytes, extension): from the image store when it has them, else from the result."""
     refs = getattr(cell.row, "output_refs", None)
     if store is not None and refs:
-        return [(store.read(sha), store.path(sha).suffix.lstrip(".") or "png") for sha in refs]
+        return [(store.read(sha), store.extension(sha) or "png") for sha in refs if store.exists(sha)]
     return [(image.data, _EXTENSIONS.get(image.mime, "png")) for image in (cell.result.images if cell.result else [])]
 
 

@@ -184,16 +184,16 @@ if "ledger_flash" in st.session_state:
 
 # --- The selected call, in full --------------------------------------------------------------------------------
 def show_images(label: str, shas: list[str]) -> None:
-    present = [sha for sha in shas if store.exists(sha)]
+    present = [(sha, source) for sha in shas if (source := store.image_source(sha))]  # a path, or a signed S3 URL
     if not shas:
         return
     st.markdown(f"**{label}**")
     if present:
         cols = st.columns(4)  # a quarter of the width each: enough to judge, small enough to see the rest
-        for i, sha in enumerate(present):
-            cols[i % len(cols)].image(str(store.path(sha)), width="stretch", caption=sha[:12])
+        for i, (sha, source) in enumerate(present):
+            cols[i % len(cols)].image(source, width="stretch", caption=sha[:12])
     if len(present) < len(shas):
-        st.caption(f"{len(shas) - len(present)} image file(s) are missing from the store.")
+        st.caption(f"{len(shas) - len(present)} of these pictures are no longer available (deleted from the store).")
 
 
 for row_id in selected_ids[:1]:

@@ -8,7 +8,7 @@ from lib.errors import InvalidInput
 from lib.imaging import InputRules, Normalised, normalise_for_edit
 from lib.providers import registry
 from lib.providers.base import VARIATION
-from lib.store import recent_outputs
+from lib.store import MISSING_MESSAGE, recent_outputs
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
@@ -93,7 +93,11 @@ else:
         keep_valid("var_stored", list(labels), recent[0]["sha"])
         thumbs = st.columns(8)
         for i, item in enumerate(recent[:8]):
-            thumbs[i].image(store.thumbnail_data_url(item["sha"]) or store.path(item["sha"]).as_posix(), width="stretch")
+            thumb = store.thumbnail_data_url(item["sha"])
+            if thumb:
+                thumbs[i].image(thumb, width="stretch")
+            else:
+                thumbs[i].caption(MISSING_MESSAGE)
         stored_sha = st.selectbox("Stored result", list(labels), key="var_stored", format_func=labels.get)
         original_label = labels[stored_sha]
         try:
@@ -143,8 +147,9 @@ if row is not None and row.status == "ok":
     st.subheader("Original and variations", divider="gray")
     before, after = st.columns([1, 2])
     with before:
-        if row.input_refs and store.exists(row.input_refs[0]):
-            st.image(store.path(row.input_refs[0]).as_posix(), caption="Original", width="stretch")
+        source = store.image_source(row.input_refs[0]) if row.input_refs else None  # a path, or a signed S3 URL
+        if source:
+            st.image(source, caption="Original", width="stretch")
         elif row.input_refs:
             st.caption("The original picture is no longer available.")
     with after:

@@ -8,6 +8,7 @@ import zipfile
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.store.images import MISSING_MESSAGE
 from lib.ui.safe_text import chat_markdown, md_literal
 
 # Which page reopens a row's settings ("reuse these settings").
@@ -83,11 +84,17 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
             cols = st.columns(min(len(refs), 4))
             for i, sha in enumerate(refs):
                 with cols[i % len(cols)]:
+                    try:  # a picture deleted with another row (or by hand) says so; the row's facts still show
+                        source, data, ref_ext = store.image_source(sha), store.read(sha), store.extension(sha) or "png"
+                    except FileNotFoundError:
+                        source = None
+                    if source is None:
+                        st.caption(f":material/hide_image: {MISSING_MESSAGE}")
+                        continue
                     # one picture alone would fill the page: show it at a size that leaves the facts in view
-                    st.image(str(store.path(sha)), width="stretch" if len(refs) > 1 else 512)
-                    ref_ext = store.path(sha).suffix.lstrip(".")
+                    st.image(source, width="stretch" if len(refs) > 1 else 512)
                     st.download_button(
-                        "Download", store.read(sha), file_name=f"{row.action}-{sha[:10]}.{_EXT.get(ref_ext, ref_ext)}",
+                        "Download", data, file_name=f"{row.action}-{sha[:10]}.{_EXT.get(ref_ext, ref_ext)}",
                         key=f"{key}_dl_{i}", on_click="ignore", icon=":material/download:",
                     )
         if row.output_text and not listed:
@@ -107,8 +114,9 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
             with st.popover("Settings", icon=":material/tune:"):
                 st.code(json.dumps(row.params or {}, indent=2, ensure_ascii=False, default=str), language="json")
         with right:
-            if len(refs) > 1:
-                named = [(f"{row.action}-{i + 1}-{sha[:10]}{store.path(sha).suffix}", store.read(sha)) for i, sha in enumerate(refs)]
+            present = [(i, sha) for i, sha in enumerate(refs) if store.exists(sha)]
+            if len(present) > 1:
+                named = [(f"{row.action}-{i + 1}-{sha[:10]}.{store.extension(sha)}", store.read(sha)) for i, sha in present]
                 st.download_button("Download all (.zip)", zip_images(named), file_name=f"{row.action}-{row.id}.zip",
                                    mime="application/zip", key=f"{key}_zip", on_click="ignore", icon=":material/folder_zip:")
         if row.page in PAGE_FILES and st.button("Reuse these settings", key=f"{key}_reuse", icon=":material/replay:"):

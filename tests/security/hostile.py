@@ -154,3 +154,23 @@ def drip(interval_s: float, total: int = 10_000):
             h.count(1)
             time.sleep(interval_s)
     return behaviour
+
+
+def chat_stream(text: str, model: str = "gpt-5.4-mini"):
+    """A streamed chat completion (server-sent events) whose reply is ``text``, in a few pieces."""
+    def behaviour(h: _Handler) -> None:
+        pieces = [text[i:i + 20] for i in range(0, len(text), 20)] or [""]
+        events = [{"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model,
+                   "choices": [{"index": 0, "delta": {"role": "assistant", "content": piece}, "finish_reason": None}]}
+                  for piece in pieces]
+        events.append({"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model,
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        events.append({"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model, "choices": [],
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 20, "total_tokens": 25}})
+        body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n"
+        h.send_response(200)
+        h.send_header("Content-Type", "text/event-stream")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+    return behaviour

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from lib.store import MISSING_MESSAGE, open_store, record_call
+from lib.store import open_store, record_call
 
 from .helpers import cfg, png
 from .test_record_call import image_result
@@ -25,6 +25,6 @@ def test_a_card_whose_pictures_are_gone_says_so_and_keeps_the_facts(store_dir):
     at = AppTest.from_function(card_app, args=(str(store_dir), row.id), default_timeout=30).run()
     assert not at.exception
     captions = [c.value for c in at.caption]
-    assert any(MISSING_MESSAGE in c for c in captions)
+    assert any("picture is no longer available" in c for c in captions)
     assert len(at.image) == 1 and len(at.get("download_button")) == 1  # the other picture still shows
     assert any("two kites" in c for c in captions)

@@ -128,3 +128,21 @@ def test_cut_off_edit_gives_words_not_a_traceback():
     edited = encode(Image.fromarray(np.random.default_rng(5).integers(0, 256, (64, 64, 3), dtype=np.uint8)))
     with pytest.raises(BrokenPicture, match="The edited picture is cut off"):
         keep_outside_mask(original, edited[: len(edited) // 2], mask)
+
+
+def test_paste_back_is_the_same_with_or_without_the_remembered_pixels():
+    from lib.imaging import forget_decoded
+
+    pixels = np.random.default_rng(6).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    sent = normalise_for_edit(encode(Image.fromarray(pixels)), catalog.image_model("gpt-image-2").input_rules)
+    drawn = np.full((300, 400, 4), 255, np.uint8)
+    drawn[50:150, 60:200, 3] = 0
+    mask = normalise_mask(encode(Image.fromarray(drawn, "RGBA")), (400, 300), legacy=False).data
+    edited = encode(Image.new("RGB", (400, 300), "orange"))
+    remembered = keep_outside_mask(sent.data, edited, mask)
+    again = keep_outside_mask(sent.data, edited, mask)  # the remembered original was not painted over
+    forget_decoded()
+    decoded = keep_outside_mask(sent.data, edited, mask)
+    assert remembered == again == decoded
+    out = np.asarray(opened(decoded).convert("RGB"))
+    assert np.array_equal(out[200:], pixels[200:]) and (out[60:140, 70:190] == (255, 165, 0)).all()

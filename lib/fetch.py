@@ -9,7 +9,8 @@ service (SSRF), redirect there, send 700 MB, or drip one byte every few seconds.
   and local servers keep working); the name is resolved here and the connection goes to the very address
   that was checked, so a second DNS answer cannot swap it;
 - following at most a few redirects, each one checked as above;
-- reading at most ``max_bytes`` and ending at a total deadline, however slowly the bytes come.
+- reading at most ``max_bytes`` and ending at a total deadline, however slowly the bytes come;
+- through the environment's proxy when one is set (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), as the SDKs do.
 
 Every refusal is a ``ProviderDown`` whose message says what happened in words; no key or header of the
 provider call goes with the download (the origin's extra headers do, e.g. a proxy's).
@@ -23,6 +24,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -73,6 +75,15 @@ def _is_internal(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
+def _proxy_for(target: _Target) -> tuple[str, int] | None:
+    """The (host, port) of the proxy the environment sets for this URL (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)."""
+    proxy = urllib.request.getproxies().get(target.scheme)
+    if not proxy or urllib.request.proxy_bypass(target.host):
+        return None
+    parsed = _split(proxy if "://" in proxy else f"http://{proxy}")
+    return (parsed.host, parsed.port) if parsed else None
+
+
 def _refused(message: str, code: str, **more) -> ProviderDown:
     return ProviderDown(message, code=code, **more)
 
@@ -90,8 +101,8 @@ class _Fetch:
     def own_origin(self, target: _Target) -> bool:
         return self.base is not None and target.origin == self.base.origin
 
-    def check(self, target: _Target | None, url: str, how: str) -> str:
-        """The address to connect to, or a refusal in words."""
+    def check(self, target: _Target | None, url: str, how: str) -> str | None:
+        """The address to connect to (None: the proxy resolves the name), or a refusal in words."""
         if target is None:
             raise _refused(f"The provider {how} a picture at an address this app does not fetch "
                            f"({url[:80]!r}: only http and https links are).", "fetch_refused", provider=self.provider)
@@ -108,6 +119,8 @@ class _Fetch:
         try:
             answers = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
+            if _proxy_for(target) is not None:
+                return None  # only the proxy can resolve it (the usual case behind one): it connects for us
             raise _refused(f"The picture's host {target.host} could not be found ({exc.__class__.__name__}). "
                            "Try again.", "fetch_failed", provider=self.provider) from None
         addresses = [a[4][0] for a in answers]
@@ -126,14 +139,21 @@ class _Fetch:
         return _refused(f"Downloading the picture from {target.host} took longer than {self.deadline_s:g} s, so it "
                         "was stopped. Try again.", "fetch_timeout", provider=self.provider)
 
-    def get(self, target: _Target, address: str) -> tuple[int, str | None, bytes]:
-        """(status, Location, body) of one GET to ``address``, within the deadline and the byte cap."""
+    def get(self, target: _Target, address: str | None) -> tuple[int, str | None, bytes]:
+        """(status, Location, body) of one GET to ``address`` (or through the environment's proxy, as the SDKs
+        go), within the deadline and the byte cap."""
         if self.remaining() <= 0:
             raise self.too_slow(target)
+        proxy, path = _proxy_for(target), target.path
+        connect_to = proxy or (address, target.port)
         if target.scheme == "https":
-            conn: http.client.HTTPConnection = _PinnedHTTPS(target.host, target.port, address, self.remaining())
+            conn: http.client.HTTPConnection = _PinnedHTTPS(target.host, target.port, connect_to, self.remaining())
+            if proxy:
+                conn.set_tunnel(target.host, target.port)  # CONNECT: the TLS session is still with the host itself
         else:
-            conn = _PinnedHTTP(target.host, target.port, address, self.remaining())
+            conn = _PinnedHTTP(target.host, target.port, connect_to, self.remaining())
+            if proxy:
+                path = f"http://{target.host}:{target.port}{target.path}"  # a forward proxy takes the whole URL
         # A deadline for the whole exchange, however the bytes trickle: shut the socket when it passes.
         watchdog = threading.Timer(max(self.remaining(), 0.0), conn.abort)
         watchdog.daemon = True
@@ -141,7 +161,7 @@ class _Fetch:
         try:
             headers = {"Accept": "image/*", "User-Agent": "imagine-studio",
                        **(self.headers if self.own_origin(target) else {})}
-            conn.request("GET", target.path, headers=headers)
+            conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
                 return response.status, response.getheader("Location"), b""
@@ -188,8 +208,8 @@ class _Pinned:
 
     live_socket: socket.socket | None = None  # kept here too: http.client lets go of .sock once a reply will close
 
-    def _open(self, address: str) -> socket.socket:
-        return socket.create_connection((address, self.port), timeout=self.timeout)
+    def _open(self, address: tuple[str, int]) -> socket.socket:
+        return socket.create_connection(address, timeout=self.timeout)
 
     def abort(self) -> None:
         """Wake a read blocked on a slow server (called from the deadline's timer thread)."""
@@ -202,7 +222,7 @@ class _Pinned:
 
 
 class _PinnedHTTP(_Pinned, http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, address: tuple[str, int], timeout: float) -> None:
         http.client.HTTPConnection.__init__(self, host, port, timeout=max(timeout, 0.01))
         self._address = address
 
@@ -211,13 +231,16 @@ class _PinnedHTTP(_Pinned, http.client.HTTPConnection):
 
 
 class _PinnedHTTPS(_Pinned, http.client.HTTPSConnection):
-    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+    def __init__(self, host: str, port: int, address: tuple[str, int], timeout: float) -> None:
         http.client.HTTPSConnection.__init__(self, host, port, timeout=max(timeout, 0.01),
                                              context=ssl.create_default_context())
         self._address = address
 
     def connect(self) -> None:
-        self.sock = self.live_socket = self._context.wrap_socket(self._open(self._address), server_hostname=self.host)
+        self.sock = self.live_socket = self._open(self._address)
+        if self._tunnel_host:  # through a proxy: CONNECT first, then TLS with the picture's host
+            self._tunnel()
+        self.sock = self.live_socket = self._context.wrap_socket(self.sock, server_hostname=self._tunnel_host or self.host)
 
 
 def fetch_image(url: str, *, base_url: str, delivery_hosts=(), provider: str | None = None,

@@ -127,7 +127,7 @@ def record_outcome(cfg, outcome: Outcome, *, record: Callable[..., Any] = _recor
         )
     except Exception as exc:  # a full disk must not hide a result the person already paid for
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        outcome.ledger_problem = f"This result could not be written to the ledger: {message}"[:300]
+        outcome.ledger_problem = redact(f"This result could not be written to the ledger: {message}")[:300]
     return outcome
 
 

@@ -43,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client hung up: that is what the caps are for
 
-    do_GET = do_POST = _serve
+    do_GET = do_POST = do_CONNECT = _serve
 
     def count(self, n: int) -> None:
         with self.server.hostile.lock:

@@ -180,3 +180,29 @@ def test_karlo_url_answer_off_origin_ends_in_words_and_a_ledger_row(studio_env, 
     assert outcome.error is not None and "neither its own server" in outcome.error.message
     assert outcome.row.status == "error" and "not downloaded" in outcome.row.error_message
     assert internal.hits("/secret") == 0
+
+
+def test_through_the_environments_proxy_the_same_rules_hold(provider, monkeypatch):
+    """Behind a proxy (HTTP_PROXY) a name may resolve only there: the provider's own origin is still fetched,
+    through the proxy; an off-origin URL is still refused before anything is sent."""
+    for var in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", provider.base)
+    monkeypatch.setenv("http_proxy", provider.base)
+    provider.routes["http://api.provider.test:80/files/a.png"] = serve_bytes(PICTURE)  # a forward proxy's view
+    assert fetch_image("http://api.provider.test/files/a.png", base_url="http://api.provider.test/v1") == PICTURE
+    err = refused("http://elsewhere.test/files/a.png", "http://api.provider.test/v1")
+    assert "neither its own server" in err.message
+    assert [p for _m, p, _h in provider.requests] == ["http://api.provider.test:80/files/a.png"]
+
+
+def test_https_through_a_proxy_is_tunnelled_to_the_checked_host(provider, monkeypatch):
+    for var in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", provider.base)
+    monkeypatch.setenv("https_proxy", provider.base)
+    # this proxy refuses the tunnel: the download fails in words, after a CONNECT to the allowed host only
+    err = refused("https://delivery-eu1.bfl.test/results/a.png", "https://api.bfl.test",
+                  delivery_hosts=["delivery-*.bfl.test"])
+    assert err.code == "fetch_failed"
+    assert [(m, p) for m, p, _h in provider.requests] == [("CONNECT", "delivery-eu1.bfl.test:443")]

@@ -20,7 +20,7 @@ from lib.imaging import (
 )
 from lib.providers import registry
 from lib.providers.base import EDIT
-from lib.ui import session
+from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 from lib.ui.mask_painter import mask_painter
@@ -31,6 +31,7 @@ UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "heic
 PASTE_BACK_NOTE = "Kept every pixel outside the mask exactly as in the original (pasted back after the edit)."
 # Session keys: results and the last error live outside widgets so they survive reruns.
 ROWS, LAST_ERROR = "edit_row_ids", "edit_last_error"
+JOB, UNRECORDED = "edit_call", "edit_unrecorded"  # the call in flight (lib.ui.jobs); a result the ledger could not take
 keep_widget_values("edit", "edit_prompt", "edit_keep")  # keep values when the person visits another page and comes back
 st.session_state.setdefault(ROWS, [])
 
@@ -167,13 +168,16 @@ keep_outside = caps.edit_mask and st.toggle("Keep everything outside the mask", 
 
 # ---------------------------------------------------------------- send
 blocked = not images or bool(problems) or not cfg.usable
-if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blocked, key="edit_send"):
+in_flight = jobs.busy(JOB)  # one call at a time: clicks while it runs are ignored, its result still shows
+if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blocked or in_flight,
+             key="edit_send") and not in_flight:
     inputs = [image.data for _name, image in images]
     sent_mask = mask.data if mask is not None else None
     paste_back = bool(keep_outside and sent_mask is not None)
     fixes = [f"{name}: {fix}" for name, image in images for fix in image.fixes] + [f"mask: {f}" for f in (mask.fixes if mask else [])]
     facts = {"keep_outside_mask": paste_back, "input_fixes": fixes}
     st.session_state[LAST_ERROR] = None
+    st.session_state.pop(UNRECORDED, None)
 
     def paste_outside_back(result) -> None:
         """GPT image models treat the mask as a hint: put the original pixels back outside it."""
@@ -182,17 +186,28 @@ if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blo
             picture.width, picture.height = images[0][1].width, images[0][1].height
         result.notes.append(PASTE_BACK_NOTE)
 
-    with st.spinner(f"Editing with {md_literal(model)}…"):
-        outcome = send.send(cfg, send.Request(engine.id, EDIT, model, prompt, settings, images=inputs, mask=sent_mask,
-                                              page=PAGE, record_params=facts),
-                            after=paste_outside_back if paste_back else None)
-    if outcome.error is not None:
-        st.session_state[LAST_ERROR] = outcome.error
-    if outcome.row is not None:
-        st.session_state[ROWS].insert(0, outcome.row.id)
-    elif outcome.ledger_problem:
-        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
+    request = send.Request(engine.id, EDIT, model, prompt, settings, images=inputs, mask=sent_mask, page=PAGE,
+                           record_params=facts)
+    finish = paste_outside_back if paste_back else None
+    jobs.start(JOB, lambda job: send.send(cfg, request, after=finish), label=f"Editing with {md_literal(model)}…")
 
+if jobs.running(JOB) is not None:
+    job = jobs.collect(JOB)
+    outcome = job.outcome
+    if outcome is None:
+        st.session_state[LAST_ERROR] = job.failure_as_error()
+    else:
+        if outcome.error is not None:
+            st.session_state[LAST_ERROR] = outcome.error
+        if outcome.row is not None:
+            st.session_state[ROWS].insert(0, outcome.row.id)
+        elif outcome.ledger_problem:
+            st.session_state[UNRECORDED] = outcome.ledger_problem
+    if in_flight:  # this run drew the button greyed out while it waited: draw it again, usable
+        st.rerun()
+
+if st.session_state.get(UNRECORDED):
+    st.warning(md_literal(st.session_state[UNRECORDED]), icon=":material/warning:")
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])
     st.caption("Your prompt, images and mask are still here: change what the message says and press Edit image again.")

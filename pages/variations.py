@@ -9,7 +9,7 @@ from lib.imaging import InputRules, Normalised, normalise_for_edit
 from lib.providers import registry
 from lib.providers.base import VARIATION
 from lib.store import MISSING_MESSAGE, recent_outputs
-from lib.ui import session
+from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 from lib.ui.safe_text import md_literal
@@ -21,6 +21,7 @@ FROM_UPLOAD, FROM_STORE = "Upload a picture", "Pick a stored result"
 RECENT_LIMIT = 40
 # Session keys: the latest run (original sha + ledger row) survives reruns.
 LAST_ROW, LAST_ORIGINAL, LAST_ERROR = "var_last_row", "var_last_original", "var_last_error"
+JOB, UNRECORDED = "var_call", "var_unrecorded"  # the call in flight (lib.ui.jobs); a result the ledger could not take
 keep_widget_values("var", "var_prompt", "var_source")  # kept when the person visits another page and comes back
 
 
@@ -121,21 +122,35 @@ if st.session_state.get("var_n") is None:
 settings = settings_form("var", engine, model, VARIATION, columns=2)
 
 # ---------------------------------------------------------------- send
+in_flight = jobs.busy(JOB)  # one call at a time: clicks while it runs are ignored, its result still shows
 if st.button("Make variations", type="primary", icon=":material/content_copy:",
-             disabled=original is None or not cfg.usable, key="var_send"):
+             disabled=original is None or not cfg.usable or in_flight, key="var_send") and not in_flight:
     facts = {"source": "upload" if source == FROM_UPLOAD else "store", "source_ref": stored_sha,
              "input_fixes": list(original.fixes)}
     st.session_state[LAST_ERROR] = None
+    st.session_state.pop(UNRECORDED, None)
     count = int(settings.get("n") or 1)
-    with st.spinner(f"Making {count} variation{'s' if count > 1 else ''} with {md_literal(model)}…"):
-        outcome = send.send(cfg, send.Request(engine.id, VARIATION, model, prompt, settings,
-                                              images=[original.data], page=PAGE, record_params=facts))
-    if outcome.error is not None:
-        st.session_state[LAST_ERROR] = outcome.error
-    if outcome.row is not None:
-        st.session_state[LAST_ROW] = outcome.row.id
-    elif outcome.ledger_problem:
-        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
+    request = send.Request(engine.id, VARIATION, model, prompt, settings, images=[original.data], page=PAGE,
+                           record_params=facts)
+    jobs.start(JOB, lambda job: send.send(cfg, request),
+               label=f"Making {count} variation{'s' if count > 1 else ''} with {md_literal(model)}…")
+
+if jobs.running(JOB) is not None:
+    job = jobs.collect(JOB)
+    outcome = job.outcome
+    if outcome is None:
+        st.session_state[LAST_ERROR] = job.failure_as_error()
+    else:
+        if outcome.error is not None:
+            st.session_state[LAST_ERROR] = outcome.error
+        if outcome.row is not None:
+            st.session_state[LAST_ROW] = outcome.row.id
+        elif outcome.ledger_problem:
+            st.session_state[UNRECORDED] = outcome.ledger_problem
+    if in_flight:  # this run drew the button greyed out while it waited: draw it again, usable
+        st.rerun()
+if st.session_state.get(UNRECORDED):
+    st.warning(md_literal(st.session_state[UNRECORDED]), icon=":material/warning:")
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])

@@ -73,13 +73,7 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
             st.error(md_literal(row.error_message or f"The call ended with status {row.status}."), icon=":material/error:")
         badge = " :orange-badge[demo]" if row.backend == "demo" else ""
         st.markdown(f"**{md_literal(row.model or row.provider)}**{badge} · {md_literal(row.action)}")
-        listed = list(row.output_refs or [])
-        # Another session (or the ledger page) may have deleted the pictures since this row was read.
-        refs = [sha for sha in listed if store.exists(sha)]
-        if len(refs) < len(listed):
-            gone = len(listed) - len(refs)
-            st.caption(f":material/hide_image: {'This picture is' if gone == 1 else f'{gone} pictures are'} no longer "
-                       "available: deleted from the ledger or the image store.")
+        refs = list(row.output_refs or [])
         if refs:
             cols = st.columns(min(len(refs), 4))
             for i, sha in enumerate(refs):
@@ -97,7 +91,7 @@ def result_card(row, store, *, key: str | None = None, show_prompt: bool = True)
                         "Download", data, file_name=f"{row.action}-{sha[:10]}.{_EXT.get(ref_ext, ref_ext)}",
                         key=f"{key}_dl_{i}", on_click="ignore", icon=":material/download:",
                     )
-        if row.output_text and not listed:
+        if row.output_text and not refs:
             st.markdown(chat_markdown(row.output_text))
         if show_prompt and row.prompt:
             st.caption(f"Prompt: {md_literal(row.prompt)}")

@@ -244,6 +244,9 @@ _models_cache: dict[tuple[str, str], tuple[float, frozenset[str] | None]] = {}
 _models_lock = threading.Lock()
 
 
+OPENAI_WIRE_ENGINES = ("openai", "openai_compat")  # engines whose GET /v1/models (OpenAI's wire) narrows the offer
+
+
 def available_model_ids(cfg: ProviderConfig) -> frozenset[str] | None:
     """The model ids this key may use, from ``GET /v1/models``; ``None`` when that cannot be asked.
 
@@ -251,7 +254,7 @@ def available_model_ids(cfg: ProviderConfig) -> frozenset[str] | None:
     given day, so a listing is not reused across days.  A failure is
     remembered briefly so an offline app does not wait on every rerun.
     """
-    if not cfg.usable or cfg.provider != "openai":
+    if not cfg.usable or cfg.provider not in OPENAI_WIRE_ENGINES:
         return None
     # The key is hashed only so the cache key is not the secret itself.
     cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest(), clock.today())

@@ -94,6 +94,16 @@ def token_counts(usage: Usage) -> dict[str, int]:
     return counts
 
 
+def _table_provider(provider: str) -> str:
+    """Whose rows of the price table apply to an engine (``Engine.prices_as``, else its own id)."""
+    try:
+        from lib.providers import registry
+    except ImportError:  # pragma: no cover
+        return provider
+    engine = registry.get(provider)
+    return (engine.prices_as if engine is not None else None) or provider
+
+
 def _genai_provider(provider: str) -> str | None:
     """genai-prices' id for an engine (``Engine.genai_prices_provider``), or ``None`` when it has none."""
     try:
@@ -170,9 +180,10 @@ def price(
     if usage is not None and isinstance((usage.details or {}).get("cost_usd"), (int, float)):
         return float(usage.details["cost_usd"]), "reported"
     model = model or ""
+    genai_provider = _genai_provider(provider)
+    provider = _table_provider(provider)
     counts = token_counts(usage) if usage is not None else {}
     if counts.get("input_tokens") is not None or counts.get("output_tokens") is not None:
-        genai_provider = _genai_provider(provider)
         if genai_provider:
             cost = _genai_price(model, counts, when, genai_provider)
             if cost is not None:
@@ -194,4 +205,4 @@ def estimate(provider: str, model: str, settings: dict[str, Any]) -> float | Non
     n = settings.get("n") or settings.get("samples") or 1
     size = settings.get("size") or (f"{settings['width']}x{settings['height']}" if settings.get("width") else None)
     quality = {"auto": None}.get(settings.get("quality") or "", settings.get("quality"))
-    return _table_image_price(provider, model or "", int(n), size, quality)
+    return _table_image_price(_table_provider(provider), model or "", int(n), size, quality)

@@ -151,6 +151,7 @@ class Engine:
     needs_base_url: ClassVar[bool] = False
     demo_face: ClassVar[str | None] = None
     genai_prices_provider: ClassVar[str | None] = None
+    prices_as: ClassVar[str | None] = None  # whose rows of prices.toml price it (default: its own id)
     blurb: ClassVar[str] = ""
     extra_pages: ClassVar[tuple[str, ...]] = ()  # pages only this engine has (e.g. Karlo's upscale and NSFW check)
     models_file: ClassVar[str | None] = None  # a plug-in's own [[image]] rows (built-in engines use lib/data/models.toml)

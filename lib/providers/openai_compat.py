@@ -1,0 +1,112 @@
+"""Any server speaking OpenAI's ``/v1/images/*`` (LocalAI, vLLM, proxies, Azure OpenAI's v1 path) as an engine.
+
+Configured by ``OPENAI_COMPAT_BASE_URL`` (required: there is no default server) and
+``OPENAI_COMPAT_API_KEY`` (optional: local servers often need none).  The DALL·E
+contract lives here (dall-e-2 with ``/images/variations``, dall-e-3, URL or
+base64 answers; nothing is "retired" on a server that still serves it), plus
+whatever image models the server's ``GET /v1/models`` lists.  Azure preset: a
+``*.openai.azure.com`` / ``*.services.ai.azure.com`` base URL (``…/openai/v1``)
+gets its key in the ``api-key`` header too, and Azure's content-filter codes
+(``contentFilter``, ``content_filter``) are said in words.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any
+from urllib.parse import urlparse
+
+from lib import catalog
+from lib.errors import ContentRejected, StudioError
+from lib.providers.base import EngineModel, GENERATE, Capabilities
+from lib.providers.openai_engine import OpenAIImages, engine_model
+from lib.types import ImageResult
+
+AZURE_HOSTS = (".openai.azure.com", ".services.ai.azure.com")
+# Listed ids that look like image models (a compatible server lists its chat and embedding models too).
+_IMAGE_ID = re.compile(r"(image|dall-?e|flux|stable-?diffusion|sdxl|sd-?\d|kandinsky|playground|imagen)", re.I)
+_FILTER_CODES = {"contentFilter", "content_filter", "ResponsibleAIPolicyViolation"}
+
+
+def is_azure(base_url: str) -> bool:
+    host = (urlparse(base_url).hostname or "").lower()
+    return host.endswith(AZURE_HOSTS)
+
+
+class OpenAICompatible(OpenAIImages):
+    id = "openai_compat"
+    label = "OpenAI-compatible server"
+    key_vars = ("OPENAI_COMPAT_API_KEY",)
+    base_url_var = "OPENAI_COMPAT_BASE_URL"
+    default_base_url = None
+    key_label = "OpenAI-compatible server key (optional)"
+    key_optional = True
+    needs_base_url = True
+    demo_face = "compat_base_url"
+    genai_prices_provider = "openai"
+    prices_as = "openai"  # OpenAI's list prices: a compatible server may charge otherwise (cost_source says "table")
+    blurb = ("Any server with OpenAI's image API at OPENAI_COMPAT_BASE_URL (LocalAI, vLLM, Azure OpenAI v1): "
+             "DALL·E 2 and 3, variations, and whatever image models it lists.")
+    rows_of = "openai"  # the catalog rows it serves: OpenAI's own models, none of them retired here
+
+    def models(self, cfg, action: str | None = None) -> list[EngineModel]:
+        from lib.providers.openai_engine import _ACTION_CAPABILITY
+
+        capability = _ACTION_CAPABILITY.get(action, action)
+        rows = [m for m in catalog.engine_models(self.rows_of) if capability is None or m.can(capability)]
+        listed = catalog.available_model_ids(cfg) if cfg is not None else None
+        if listed:
+            narrowed = [m for m in rows if m.id in listed or listed.intersection(m.aliases)]
+            rows = narrowed or rows
+        found = [engine_model(m) for m in rows]
+        if listed and action in (None, GENERATE):  # image models the catalog does not know: generate only
+            known = {m.id for m in catalog.engine_models(self.rows_of)}
+            for model_id in sorted(listed - known):
+                if _IMAGE_ID.search(model_id):
+                    found.append(EngineModel(model_id, f"{model_id} (listed by the server)", Capabilities(generate=True)))
+        # DALL-E first: it is what such servers are for, and what nobody else serves any more.
+        return sorted(found, key=lambda m: not m.id.startswith("dall-e"))
+
+    def model(self, model_id: str) -> EngineModel | None:
+        spec = self.spec(model_id)
+        if spec is not None:
+            return dataclasses.replace(engine_model(spec), warning=None)  # retirement is api.openai.com's business
+        return None
+
+    def spec(self, model_id: str | None) -> catalog.ImageModel | None:
+        spec = catalog.image_model(model_id) if model_id else None
+        return spec if spec is not None and spec.engine == self.rows_of else None
+
+    def settings(self, model_id: str, action: str = GENERATE):
+        found = super().settings(model_id, action)
+        spec = self.spec(model_id)
+        if spec is not None and spec.legacy and action == GENERATE:
+            found = [s for s in found if s.name != "partial_images"]
+        return found
+
+    def generate(self, cfg, **kwargs) -> ImageResult:
+        return self._as_azure(cfg, lambda c: super(OpenAICompatible, self).generate(c, **kwargs))
+
+    def edit(self, cfg, **kwargs) -> ImageResult:
+        return self._as_azure(cfg, lambda c: super(OpenAICompatible, self).edit(c, **kwargs))
+
+    def vary(self, cfg, **kwargs) -> ImageResult:
+        return self._as_azure(cfg, lambda c: super(OpenAICompatible, self).vary(c, **kwargs))
+
+    def _as_azure(self, cfg, call) -> ImageResult:
+        """Azure wants its key in ``api-key``; its content filter answers with codes of its own."""
+        if is_azure(cfg.base_url) and cfg.key:
+            cfg = dataclasses.replace(cfg, extra_headers={**cfg.extra_headers, "api-key": cfg.key})
+        try:
+            return call(cfg)
+        except StudioError as err:
+            if err.code in _FILTER_CODES or "safety system" in (err.message or "") and err.http_status == 400:
+                raise ContentRejected(
+                    "The server's content filter refused this (Azure: "
+                    f"{err.code or 'content filter'}). Rephrase the prompt, or use other pictures.",
+                    provider=self.id, http_status=err.http_status, code=err.code, request_id=err.request_id,
+                    detail=err.detail) from None
+            raise
+
+
+ENGINE = OpenAICompatible()

@@ -433,12 +433,15 @@ def _more_detail(previous: str, rng: np.random.Generator) -> str:
     return reply
 
 
-def chat_reply(messages: list) -> str:
-    """A plausible reply, the same for the same conversation: translate, condense, add detail, or imagine."""
+def chat_reply(messages: list, variant: int = 0) -> str:
+    """A plausible reply, the same for the same conversation: translate, condense, add detail, or imagine.
+
+    ``variant`` > 0 gives the other choices of an ``n > 1`` request: another take on the same answer.
+    """
     system, user = message_text(messages)
     previous = _previous_reply(messages)
     instruction = f"{system} {user}".lower()
-    rng = _rng("chat", system, user, previous, len(messages))
+    rng = _rng("chat", system, user, previous, len(messages), *((variant,) if variant else ()))
 
     if ("translat" in instruction and "english" in instruction) or ("번역" in instruction and "영어" in instruction):
         return _to_english(_after_instruction(user) or previous or user)
@@ -465,3 +468,79 @@ def count_tokens(text: str) -> int:
 
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+
+
+# ---------------------------------------------------------------- chat features: tools, structured output, logprobs
+
+
+def tokens_of(text: str) -> list[str]:
+    """The reply cut into the pieces the emulator streams and scores (words with their trailing space)."""
+    return re.findall(r"\S+\s*", text) or [text]
+
+
+def logprobs(text: str, top: int, seed: str) -> list[dict]:
+    """Per-token log probabilities: the chosen token is always the likeliest; ``top`` alternatives follow."""
+    rng = _rng("logprobs", seed)
+    out = []
+    for token in tokens_of(text):
+        chosen = -float(rng.exponential(0.35))
+        alternatives = []
+        for k in range(top):
+            alt = token if k == 0 else _alternative(token, k)
+            lp = chosen if k == 0 else chosen - float(rng.uniform(0.5, 3.0)) * k
+            alternatives.append({"token": alt, "logprob": round(lp, 6), "bytes": list(alt.encode("utf-8"))})
+        out.append({"token": token, "logprob": round(chosen, 6), "bytes": list(token.encode("utf-8")),
+                    "top_logprobs": alternatives})
+    return out
+
+
+def _alternative(token: str, k: int) -> str:
+    word = token.strip()
+    tail = token[len(token.rstrip()):]
+    options = [word.lower(), word.capitalize(), word.rstrip(".,;:!?"), word + ",", "the", "a", "and", "of"]
+    return options[k % len(options)] + tail
+
+
+def instance_of(schema: dict, text: str, defs: dict | None = None, depth: int = 0) -> object:
+    """A JSON value valid against a (structured-outputs) JSON Schema, its strings taken from the reply."""
+    defs = defs if defs is not None else schema.get("$defs", schema.get("definitions", {}))
+    if not isinstance(schema, dict) or depth > 12:
+        return None
+    if "$ref" in schema:
+        return instance_of(defs.get(schema["$ref"].rsplit("/", 1)[-1], {}), text, defs, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return instance_of(schema[key][0], text, defs, depth + 1)
+    if schema.get("allOf"):
+        merged: dict = {}
+        for part in schema["allOf"]:
+            merged.update(part)
+        return instance_of(merged, text, defs, depth + 1)
+    kind = schema.get("type", "object" if "properties" in schema else "string")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    words = [w.strip(".,;:!?") for w in text.split()] or ["scene"]
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: instance_of(sub, " ".join(words[i:] + words[:i]), defs, depth + 1)
+                for i, (name, sub) in enumerate(props.items())}
+    if kind == "array":
+        count = max(int(schema.get("minItems", 0)), min(int(schema.get("maxItems", 3)), 3))
+        return [instance_of(schema.get("items", {}), " ".join(words[i:]), defs, depth + 1) for i in range(count)]
+    if kind == "integer":
+        return int(schema.get("minimum", len(words)))
+    if kind == "number":
+        return float(schema.get("minimum", len(words) / 2))
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    value = " ".join(words[:12])
+    low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
+    if len(value) < low:
+        value = value.ljust(low, "x")
+    return value[:high] if high is not None else value

@@ -12,7 +12,7 @@ import pytest
 
 SUITES = ("bad_input", "faults", "security")
 _TESTS = Path(__file__).resolve().parent
-_reported: dict[str, list[int]] = {}  # nodeid -> [tried, held] as the test said
+_reported: dict[str, list] = {}  # nodeid -> [tried, held, group or None] as the test said
 _outcomes: dict[str, tuple[str, bool]] = {}  # nodeid -> (suite, passed)
 
 
@@ -25,9 +25,10 @@ def _suite(nodeid: str) -> str | None:
 
 @pytest.fixture
 def tally(request):
-    """``tally(tried, held)``: this test tried ``tried`` hostile inputs, and ``held`` of them were handled."""
-    def add(tried: int, held: int) -> None:
-        counts = _reported.setdefault(request.node.nodeid, [0, 0])
+    """``tally(tried, held, group=None)``: this test tried ``tried`` hostile inputs and ``held`` of them were
+    handled; ``group`` counts them apart from their suite (e.g. ``"random"`` for generated inputs)."""
+    def add(tried: int, held: int, group: str | None = None) -> None:
+        counts = _reported.setdefault(request.node.nodeid, [0, 0, group])
         counts[0] += tried
         counts[1] += held
     return add
@@ -45,10 +46,10 @@ def pytest_runtest_logreport(report) -> None:
 def figures() -> dict[str, tuple[int, int]]:
     totals: dict[str, list[int]] = {}
     for nodeid, (suite, passed) in _outcomes.items():
-        tried, held = _reported.get(nodeid, (1, 1))
+        tried, held, group = _reported.get(nodeid, (1, 1, None))
         if not passed:
             held = min(held, tried - 1)
-        counts = totals.setdefault(suite, [0, 0])
+        counts = totals.setdefault(f"{suite} ({group})" if group else suite, [0, 0])
         counts[0] += tried
         counts[1] += max(held, 0)
     return {suite: (t, h) for suite, (t, h) in totals.items()}

@@ -36,7 +36,7 @@ def test_literal_text_renders_as_written_and_draws_nothing(tally):
         tags = rendered_tags(md_literal(text))
         same = visible_text(md_literal(text)) == re.sub(r"\s+", " ", text).strip()
         held += tags <= {"p", "br", "pre", "code"} and same
-    tally(tried, held)  # random Markdown-ish texts that rendered as plain text exactly as written
+    tally(tried, held, "random")  # Markdown-ish texts that rendered as plain text exactly as written
     assert held == tried
 
 
@@ -86,5 +86,5 @@ def test_random_replies_never_keep_an_image(tally):
     for text in random_texts(3000, seed=11):
         tried += 1
         held += not has_remote_content(chat_markdown(text))
-    tally(tried, held)  # random replies that came out without an image or raw tag
+    tally(tried, held, "random")  # replies that came out without an image or raw tag
     assert held == tried

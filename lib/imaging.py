@@ -1,7 +1,7 @@
-"""Turn whatever a person uploads into what the OpenAI image API accepts, and say what was fixed.
+"""Turn whatever a person uploads into what the model takes, check what providers send back, and say what was fixed.
 
-Every function takes and returns plain bytes (PNG out), so pages, providers and
-tests can use it without Streamlit.  Each fix becomes one sentence in
+Every function takes and returns plain bytes (PNG, or JPEG for an opaque photo),
+so pages, providers and tests can use it without Streamlit.  Each fix becomes one sentence in
 ``Normalised.fixes``; anything we refuse raises ``lib.errors.InvalidInput``
 with a message that says what to do instead.
 
@@ -341,7 +341,7 @@ def _decode_png_fast(data: bytes, header: Image.Image, source: _Source) -> Image
         raise source.error(f"{source.label} is damaged (its pixels do not match its header). {source.again}",
                            "broken_image")
     img = Image.fromarray(pixels, header.mode)
-    img.format = "PNG"
+    img.format, img.info = "PNG", dict(header.info)  # the header's EXIF orientation, gamma... still apply
     return img
 
 

@@ -240,3 +240,13 @@ def test_multipage_tiff_uses_the_first_page():
     result = normalise_for_edit(data, PNG_ONLY, filename="scan.tif")
     assert decode(result.data)[50, 50, 0] == 255
     assert "“scan.tif” has 2 pages: used the first." in result.fixes
+
+
+def test_exif_rotated_png_is_turned_upright_too():
+    stored = np.zeros((100, 200, 3), np.uint8)
+    stored[:, :100] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    result = normalise_for_edit(encode(Image.fromarray(stored), exif=exif.tobytes()), PNG_ONLY)
+    assert (result.width, result.height) == (100, 200)
+    assert decode(result.data)[20, 50, 0] == 255  # the red half is on top

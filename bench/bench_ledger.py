@@ -101,7 +101,9 @@ def _cold_once(what: str, data: Path) -> None:
     page (after the home page); print ``wall cpu`` seconds."""
     if what == "load":
         t0, c0 = time.perf_counter(), time.process_time()
-        load_filter_aggregate(Ledger(data / "ledger.sqlite3"))
+        from lib.store import open_store  # the ledger STUDIO_DATABASE_URL names, else data/ledger.sqlite3
+
+        load_filter_aggregate(open_store(data)[1])
     else:
         os.environ["STUDIO_DATA_DIR"] = str(data)
         os.environ.setdefault("STUDIO_DEMO_LATENCY_MS", "0")

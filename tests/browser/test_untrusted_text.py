@@ -93,6 +93,19 @@ def test_no_hostile_image_is_drawn_or_fetched(hostile_app, canary, page):
     page.goto(app["url"] + "/ledger")
     wait_for_app(page)
     assert_no_exception(page)
-    page.wait_for_timeout(1000)
+    # open the newest rows in full (the chat reply, then the revised prompt): click each row's selection box
+    grid = page.locator("[data-testid='stDataFrame']").first.bounding_box()
+
+    def toggle(row: int) -> None:
+        page.mouse.click(grid["x"] + 20, grid["y"] + 36 + 48 * row + 24)
+        wait_for_app(page)
+
+    toggle(0)  # the chat reply
+    assert "image not shown: cat" in page.locator("[data-testid='stMain']").inner_text()
     assert _external_images(page, app["url"]) == []
+    toggle(0)
+    toggle(2)  # the picture with its revised prompt
+    assert "Revised prompt: revised ![r](" in page.locator("[data-testid='stMain']").inner_text()
+    assert _external_images(page, app["url"]) == []
+    screenshot(page, "untrusted-ledger")
     assert canary.requests == [], canary.requests

@@ -70,3 +70,27 @@ def start(picture: bytes) -> FakeImages:
     fake.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=fake.server.serve_forever, daemon=True).start()
     return fake
+
+
+def start_karlo(picture: bytes) -> FakeImages:
+    """A Karlo-shaped server: every inference call answers with one image, ``picture``, as base64."""
+    fake = FakeImages(picture)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            reply = json.dumps({"id": "k-1", "model_version": "v2.1", "images": [
+                {"id": "i-1", "seed": 7, "image": base64.b64encode(fake.picture).decode(),
+                 "nsfw_content_detected": False, "nsfw_score": 0.01}]}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args):
+            pass
+
+    fake.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+    return fake

@@ -208,3 +208,22 @@ def test_a_result_the_store_cannot_decode_is_an_error_row_not_an_ok_card(data_di
     assert "The picture is damaged" in row.error_message or "cut off" in row.error_message
     _store, ledger = open_store(data_dir)
     assert ledger.frame(statuses="ok").empty and ledger.get(row.id).status == "error"
+
+
+@pytest.mark.parametrize("damage", ["cut off", "bomb"])
+def test_karlo_result_that_is_cut_off_or_a_bomb_is_an_error_in_words(damage):
+    from lib.providers.karlo import KarloClient
+
+    whole = encode(photo(256, 256), "WEBP")
+    picture = whole[: len(whole) // 2] if damage == "cut off" else png_with_text_bomb()
+    fake = fake_provider.start_karlo(picture)
+    cfg = ProviderConfig("karlo", "live", f"http://127.0.0.1:{fake.server.server_port}", "kakao-test-0123456789",
+                         "environment")
+    try:
+        with pytest.raises(BrokenPicture) as err:
+            KarloClient(cfg, max_retries=0).text_to_image(prompt="a quiet harbour")
+    finally:
+        fake.server.shutdown()
+    assert err.value.provider == "karlo"
+    assert ("is cut off" if damage == "cut off" else "decompression bomb") in err.value.message
+    assert err.value.message.startswith("The picture Karlo sent")

@@ -170,3 +170,23 @@ def test_echoed_keys_reach_no_file_export_or_page(studio_env, hostile, monkeypat
         assert not leaks, f"the {page} page shows pieces of a key: {leaks}"
     tally(tried, held)  # places a key could surface: 4 calls' errors, every file and export, 2 pages
     assert held == tried
+
+
+def test_client_caches_hold_no_key_as_their_key(studio_env, hostile):
+    """The SDK client and session caches are keyed by a hash of the key, never the key itself."""
+    from lib.providers import gemini, karlo, openai_chat, openai_images
+    from lib.send import Request, send
+
+    openai_routes(hostile, fail=False)
+    karlo_routes(hostile, fail=False)
+    send(ProviderConfig("openai", "live", hostile.base + "/v1", OPENAI_KEY, "environment"),
+         Request(engine="openai", action="generate", model="gpt-image-2", prompt="a fox", settings={"size": "1024x1024"}))
+    send(ProviderConfig("karlo", "live", hostile.base, KAKAO_KEY, "environment"),
+         Request(engine="karlo", action="generate", model="karlo-v2.1", prompt="a fox", settings={}, page="karlo"))
+    caches = {"openai_images": openai_images._clients, "karlo": karlo._sessions, "openai_chat": openai_chat._clients,
+              "gemini": gemini._clients}
+    assert openai_images._clients and karlo._sessions
+    for name, cache in caches.items():
+        for cache_key in list(cache):
+            text = repr(cache_key)
+            assert not (fragments_in(text, OPENAI_KEY) or fragments_in(text, KAKAO_KEY)), f"{name} cache key holds a key"

@@ -86,11 +86,32 @@ def _image_words(match: re.Match) -> str:
     return f"[image not shown: {md_literal(match.group(1).strip()) or 'no description'}]"
 
 
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+def _fenced_lines(text: str) -> set[int]:
+    """Lines inside closed top-level code fences, found line by line (the cheap reading, for replies without
+    an image: only raw tags are at stake there, which Streamlit does not render anyway)."""
+    inside: set[int] = set()
+    opener, start = None, 0
+    for i, line in enumerate(text.split("\n")):
+        match = _FENCE.match(line)
+        if opener is None:
+            if match and not (match.group(1)[0] == "`" and "`" in match.group(2)):
+                opener, start = match.group(1), i
+        elif match and match.group(1)[0] == opener[0] and len(match.group(1)) >= len(opener) and not match.group(2).strip():
+            inside.update(range(start, i + 1))
+            opener = None
+    return inside
+
+
 def chat_markdown(text: str | None) -> str:
     """A reply's Markdown with every image (and raw HTML tag) made inert; the rest, code fences included, as written."""
     text = text or ""
-    if "![" not in text and "<" not in text:  # the usual reply: nothing to look at (this runs per streamed chunk)
-        return text
+    if "![" not in text:
+        # No image syntax at all (nearly every reply; this runs per streamed chunk): only raw tags, which
+        # Streamlit leaves out, are made plain characters, found without a full Markdown parse.
+        return _outside_code(text, _fenced_lines(text), _TAG_OPENER, "&lt;") if _TAG_OPENER.search(text) else text
     _, html, code_lines = _read(text)
     text = _outside_code(text, code_lines, _INLINE_IMAGE, _image_words)
     # reference-style, nested or odd shapes: outside code no "![" may open an image at all

@@ -88,3 +88,14 @@ def test_random_replies_never_keep_an_image(tally):
         held += not has_remote_content(chat_markdown(text))
     tally(tried, held, "random")  # replies that came out without an image or raw tag
     assert held == tried
+
+
+def test_random_replies_without_image_syntax_keep_no_raw_tag(tally):
+    """The quick reading (no "![" anywhere, a line scan for code fences) leaves no raw tag outside code either."""
+    tried = held = 0
+    for text in random_texts(3000, seed=12):
+        text = text.replace("!", "")
+        tried += 1
+        held += not has_remote_content(chat_markdown(text))
+    tally(tried, held, "random")
+    assert held == tried

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from lib import limits
+from lib import imaging, limits
 from lib.errors import (AuthError, ContentRejected, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded,
                         StudioError)
 from lib.prompts import clean_prompt
@@ -226,12 +226,12 @@ def _mime(data: bytes) -> str:
 
 def _picture(data: bytes, mime: str | None) -> GeneratedImage:
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height, found = img.width, img.height, Image.MIME.get(img.format or "")
-    except (UnidentifiedImageError, OSError):
-        raise ProviderDown("Gemini returned an image part that is not a picture. Try again.", provider="gemini",
-                           code="bad_image") from None
-    return GeneratedImage(data=data, mime=found or mime or "image/png", width=width, height=height)
+        picture = imaging.check_picture(data, label="The picture Gemini sent")  # header, pixel budget, cut off
+    except imaging.BrokenPicture as err:
+        err.provider = "gemini"
+        raise
+    found = picture.mime if picture.mime.startswith("image/") else None
+    return GeneratedImage(data=data, mime=found or mime or "image/png", width=picture.width, height=picture.height)
 
 
 def _usage(meta) -> Usage | None:

@@ -227,3 +227,13 @@ def test_karlo_result_that_is_cut_off_or_a_bomb_is_an_error_in_words(damage):
     assert err.value.provider == "karlo"
     assert ("is cut off" if damage == "cut off" else "decompression bomb") in err.value.message
     assert err.value.message.startswith("The picture Karlo sent")
+
+
+def test_gemini_picture_part_that_is_cut_off_is_an_error_in_words():
+    from lib.providers import gemini
+
+    whole = encode(photo(128, 128))
+    with pytest.raises(BrokenPicture, match="The picture Gemini sent is cut off") as err:
+        gemini._picture(whole[:-20], "image/png")
+    assert err.value.provider == "gemini"
+    assert gemini._picture(whole, None).mime == "image/png"

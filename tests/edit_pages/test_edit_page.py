@@ -39,6 +39,30 @@ def test_uploaded_mask_edit_changes_only_masked_pixels(studio_env):
     assert_only_the_hole_changed(at, upload)
 
 
+def test_without_paste_back_the_model_redraws_outside_the_mask(studio_env):
+    """GPT Image models treat the mask as guidance: only the paste-back makes the rest byte-exact."""
+    at = open_edit_page()
+    upload = photo()
+    at.file_uploader(key="edit_images").set_value(("photo.png", upload, "image/png")).run()
+    at.file_uploader(key="edit_mask_upload").set_value(("mask.png", hole_mask(), "image/png"))
+    at.text_area(key="edit_prompt").set_value("a red balloon").run()
+    at.toggle(key="edit_keep").set_value(False).run()
+    at.button(key="edit_send").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    store, book = ledger()
+    row = book.get(at.session_state["edit_row_ids"][0])
+    assert row.params["keep_outside_mask"] is False
+    raw = Image.open(io.BytesIO(store.read(row.output_refs[0])))
+    assert raw.size != (W, H)  # what the model sent: its own size (sides in multiples of 16), not the upload's
+    out = pixels(png(raw.convert("RGBA")))[..., :3].astype(int)
+    sent = pixels(png(Image.open(io.BytesIO(upload)).convert("RGBA").resize(raw.size, Image.Resampling.BILINEAR)))
+    sent = sent[..., :3].astype(int)
+    far = (slice(0, 80), slice(0, raw.width))  # well above the hole
+    assert not np.array_equal(out[far], sent[far])  # the model re-drew pixels outside the mask
+    assert np.abs(out[far] - sent[far]).mean() < 6  # though it is the same picture
+    assert np.abs(out[HOLE] - sent[HOLE]).mean() > 20  # and repainted the hole
+
+
 def test_painted_mask_works_the_same(studio_env, monkeypatch):
     # The canvas cannot be driven in AppTest: stand in for it with a synthetic drawing layer.
     canvas_calls = []

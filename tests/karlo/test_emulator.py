@@ -188,3 +188,33 @@ def test_call_log_keeps_bodies_but_not_keys_or_huge_images(emulator, emulator_ca
     assert call["path"] == "/v2/inference/karlo/nsfw_checker"
     assert "authorization" not in {k.lower() for k in call["headers"]}
     assert call["body"]["images"][0].startswith("<base64 ")
+
+
+# The assumptions below are rows 43-48 of docs/emulator-assumptions.md: change them together.
+
+
+def test_assumed_no_version_means_v2_0(emulator):
+    body = t2i(emulator, width=640, height=384)
+    assert body["model_version"].startswith("v2.0")
+    assert t2i(emulator, version="v2.1", width=1280, height=256)["model_version"].startswith("v2.1")
+
+
+@pytest.mark.parametrize("field", ["prompt", "negative_prompt"])
+def test_assumed_hangul_prompts_are_refused_with_minus_2(emulator, field):
+    body = {"prompt": "a lighthouse", field: "밤바다의 등대"}
+    r = post(emulator, "t2i", body)
+    assert r.status_code == 400 and r.json()["code"] == -2 and f"'{field}'" in r.json()["msg"]
+    assert "English" in r.json()["msg"]
+
+
+def test_assumed_inpainting_takes_any_size_and_keeps_it(emulator):
+    src = Image.new("RGB", (300, 200), (90, 140, 200))
+    mask = Image.new("L", (300, 200), 255)
+    mask.paste(0, (50, 50, 150, 150))
+    r = post(emulator, "inpainting", {"image": b64_png(src), "mask": b64_png(mask), "prompt": "a boat",
+                                      "return_type": "base64_string", "image_format": "png"})
+    assert r.status_code == 200, r.text[:300]
+    out = decode(r.json()["images"][0]["image"])
+    assert out.size == (300, 200)
+    keep = np.asarray(mask) != 0
+    assert (np.asarray(out.convert("RGB"))[keep] == (90, 140, 200)).all()

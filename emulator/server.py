@@ -38,6 +38,10 @@ class RunningEmulator:
         return self.base_url  # google-genai adds /v1beta itself
 
     @property
+    def flux_base_url(self) -> str:
+        return self.base_url + "/bfl"  # BFL's one-segment /v1/<model> paths, apart from OpenAI's
+
+    @property
     def state(self):
         return self.app.state.emulator
 

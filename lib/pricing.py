@@ -166,6 +166,26 @@ def _table_image_price(provider: str, model: str, n_images: int, size: str | Non
     return None
 
 
+def _table_megapixel_price(provider: str, model: str, n_images: int, size: str | None,
+                           details: dict[str, Any]) -> float | None:
+    """Per-megapixel engines (FLUX): the first megapixel, each further output one, and every input one."""
+    for row in price_table().get("per_megapixel", []):
+        if row["provider"] != provider or not fnmatch.fnmatchcase(model, row["model"]):
+            continue
+        out_mp = details.get("output_mp")
+        if not isinstance(out_mp, (int, float)):
+            try:
+                w, h = (int(v) for v in str(size).lower().split("x"))
+            except ValueError:
+                return None
+            out_mp = w * h / 1e6
+        in_mp = details.get("input_mp") if isinstance(details.get("input_mp"), (int, float)) else 0.0
+        first, extra = Decimal(str(row["first_mp"])), Decimal(str(row["extra_mp"]))
+        each = first + Decimal(str(max(out_mp - 1.0, 0.0))) * extra + Decimal(str(in_mp)) * extra
+        return float(each * n_images)
+    return None
+
+
 def price(
     provider: str,
     model: str | None,
@@ -193,6 +213,9 @@ def price(
             return cost, "table"
         return None, "unpriced"
     if n_images > 0:
+        cost = _table_megapixel_price(provider, model, n_images, size, (usage.details or {}) if usage else {})
+        if cost is not None:
+            return cost, "table"
         quality = {"auto": None}.get(quality or "", quality)
         cost = _table_image_price(provider, model, n_images, size, quality)
         if cost is not None:
@@ -205,4 +228,6 @@ def estimate(provider: str, model: str, settings: dict[str, Any]) -> float | Non
     n = settings.get("n") or settings.get("samples") or 1
     size = settings.get("size") or (f"{settings['width']}x{settings['height']}" if settings.get("width") else None)
     quality = {"auto": None}.get(settings.get("quality") or "", settings.get("quality"))
-    return _table_image_price(_table_provider(provider), model or "", int(n), size, quality)
+    provider = _table_provider(provider)
+    return (_table_megapixel_price(provider, model or "", int(n), size, {})
+            if size else None) or _table_image_price(provider, model or "", int(n), size, quality)

@@ -16,7 +16,7 @@ _lock = threading.Lock()
 _loaded = False
 
 # The built-in engines, by module; each module defines exactly one Engine subclass named ENGINE.
-BUILT_IN = ("lib.providers.openai_engine", "lib.providers.gemini", "lib.providers.karlo_engine",
+BUILT_IN = ("lib.providers.openai_engine", "lib.providers.gemini", "lib.providers.flux", "lib.providers.karlo_engine",
             "lib.providers.openai_compat")
 
 

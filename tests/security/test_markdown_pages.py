@@ -48,3 +48,44 @@ def test_compare_prompts_show_as_text(studio_env, tally):
     strings = _checked(at, tally)
     assert sum(s.startswith("####") for s in strings) == 2  # both prompts head their row, as text
     assert CANARY in " ".join(strings)
+
+
+HOSTILE_NAME = f"![n]({CANARY}/name.png).png"
+
+
+def _page(path: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.switch_page(path)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_file_names_show_as_text(studio_env, tally):
+    from tests.security.hostile import png_bytes
+
+    # Edit: a good picture and a broken one, both named with a Markdown image
+    at = _page("pages/edit.py")
+    at.file_uploader(key="edit_images").set_value(
+        [(HOSTILE_NAME, png_bytes((96, 96)), "image/png"), ("broken " + HOSTILE_NAME, b"not a picture", "image/png")]).run()
+    assert not at.exception, at.exception
+    _checked(at, tally)
+    # Karlo's NSFW check: the file name goes into the stored summary the result card draws as Markdown
+    at = _page("pages/karlo.py")
+    at.file_uploader(key="karlo_nsfw_uploads").set_value([(HOSTILE_NAME, png_bytes((64, 64)), "image/png")]).run()
+    at.button(key="karlo_nsfw_send").click().run()
+    assert not at.exception, at.exception
+    strings = _checked(at, tally)
+    assert any(": safe" in s or ": NSFW" in s for s in strings)
+
+
+def test_csv_headers_show_as_text(studio_env, tally):
+    at = _page("pages/compare.py")
+    at.file_uploader(key="cmp_csv").set_value(
+        (HOSTILE_NAME + ".csv", f"![h]({CANARY}/header.png),other\n1,2\n".encode(), "text/csv")).run()
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert any("columns found" in e.value for e in at.error), [e.value for e in at.error]
+    _checked(at, tally)

@@ -38,6 +38,7 @@ from emulator import openai_render
 from emulator.faults import read_directives
 
 PREFIX = "/bfl"
+MEGAPIXEL = 1024 * 1024
 MAX_ACTIVE_TASKS = 24
 # model -> (max reference images, safety_tolerance max, default output format, first-MP credits, extra-MP credits or
 # None for a flat price, takes width/height (else aspect_ratio))
@@ -199,8 +200,9 @@ def routes(state) -> list[Route]:
             prompt, refs, size, output_format, seed = _validate(model, body)
             clean = directives.clean_prompt or prompt
             seed = seed if seed is not None else int(hashlib.sha256(clean.encode()).hexdigest()[:8], 16) % 2**31
-            out_mp = size[0] * size[1] / 1e6
-            in_mp = sum(r.width * r.height for r in refs) / 1e6
+            # A megapixel here is 1024x1024 pixels, so a 1024x1024 picture costs the "1 MP" price (unverified).
+            out_mp = size[0] * size[1] / MEGAPIXEL
+            in_mp = sum(r.width * r.height for r in refs) / MEGAPIXEL
             task_id = str(uuid.uuid4())
             ms = state.default_latency_ms if directives.latency_ms is None else directives.latency_ms
             task = {"status": "Pending", "ready_at": time.monotonic() + max(ms, 0) / 1000, "started": time.time(),

@@ -21,6 +21,7 @@ from lib.types import Usage
 
 PRICES_FILE = Path(__file__).with_name("data") / "prices.toml"
 KARLO_FREE_QUOTA_PER_MONTH = 500
+MEGAPIXEL = 1024 * 1024  # per-megapixel prices: a 1024x1024 picture is one (BFL's "1 MP" price; unverified)
 
 # Our usage detail keys (OpenAI's own names, nested or flattened) -> genai-prices usage keys.
 _NESTED = {
@@ -178,7 +179,7 @@ def _table_megapixel_price(provider: str, model: str, n_images: int, size: str |
                 w, h = (int(v) for v in str(size).lower().split("x"))
             except ValueError:
                 return None
-            out_mp = w * h / 1e6
+            out_mp = w * h / MEGAPIXEL
         in_mp = details.get("input_mp") if isinstance(details.get("input_mp"), (int, float)) else 0.0
         first, extra = Decimal(str(row["first_mp"])), Decimal(str(row["extra_mp"]))
         each = first + Decimal(str(max(out_mp - 1.0, 0.0))) * extra + Decimal(str(in_mp)) * extra

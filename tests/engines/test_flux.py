@@ -29,7 +29,7 @@ def test_a_picture_follows_the_polling_url_reports_progress_and_is_priced_per_me
     assert outcome.ok, outcome.error
     row = outcome.row
     assert (row.width, row.height, row.params["seed"], row.usage_detail["seeds"]) == (1440, 1024, 77, [77])
-    assert row.cost_source == "table" and row.cost_usd == pytest.approx(0.03 + 0.47 * 0.015, abs=1e-4)
+    assert row.cost_source == "table" and row.cost_usd == pytest.approx(0.03 + (1440 * 1024 / 2**20 - 1) * 0.015, abs=1e-4)
     assert row.usage_detail["bfl_credits"] == pytest.approx(row.cost_usd * 100, abs=0.02)  # BFL's own figure agrees
     assert progress and all(p.text == "FLUX: pending" for p in progress)
     fractions = [p.fraction for p in progress if p.fraction is not None]

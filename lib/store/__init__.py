@@ -17,6 +17,7 @@ from typing import Any
 from lib import APP_VERSION, clock
 from lib.config import ProviderConfig, data_dir
 from lib.errors import InvalidInput, StudioError, plain_request_id, redact, redact_known
+from lib.people import LOCAL_KEY
 from lib.pricing import price
 from lib.store.images import MISSING_MESSAGE, ImageRef, ImageStore, PictureMissing, StoreUnavailable
 from lib.store.ledger import BudgetExceeded, Ledger, LedgerRow, new_id, utc_now
@@ -134,6 +135,7 @@ def record_call(
     ttft_ms: float | None = None,
     data_dir: str | os.PathLike | None = None,
     call_id: str | None = None,
+    person: str | None = None,
 ) -> LedgerRow:
     """Store the call's images, price it and commit its ledger row (see docs/contracts.md).
 
@@ -254,6 +256,7 @@ def record_call(
         error_detail=redact(error.detail, secrets) if error is not None else None,
         request_id=plain_request_id(request_id, secrets),  # a plain id holding no key, or none at all
         app_version=APP_VERSION,
+        person=person or LOCAL_KEY,
     )
     return _commit(images, ledger, row, stored, settle=call_id is not None)
 
@@ -284,6 +287,7 @@ def begin_call(
     estimate_usd: float | None = None,
     call_id: str | None = None,
     data_dir: str | os.PathLike | None = None,
+    person: str | None = None,
 ) -> str:
     """Write the call as a ``pending`` row before it goes out; returns its id for ``record_call(call_id=...)``.
 
@@ -310,7 +314,7 @@ def begin_call(
         negative_prompt=_scrub(negative_prompt, secrets),
         input_refs=[ref.sha256 for kind, ref, _ in stored if kind == "input"],
         mask_ref=next((ref.sha256 for kind, ref, _ in stored if kind == "mask"), None),
-        app_version=APP_VERSION,
+        app_version=APP_VERSION, person=person or LOCAL_KEY,
     )
     with ledger.images_held():
         for _kind, ref, blob in stored:

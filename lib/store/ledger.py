@@ -23,6 +23,7 @@ import pandas as pd
 
 from lib import clock
 from lib.errors import QuotaExceeded
+from lib.people import NotAllowed, Person, may_change
 from lib.store.db import Database, migrations  # noqa: F401  (migrations: re-exported for tests)
 from lib.store.images import StoreUnavailable
 
@@ -120,6 +121,7 @@ class LedgerRow:
     error_detail: str | None = None
     request_id: str | None = None
     app_version: str | None = None
+    person: str = "local"  # lib.people.Person.key of who made the call
 
     @property
     def ok(self) -> bool:
@@ -343,6 +345,7 @@ class Ledger:
         statuses=None,
         text: str | None = None,
         group_id: str | None = None,
+        persons=None,
     ) -> tuple[str, list[Any]]:
         clauses, params = [], []
         if since is not None:
@@ -355,7 +358,7 @@ class Ledger:
             params.append(_ts(end))
         for column, wanted in (
             ("page", pages), ("action", actions), ("provider", providers),
-            ("model", models), ("backend", backends), ("status", statuses),
+            ("model", models), ("backend", backends), ("status", statuses), ("person", persons),
         ):
             values = _as_list(wanted)
             if values is not None:
@@ -499,8 +502,11 @@ class Ledger:
     def refs(self, row: LedgerRow) -> list[str]:
         return [*row.input_refs, *([row.mask_ref] if row.mask_ref else []), *row.output_refs]
 
-    def delete(self, ids: Iterable[str]) -> list[str]:
+    def delete(self, ids: Iterable[str], *, by: "Person | None" = None) -> list[str]:
         """Delete these rows, then the images no remaining row names; returns the removed images' shas.
+
+        With ``by`` (the person asking), a member may delete only their own rows: if any chosen row is
+        someone else's, nothing is deleted and ``NotAllowed`` says so.  Admins delete anyone's.
 
         The images lock is held alone from before the rows go until the files are gone, so a record
         happening meanwhile either commits first (and its row keeps its images) or stores them anew after.
@@ -517,9 +523,13 @@ class Ledger:
             for chunk_start in range(0, len(ids), 500):
                 chunk = ids[chunk_start:chunk_start + 500]
                 marks = ", ".join("?" for _ in chunk)
-                for inputs, mask, outputs in conn.exec_driver_sql(
-                    q(f"SELECT input_refs, mask_ref, output_refs FROM calls WHERE id IN ({marks})"), tuple(chunk)
+                for inputs, mask, outputs, owner in conn.exec_driver_sql(
+                    q(f"SELECT input_refs, mask_ref, output_refs, person FROM calls WHERE id IN ({marks})"), tuple(chunk)
                 ):
+                    if by is not None and not may_change(by, owner):
+                        raise NotAllowed(
+                            "You can delete only your own calls; some of the chosen ones are someone else's, so "
+                            "nothing was deleted. Choose only yours, or ask an admin.", code="not_your_rows")
                     candidates.update(json.loads(inputs or "[]"))
                     candidates.update(json.loads(outputs or "[]"))
                     if mask:
@@ -547,12 +557,12 @@ class Ledger:
         return self.db.images_held()
 
     # --- votes ------------------------------------------------------------
-    def add_vote(self, group_id: str, prompt: str | None, winner: str, targets: list[str]) -> str:
-        """Record a compare vote; ``winner`` is a target label, ``"tie"`` or ``"both bad"``."""
+    def add_vote(self, group_id: str, prompt: str | None, winner: str, targets: list[str], *, person: str = "local") -> str:
+        """Record a compare vote; ``winner`` is a target label, ``"tie"`` or ``"both bad"``; ``person`` who voted."""
         vote_id = new_id()
         self._write(
-            "INSERT INTO votes (id, created_at, group_id, prompt, winner, targets) VALUES (?, ?, ?, ?, ?, ?)",
-            (vote_id, _ts(utc_now()), group_id, prompt, winner, json.dumps(list(targets), ensure_ascii=False)),
+            "INSERT INTO votes (id, created_at, group_id, prompt, winner, targets, person) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (vote_id, _ts(utc_now()), group_id, prompt, winner, json.dumps(list(targets), ensure_ascii=False), person),
         )
         return vote_id
 

@@ -196,21 +196,22 @@ class _Source:
 # The pixels behind the last few pictures this process encoded (normalised uploads, masks), by the sha256 of
 # the bytes: the paste-back after an edit finds the original and the mask here instead of decoding them again.
 _REMEMBERED_PICTURES = 4  # about 8 MB each at 2048 px
-_remembered: OrderedDict[bytes, Image.Image] = OrderedDict()
+_remembered: OrderedDict[tuple[str, bytes], Image.Image] = OrderedDict()
 _remembered_lock = threading.Lock()
 
 
-def _remember(data: bytes, pixels: Image.Image) -> None:
+def _remember(kind: str, data: bytes, pixels: Image.Image) -> None:
+    """``kind``: "picture" (the pixels encoded) or "mask" (its selector, L, 255 = edit): the same bytes may be both."""
     with _remembered_lock:
-        _remembered[hashlib.sha256(data).digest()] = pixels
+        _remembered[(kind, hashlib.sha256(data).digest())] = pixels
         while len(_remembered) > _REMEMBERED_PICTURES:
             _remembered.popitem(last=False)
 
 
-def _recall(data: bytes) -> Image.Image | None:
-    """The pixels ``data`` was encoded from, if this process made it lately (never to be changed in place)."""
+def _recall(kind: str, data: bytes) -> Image.Image | None:
+    """What ``_remember`` kept for ``data``, if this process made it lately (never to be changed in place)."""
     with _remembered_lock:
-        return _remembered.get(hashlib.sha256(data).digest())
+        return _remembered.get((kind, hashlib.sha256(data).digest()))
 
 
 def forget_decoded() -> None:
@@ -573,7 +574,7 @@ def normalise_for_edit(data: bytes, rules: InputRules = InputRules(), *, filenam
                 f"Downscaled from {before[0]}×{before[1]} to {img.width}×{img.height} px to get under the "
                 f"{_mb(limit)} limit (the file was {_mb(before[2])}, now {_mb(len(encoded))})."
             )
-    _remember(encoded, img)
+    _remember("picture", encoded, img)
     return Normalised(encoded, img.width, img.height, fixes, mime=_MIME[out_format])
 
 
@@ -600,9 +601,8 @@ def _mask_png(edit: np.ndarray) -> bytes:
     """A binary RGBA mask: transparent where ``edit`` is True, opaque white elsewhere."""
     rgba = np.full(edit.shape + (4,), 255, dtype=np.uint8)
     rgba[..., 3] = np.where(edit, 0, 255)
-    mask = Image.fromarray(rgba, "RGBA")
-    png = _encode_png(mask)
-    _remember(png, mask)
+    png = _encode_png(Image.fromarray(rgba, "RGBA"))
+    _remember("mask", png, Image.fromarray(np.where(edit, 255, 0).astype(np.uint8), "L"))  # the paste-back's selector
     return png
 
 
@@ -721,17 +721,19 @@ def keep_outside_mask(original: bytes, edited: bytes, mask_png: bytes) -> bytes:
     with decode_slot():
         edit = decode_picture(edited, label="The edited picture")
         fmt = edit.format or "PNG"
-        base = _recall(original) or _decode(original, _result("The original picture"))[0]
-        keep = _recall(mask_png) or _decode(mask_png, _result("The mask"))[0]
+        base = _recall("picture", original) or _decode(original, _result("The original picture"))[0]
+        edit_area = _recall("mask", mask_png)  # a mask made here remembers its selector: L, 255 = edit
+        if edit_area is None:
+            keep = _decode(mask_png, _result("The mask"))[0]
+            alpha = keep.getchannel("A") if keep.mode in ("RGBA", "LA") else keep.convert("RGBA").getchannel("A")
+            edit_area = alpha.point([255] * _EDIT_ALPHA_BELOW + [0] * (256 - _EDIT_ALPHA_BELOW))  # a hard 0/255 selector
         mode = "RGBA" if fmt != "JPEG" and "A" in edit.getbands() + base.getbands() else "RGB"
         if edit.mode != mode:
             edit = edit.convert(mode)
         if edit.size != base.size:
             edit = edit.resize(base.size, Image.Resampling.LANCZOS)
-        alpha = keep.getchannel("A") if keep.mode in ("RGBA", "LA") else keep.convert("RGBA").getchannel("A")
-        if alpha.size != base.size:
-            alpha = alpha.resize(base.size, Image.Resampling.NEAREST)
-        edit_area = alpha.point([255] * _EDIT_ALPHA_BELOW + [0] * (256 - _EDIT_ALPHA_BELOW))  # a hard 0/255 selector
+        if edit_area.size != base.size:
+            edit_area = edit_area.resize(base.size, Image.Resampling.NEAREST)
         merged = base.convert(mode) if base.mode != mode else base.copy()  # a remembered original stays as it is
         box = edit_area.getbbox()  # the edit area is most often a small part: copy only around it
         if box:

@@ -146,3 +146,12 @@ def test_paste_back_is_the_same_with_or_without_the_remembered_pixels():
     assert remembered == again == decoded
     out = np.asarray(opened(decoded).convert("RGB"))
     assert np.array_equal(out[200:], pixels[200:]) and (out[60:140, 70:190] == (255, 165, 0)).all()
+
+
+def test_a_picture_with_the_same_bytes_as_a_mask_is_still_the_picture():
+    white = encode(Image.new("RGBA", (64, 64), (255, 255, 255, 255)))
+    sent = normalise_for_edit(white, catalog.image_model("dall-e-2").input_rules)
+    mask = normalise_mask(white, (64, 64), legacy=False)  # all opaque: keeps everything
+    assert sent.data == mask.data  # one PNG, remembered as a picture and as a mask
+    merged = opened(keep_outside_mask(sent.data, encode(Image.new("RGB", (64, 64), "black")), mask.data))
+    assert np.asarray(merged.convert("RGB")).min() == 255  # the white original everywhere, not the mask's selector

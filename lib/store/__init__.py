@@ -16,7 +16,7 @@ from typing import Any
 
 from lib import APP_VERSION, clock
 from lib.config import ProviderConfig, data_dir
-from lib.errors import InvalidInput, StudioError, plain_request_id, redact, redact_known
+from lib.errors import StudioError, plain_request_id, redact, redact_known
 from lib.people import LOCAL_KEY
 from lib.pricing import price
 from lib.store.images import MISSING_MESSAGE, ImageRef, ImageStore, PictureMissing, StoreUnavailable
@@ -155,8 +155,8 @@ def record_call(
             try:
                 refs.append(images.put(blob))
                 stored.append((refs[-1].sha256, blob))
-            except InvalidInput:
-                notes["unstored_images"] = notes.get("unstored_images", 0) + 1  # not an image; the row still counts
+            except StudioError:  # not an image, or a broken one (lib.imaging.BrokenPicture): the row still counts
+                notes["unstored_images"] = notes.get("unstored_images", 0) + 1
         return refs
 
     input_refs = put_all(list(inputs or []))
@@ -302,8 +302,8 @@ def begin_call(
     for blob in [*(inputs or []), *([mask] if mask else [])]:
         try:
             stored.append((("mask" if blob is mask else "input"), images.put(blob), blob))
-        except InvalidInput:
-            pass  # not an image: record_call notes it when it settles the row
+        except StudioError:
+            pass  # not an image, or a broken one: record_call notes it when it settles the row
     budget = float(ledger.get_setting(BUDGET_KEY, 0.0) or 0.0)
     hard = bool(ledger.get_setting(HARD_BUDGET_KEY, False)) and budget > 0
     now = utc_now()

@@ -237,3 +237,11 @@ def test_gemini_picture_part_that_is_cut_off_is_an_error_in_words():
         gemini._picture(whole[:-20], "image/png")
     assert err.value.provider == "gemini"
     assert gemini._picture(whole, None).mime == "image/png"
+
+
+def test_a_broken_input_does_not_lose_the_row(data_dir):
+    cfg = ProviderConfig("openai", "live", "http://127.0.0.1:9/v1", "sk-test-0123456789", "environment")
+    whole = encode(photo(200, 150))
+    row = record_call(page="edit", action="edit", cfg=cfg, error=ProviderDown("The call failed.", provider="openai"),
+                      prompt="x", model="gpt-image-2", inputs=[whole[: len(whole) // 2]], data_dir=data_dir)
+    assert row.status == "error" and row.input_refs == [] and row.usage_detail.get("unstored_images") == 1

@@ -31,9 +31,6 @@ from urllib.parse import urljoin, urlsplit
 from lib import limits
 from lib.errors import ProviderDown
 
-MAX_RESULT_BYTES = limits.DOWNLOAD_MAX_BYTES
-RESULT_FETCH_DEADLINE_S = limits.DOWNLOAD_TIMEOUT_S
-MAX_REDIRECTS = limits.DOWNLOAD_MAX_REDIRECTS
 _CHUNK = 64 * 1024
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -244,12 +241,15 @@ class _PinnedHTTPS(_Pinned, http.client.HTTPSConnection):
 
 
 def fetch_image(url: str, *, base_url: str, delivery_hosts=(), provider: str | None = None,
-                max_bytes: int = MAX_RESULT_BYTES, deadline_s: float = RESULT_FETCH_DEADLINE_S,
-                headers: dict | None = None) -> bytes:
-    """The bytes at ``url`` if the rules above allow it; otherwise a ``ProviderDown`` saying why."""
-    fetch = _Fetch(base_url, delivery_hosts, provider or "", max_bytes, deadline_s, headers)
+                max_bytes: int | None = None, deadline_s: float | None = None, headers: dict | None = None) -> bytes:
+    """The bytes at ``url`` if the rules above allow it; otherwise a ``ProviderDown`` saying why.
+
+    ``max_bytes`` and ``deadline_s`` default to ``lib.limits`` (DOWNLOAD_MAX_BYTES, DOWNLOAD_TIMEOUT_S)."""
+    fetch = _Fetch(base_url, delivery_hosts, provider or "",
+                   limits.DOWNLOAD_MAX_BYTES if max_bytes is None else max_bytes,
+                   limits.DOWNLOAD_TIMEOUT_S if deadline_s is None else deadline_s, headers)
     target, how = _split(url), "pointed at"
-    for _hop in range(MAX_REDIRECTS + 1):
+    for _hop in range(limits.DOWNLOAD_MAX_REDIRECTS + 1):
         address = fetch.check(target, url, how)
         status, location, body = fetch.get(target, address)
         if status == 200:
@@ -262,5 +262,6 @@ def fetch_image(url: str, *, base_url: str, delivery_hosts=(), provider: str | N
                            provider=fetch.provider, http_status=status)
         url = urljoin(f"{target.scheme}://{target.host}:{target.port}{target.path}", location)
         target, how = _split(url), "redirected to"
-    raise _refused(f"The picture's link redirected more than {MAX_REDIRECTS} times, so it was not fetched.",
+    raise _refused(f"The picture's link redirected more than {limits.DOWNLOAD_MAX_REDIRECTS} times, so it was not "
+                   "fetched.",
                    "fetch_refused", provider=fetch.provider)

@@ -8,7 +8,8 @@ import pytest
 
 from lib.config import ProviderConfig
 from lib.errors import ProviderDown
-from lib.fetch import MAX_RESULT_BYTES, fetch_image
+from lib.fetch import fetch_image
+from lib.limits import DOWNLOAD_MAX_BYTES as MAX_RESULT_BYTES
 from tests.security.hostile import HostileServer, drip, huge, png_bytes, redirect, serve_bytes, serve_json
 
 PICTURE = png_bytes()

@@ -109,3 +109,43 @@ def test_no_hostile_image_is_drawn_or_fetched(hostile_app, canary, page):
     assert _external_images(page, app["url"]) == []
     screenshot(page, "untrusted-ledger")
     assert canary.requests == [], canary.requests
+
+
+def test_a_crashing_page_shows_visitors_no_traceback(tmp_path, page):
+    """With the project's config a script that raises shows a plain message: no exception text, no traceback;
+    the server's log keeps both."""
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    from tests.browser_support import ROOT, _free_port
+
+    script = tmp_path / "crash.py"
+    script.write_text("import streamlit as st\nst.write('before')\n"
+                      "raise RuntimeError('internal detail: /srv/secret/path line 42')\n")
+    port = _free_port()
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)],
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/_stcore/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        page.goto(url)
+        wait_for_app(page)
+        page.wait_for_selector("[data-testid='stException']", timeout=30_000)
+        shown = page.locator("[data-testid='stApp']").inner_text()
+        assert "before" in shown
+        assert "internal detail" not in shown and "RuntimeError" not in shown and "Traceback" not in shown, shown
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+    assert "internal detail: /srv/secret/path line 42" in (tmp_path / "server.log").read_text()

@@ -10,7 +10,9 @@ import streamlit as st
 
 from lib import clock
 from lib.store import StoreUnavailable, open_store, report
+from lib.people import NotAllowed
 from lib.ui import budget, cards
+from lib.ui.people import require_person
 from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE_SIZE = 200  # table rows per page: keeps a 100,000-row ledger quick to draw
@@ -33,8 +35,10 @@ except StoreUnavailable as exc:
     st.error(exc.message, icon=":material/warning:")
     st.stop()
 
-with st.sidebar:
-    budget.budget_input(ledger)
+person = require_person()
+if person.is_admin:  # the team budget is an admin setting
+    with st.sidebar:
+        budget.budget_input(ledger)
 
 # --- Which rows: dates and prompt search first; the value filters offer what those rows contain -------------
 today = clock.today()
@@ -62,7 +66,8 @@ chosen = {
     )
     for i, (col, label) in enumerate(FILTER_LABELS.items())
 }
-selection = report.Selection(since, until, text, chosen)
+# Members see their own calls in the table and exports, and the team's figures and charts; admins everyone's.
+selection = report.Selection(since, until, text, chosen, person=None if person.is_admin else person.key)
 totals = report.apply_filters(totals, chosen)
 latencies = report.latencies(ledger, selection, totals)
 
@@ -102,16 +107,19 @@ with latency_tab:
         st.bar_chart(charts["latency"], x="seconds", y="calls", x_label="latency, seconds (bin start)", height=260)
 
 # --- Table, one page at a time --------------------------------------------------------------------------
-pages_total = max(1, -(-figures.calls // PAGE_SIZE))
+own = report.own_count(ledger, selection)
+shown = figures.calls if own is None else own
+pages_total = max(1, -(-shown // PAGE_SIZE))
 head = st.columns([3, 1])
 page_no = head[1].number_input(f"Page (of {pages_total})", min_value=1, max_value=pages_total, value=1, key="ledger_page_no") \
     if pages_total > 1 else 1
-head[0].subheader(f"{figures.calls:,} call(s)")
+head[0].subheader(f"{shown:,} call(s)" + ("" if own is None else " of yours"))
 view = report.table_page(ledger, selection, page_no, PAGE_SIZE)
 view["image"] = [store.thumbnail_data_url(sha) if sha else None for sha in view["image"]]
 
 # A new table key whenever the rows shown change, so a stale selection can never point at other rows.
-signature = json.dumps([ledger.version(), str(since), str(until), text, {k: sorted(v) for k, v in chosen.items()}, page_no], default=str)
+signature = json.dumps([ledger.version(), str(since), str(until), text, {k: sorted(v) for k, v in chosen.items()}, page_no,
+                        person.key], default=str)
 table_key = "ledger_table_" + hashlib.sha1(signature.encode()).hexdigest()[:12]
 event = st.dataframe(
     view,
@@ -160,7 +168,11 @@ def confirm_delete(ids: list[str]) -> None:
              "that no other row uses. Exports you made keep their copies.")
     left, right = st.columns(2)
     if left.button("Delete", type="primary", icon=":material/delete:", key="ledger_delete_confirm"):
-        removed = ledger.delete(ids)
+        try:
+            removed = ledger.delete(ids, by=person)
+        except NotAllowed as exc:
+            st.error(exc.message, icon=":material/block:")
+            return
         forget_pending_delete()
         st.session_state["ledger_flash"] = f"Deleted {len(ids)} row(s) and {len(removed)} image file(s)."
         st.rerun()

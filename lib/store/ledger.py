@@ -329,8 +329,10 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         return [self._row(r) for r in self.db.fetchall(sql, params)]
 
-    def count(self) -> int:
-        return self.db.fetchone("SELECT COUNT(*) FROM calls")[0]
+    def count(self, **filters) -> int:
+        """How many rows ``filters`` keep (as for ``frame``); all rows without filters."""
+        where, params = self._where(**filters)
+        return self.db.fetchone(f"SELECT COUNT(*) FROM calls{where}", params)[0]
 
     def _where(
         self,

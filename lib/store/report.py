@@ -49,16 +49,20 @@ def search_text(raw: str | None) -> tuple[str | None, str | None]:
 @dataclass(frozen=True)
 class Selection:
     """Which calls: UTC days ``since``..``until`` (both included), prompt text, and chosen values per column
-    (an empty or missing choice means all)."""
+    (an empty or missing choice means all); ``person``: only that person's rows in the table and exports
+    (a member's view; figures and charts stay the team's)."""
 
     since: date | None = None
     until: date | None = None
     text: str | None = None
     chosen: dict[str, list[str]] = field(default_factory=dict)
+    person: str | None = None
 
-    def filters(self) -> dict:
-        """The same selection as ``Ledger.frame`` keywords."""
+    def filters(self, *, own: bool = False) -> dict:
+        """The same selection as ``Ledger.frame`` keywords; with ``own``, only ``person``'s rows."""
         found = {"since": _day(self.since), "until": _day(self.until), "text": self.text or None}
+        if own and self.person is not None:
+            found["persons"] = [self.person]
         for col, values in self.chosen.items():
             if values:
                 found[_LEDGER_FILTERS[col]] = list(values)
@@ -172,7 +176,7 @@ def table_page(ledger: Ledger, selection: Selection, page_no: int, page_size: in
     """One page of the chosen calls, newest first: the table's columns, and ``image``, the sha of the first
     output image (or first input, for calls without outputs) or None."""
     rows = ledger.newest([*TABLE_COLUMNS, "output_refs", "input_refs"], limit=page_size,
-                         offset=(max(1, page_no) - 1) * page_size, **selection.filters())
+                         offset=(max(1, page_no) - 1) * page_size, **selection.filters(own=True))
     first_images = [
         (json.loads(outputs or "[]") or json.loads(inputs or "[]") or [None])[0]
         for outputs, inputs in zip(rows.pop("output_refs"), rows.pop("input_refs"))
@@ -183,7 +187,14 @@ def table_page(ledger: Ledger, selection: Selection, page_no: int, page_size: in
 
 def export_frame(ledger: Ledger, selection: Selection) -> pd.DataFrame:
     """Every column of every chosen call (JSON columns as text), newest first, for CSV/Parquet export."""
-    return ledger.frame(**selection.filters())
+    return ledger.frame(**selection.filters(own=True))
+
+
+def own_count(ledger: Ledger, selection: Selection) -> int | None:
+    """How many chosen calls are the selection's person's (``None`` when it shows everyone's)."""
+    if selection.person is None:
+        return None
+    return ledger.count(**selection.filters(own=True))
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

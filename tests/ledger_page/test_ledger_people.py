@@ -1,0 +1,59 @@
+"""The ledger page for a team: a member's table holds their own calls (figures stay the team's); an admin sees all."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import lib.ui.people
+from lib.people import Person
+from lib.store import open_store, record_call
+from lib.types import GeneratedImage, ImageResult
+
+from .test_ledger_page import LIVE_OPENAI, png, select
+
+APP = str(Path(__file__).resolve().parents[2] / "streamlit_app.py")
+ALICE = Person("header:alice", "alice", None, False)
+ADMIN = Person("header:root", "root", None, True)
+
+
+@pytest.fixture
+def two_people(studio_env):
+    def made_by(who: Person, prompt: str, colour):
+        return record_call("generate", "generate", LIVE_OPENAI, ImageResult(
+            "openai", "gpt-image-2", "/v1/images/generations", [GeneratedImage(png(colour))]), prompt=prompt, person=who.key)
+    return made_by(ALICE, "alice's lighthouse", (1, 2, 3)), made_by(Person("header:bob", "bob"), "bob's secret", (4, 5, 6))
+
+
+def ledger_page_as(person: Person, monkeypatch) -> AppTest:
+    monkeypatch.setattr(lib.ui.people, "current_person", lambda: person)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/ledger.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_member_sees_only_their_own_calls_and_no_budget_setting(two_people, monkeypatch):
+    at = ledger_page_as(ALICE, monkeypatch)
+    assert list(at.dataframe[0].value["prompt"]) == ["alice's lighthouse"]
+    assert next(m.value for m in at.metric if m.label == "Calls") == "2"  # the team's total
+    assert any("1 call(s) of yours" in h.value for h in at.subheader)
+    assert not [n for n in at.number_input if n.key == "budget_usd"]
+
+
+def test_an_admin_sees_everyones_calls_and_the_budget(two_people, monkeypatch):
+    at = ledger_page_as(ADMIN, monkeypatch)
+    assert set(at.dataframe[0].value["prompt"]) == {"alice's lighthouse", "bob's secret"}
+    assert at.number_input(key="budget_usd") is not None
+
+
+def test_a_member_deletes_their_own_row_from_the_page(two_people, monkeypatch):
+    mine, theirs = two_people
+    at = ledger_page_as(ALICE, monkeypatch)
+    select(at, 0)  # the only row a member is offered: their own
+    at.button(key="ledger_delete").click().run()
+    at.button(key="ledger_delete_confirm").click().run()
+    assert not at.exception, at.exception
+    _, ledger = open_store()
+    assert ledger.get(mine.id) is None and ledger.get(theirs.id) is not None

@@ -232,3 +232,30 @@ def estimate(provider: str, model: str, settings: dict[str, Any]) -> float | Non
     provider = _table_provider(provider)
     return (_table_megapixel_price(provider, model or "", int(n), size, {})
             if size else None) or _table_image_price(provider, model or "", int(n), size, quality)
+
+
+ESTIMATE_PROMPT_TOKENS = 60  # a typical prompt's text tokens, for an estimate made before sending
+
+
+def image_output_tokens(provider: str, model: str, quality: str | None, size: str | None) -> int | None:
+    """Output image tokens one GPT image picture should take (``[[image_output_tokens]]``), scaled by its area."""
+    provider = _table_provider(provider)
+    for row in price_table().get("image_output_tokens", []):
+        if row["provider"] != provider or not any(fnmatch.fnmatchcase(model or "", p) for p in row["models"]):
+            continue
+        level = quality if quality in ("low", "medium", "high") else ("high" if quality in ("xhigh", "max") else "medium")
+        try:
+            w, h = (int(v) for v in str(size).lower().split("x"))
+        except ValueError:
+            w, h = 1024, 1024
+        return int(round(row[level] * (w * h) / (1024 * 1024)))
+    return None
+
+
+def estimate_tokens(provider: str, model: str, output_image_tokens: int, n: int = 1) -> float | None:
+    """What a call making ``n`` pictures of ``output_image_tokens`` each should cost, priced as its usage would be."""
+    out = output_image_tokens * n
+    usage = Usage(input_tokens=ESTIMATE_PROMPT_TOKENS, output_tokens=out,
+                  details={"input_text_tokens": ESTIMATE_PROMPT_TOKENS, "output_image_tokens": out})
+    cost, source = price(provider, model, usage)
+    return cost if source != "unpriced" else None

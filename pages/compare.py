@@ -1,12 +1,13 @@
 """Compare: one prompt or a batch on several engines at once, side by side as results arrive; vote, rank, export."""
 from __future__ import annotations
 
+import random
 import threading
 import time
 
 import streamlit as st
 
-from lib import compare, limits
+from lib import compare, limits, ratings
 from lib.compare import BOTH_BAD, TIE, Cell, CompareRun, Target
 from lib.errors import InvalidInput, StudioError
 from lib.pipeline import chat_config
@@ -19,13 +20,13 @@ from lib.ui.engine_form import keep_widget_values, pick_model, settings_form
 
 PAGE = "compare"
 # Widget keys (kept when the person visits another page and comes back).
-PROMPTS, USE_PIPELINE, TIMEOUT = "cmp_prompts", "cmp_pipeline", "cmp_timeout"
+PROMPTS, USE_PIPELINE, TIMEOUT, BLIND = "cmp_prompts", "cmp_pipeline", "cmp_timeout", "cmp_blind"
 ADD, ADD_ENGINE, ADD_FAULT = "cmp_add", "cmp_add_engine", "cmp_add_fault"
 TARGETS, SHOWN, LAST_ERROR = "cmp_targets", "cmp_shown", "cmp_last_error"
 NO_FAULT = "none"
 NOT_IN_COMPARE = ("partial_images",)  # a column shows the finished picture; previews would only cost more
 
-for _key in (PROMPTS, USE_PIPELINE, TIMEOUT):
+for _key in (PROMPTS, USE_PIPELINE, TIMEOUT, BLIND, "cmp_board_groups", "cmp_board_text"):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
 keep_widget_values(ADD, ADD_ENGINE, ADD_FAULT)
@@ -107,13 +108,31 @@ def target_picker(cfgs) -> None:
             st.rerun()  # the list above was drawn before this click: show the new target now
 
 
-def target_list() -> None:
+def estimate(target: Target) -> float | None:
+    engine = registry.get(target.provider)
+    return engine.estimate_usd(target.model, target.settings) if engine is not None else None
+
+
+def target_list(prompt_count: int) -> None:
+    """The targets, each with what one prompt should cost on it, and the whole run's estimate before it is sent."""
+    estimates = []
     for i, target in enumerate(st.session_state[TARGETS]):
-        name, remove = st.columns([6, 1], vertical_alignment="center")
+        name, cost, remove = st.columns([5, 2, 1], vertical_alignment="center")
         name.markdown(f"**{i + 1}.** {md_literal(target.label)}")
+        each = estimate(target)
+        estimates.append(each)
+        cost.caption("cost unknown until it answers" if each is None else f"about ${each:,.4f} a prompt")
         if remove.button("Remove", key=f"cmp_remove_{i}", icon=":material/close:"):
             st.session_state[TARGETS].pop(i)
             st.rerun()
+    if estimates:
+        known = sum(e for e in estimates if e is not None)
+        unknown = sum(e is None for e in estimates)
+        prompts = max(prompt_count, 1)
+        st.caption(f":material/payments: Estimated before running: about ${known * prompts:,.4f} for {prompts} "
+                   f"prompt{'s' if prompts > 1 else ''} × {len(estimates)} target{'s' if len(estimates) > 1 else ''}"
+                   + (f" (+ {unknown} target{'s' if unknown > 1 else ''} priced only once it answers)" if unknown else "")
+                   + ". The ledger records what each call really cost.")
 
 
 def read_prompts(text: str, upload) -> list[str]:
@@ -139,6 +158,19 @@ def expand_with_pipeline(cfg, ideas: list[str], group_id: str) -> list[str]:
     return prompts
 
 
+def draw_blind_cell(cell: Cell, store, name: str) -> None:
+    """A result with nothing that names its engine: the pictures only, until the vote is cast."""
+    st.markdown(f"**{name}**")
+    if cell.status in ("pending", "running"):
+        st.caption("Waiting for an answer…")
+    elif cell.row is not None and cell.status == "ok" and cell.row.output_refs:
+        for sha in cell.row.output_refs:
+            if store.exists(sha):
+                st.image(str(store.path(sha)), width="stretch")
+    else:
+        st.caption("No picture from this one (what went wrong shows after your vote).")
+
+
 def draw_cell(cell: Cell, store) -> None:
     """One result (or its error) with what it cost and how long it took."""
     st.markdown(f"**{md_literal(cell.target.label)}**")
@@ -158,27 +190,62 @@ def draw_cell(cell: Cell, store) -> None:
         st.warning(md_literal(cell.ledger_problem), icon=":material/warning:")
 
 
-def save_vote(ledger, group_id: str, prompt: str, key: str, labels: list[str]) -> None:
+def save_vote(ledger, group_id: str, prompt: str, key: str, labels: list[str], names: dict | None = None) -> None:
+    """Record the vote; in blind mode the choice is a letter, recorded as the target it stood for."""
     winner = st.session_state.get(key)
     if winner:
-        ledger.add_vote(group_id, prompt, winner, labels)
+        ledger.add_vote(group_id, prompt, (names or {}).get(winner, winner), labels)
 
 
-def draw_grid(run: CompareRun, store, ledger, *, running: bool) -> dict:
-    """Rows per prompt, a column per target; returns each cell's placeholder so results can fill in as they come."""
+def blind_order(run: CompareRun, prompt_index: int) -> list[int]:
+    """The columns' shuffled order for one prompt: fixed per run and prompt, so reruns do not move pictures."""
+    order = list(range(len(run.targets)))
+    random.Random(f"{run.group_id}:{prompt_index}").shuffle(order)
+    return order
+
+
+def letter(position: int) -> str:
+    return f"Picture {chr(ord('A') + position)}" if position < 26 else f"Picture {position + 1}"
+
+
+def draw_grid(run: CompareRun, store, ledger, *, running: bool, blind: bool = False) -> dict:
+    """Rows per prompt, a column per target; returns each cell's placeholder so results can fill in as they come.
+
+    Blind: labels are hidden and positions shuffled until that prompt's vote is cast; then the cards show in order.
+    """
     slots = {}
     labels = [t.label for t in run.targets]
     for pi, prompt in enumerate(run.prompts):
         st.markdown(f"#### {pi + 1}. {md_literal(prompt)}" if len(run.prompts) > 1 else f"#### {md_literal(prompt)}")
-        for ti, column in enumerate(st.columns(len(labels))):
+        key = f"cmp_vote_{run.group_id}_{pi}"
+        hidden = blind and len(labels) > 1 and not st.session_state.get(f"{key}_cast")
+        order = blind_order(run, pi) if hidden else list(range(len(labels)))
+        for position, column in enumerate(st.columns(len(labels))):
+            ti = order[position]
             with column:
                 slots[(pi, ti)] = st.empty()
                 with slots[(pi, ti)].container():
-                    draw_cell(run.cell(pi, ti), store)
-        if not running and len(labels) > 1:
-            key = f"cmp_vote_{run.group_id}_{pi}"
-            st.segmented_control("Which is best?", [*labels, TIE, BOTH_BAD], key=key, format_func=md_literal,
-                                 on_change=save_vote, args=(ledger, run.group_id, prompt, key, labels))
+                    if hidden:
+                        draw_blind_cell(run.cell(pi, ti), store, letter(position))
+                    else:
+                        draw_cell(run.cell(pi, ti), store)
+        if running or len(labels) < 2:
+            continue
+        if hidden:
+            names = {letter(position): labels[ti] for position, ti in enumerate(order)}
+
+            def cast(key=key, prompt=prompt, names=names) -> None:
+                save_vote(ledger, run.group_id, prompt, key, labels, names)
+                st.session_state[f"{key}_cast"] = names  # reveal this prompt's labels from now on
+
+            st.segmented_control("Which is best?", [*names, TIE, BOTH_BAD], key=key, on_change=cast)
+        else:
+            cast_names = st.session_state.get(f"{key}_cast")
+            if cast_names:
+                st.caption("Revealed: " + " · ".join(f"{md_literal(k)} was {md_literal(v)}" for k, v in cast_names.items()))
+            else:
+                st.segmented_control("Which is best?", [*labels, TIE, BOTH_BAD], key=key, format_func=md_literal,
+                                     on_change=save_vote, args=(ledger, run.group_id, prompt, key, labels))
     return slots
 
 
@@ -217,8 +284,10 @@ st.checkbox("Expand each prompt with the imagination pipeline first", key=USE_PI
                  "image prompt, and the engines get that.")
 
 st.subheader("Targets")
-target_list()
+target_list(len([line for line in (st.session_state.get(PROMPTS) or "").splitlines() if line.strip()]))
 target_picker(cfgs)
+st.toggle("Blind: hide which engine made which picture, in shuffled order, until you vote", key=BLIND,
+          help="As arenas do: you judge the pictures, not the names. The names show once you have voted.")
 st.number_input("Give up on a target after (seconds)", 1, 600, key=TIMEOUT,
                 help="A target that has not answered by then shows a timeout in its column; the others are not held up.")
 
@@ -236,11 +305,12 @@ if st.button("Compare", type="primary", icon=":material/compare:", disabled=not 
         st.session_state[LAST_ERROR] = exc
     else:
         # Kept before anything is sent: if the script is stopped mid-run, the next run shows what finished.
-        shown = {"run": run, "running": True, "wall_s": None, "stop": threading.Event(), "stopped": threading.Event()}
+        shown = {"run": run, "running": True, "wall_s": None, "stop": threading.Event(), "stopped": threading.Event(),
+                 "blind": bool(st.session_state.get(BLIND))}
         st.session_state[SHOWN] = shown
         progress = st.empty()
         st.button("Cancel", icon=":material/stop:", help="Finished results are kept; the rest are recorded as cancelled.")
-        slots = draw_grid(run, store, ledger, running=True)
+        slots = draw_grid(run, store, ledger, running=True, blind=shown["blind"])
         started = time.monotonic()
 
         def show_result(cell: Cell) -> None:
@@ -277,19 +347,36 @@ if shown is not None:
         st.info("Stopped: the finished results are kept, the rest are recorded as cancelled.", icon=":material/stop:")
     st.divider()
     st.caption(summary(run, shown["wall_s"]))
-    draw_grid(run, store, ledger, running=False)
+    draw_grid(run, store, ledger, running=False, blind=shown.get("blind", False))
     st.download_button("Download this comparison (.zip)", lambda: compare.export_zip(run, store),
                        file_name=f"comparison-{run.group_id}.zip", mime="application/zip", on_click="ignore",
                        icon=":material/folder_zip:")
 
 st.subheader("Leaderboard")
-board = compare.leaderboard(ledger.votes_frame())
-if board.empty:
+all_votes = ledger.votes_frame()
+if all_votes.empty:
     st.caption("No votes yet: after a comparison, pick the best result for each prompt.")
 else:
-    st.caption("Win rate over your votes: a win counts 1, a tie ½ for every target in it, \"both bad\" 0. "
-               "Only your latest vote per prompt of a comparison counts.")
-    st.dataframe(board, hide_index=True, column_config={
-        "target": "Target", "votes": st.column_config.NumberColumn("Votes", help="How many judged prompts this figure rests on"),
-        "win_rate": st.column_config.ProgressColumn("Win rate", min_value=0.0, max_value=1.0, format="percent"),
-    })
+    groups = ratings.group_labels(all_votes)
+    st.session_state["cmp_board_groups"] = [g for g in st.session_state.get("cmp_board_groups", []) if g in groups]
+    left, right = st.columns([3, 2])
+    chosen = left.multiselect("Comparisons", list(groups), key="cmp_board_groups", format_func=groups.get,
+                              placeholder="All comparisons", help="Rate from these runs' votes only.")
+    text = right.text_input("Prompts containing", key="cmp_board_text", placeholder="e.g. lighthouse")
+    board = ratings.bradley_terry(ratings.select(all_votes, chosen, text))
+    if board.empty:
+        st.caption("No votes match: widen the filters.")
+    else:
+        st.caption("Rating: a Bradley–Terry model fitted to every vote (as public arenas rate models), on the Elo "
+                   "scale (1000 is average); 95 % interval from 200 bootstrap resamples of the votes (shown from "
+                   f"{ratings.MIN_VOTES_FOR_INTERVAL} votes a target). A winner beats each other target; a tie or "
+                   "\"both bad\" is half a win each way. Win rate: a win counts 1, a tie ½, \"both bad\" 0. Only "
+                   "your latest vote per prompt of a comparison counts.")
+        st.dataframe(board, hide_index=True, column_config={
+            "target": "Target",
+            "rating": st.column_config.NumberColumn("Rating", format="%.0f"),
+            "low": st.column_config.NumberColumn("95 % low", format="%.0f"),
+            "high": st.column_config.NumberColumn("95 % high", format="%.0f"),
+            "votes": st.column_config.NumberColumn("Votes", help="How many judged prompts this figure rests on"),
+            "win_rate": st.column_config.ProgressColumn("Win rate", min_value=0.0, max_value=1.0, format="percent"),
+        })

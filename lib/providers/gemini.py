@@ -136,6 +136,13 @@ class Gemini(CatalogEngine):
     def variation_prompt(self, model_id: str) -> str | None:
         return DEFAULT_VARIATION_PROMPT
 
+    def estimate_usd(self, model_id: str, settings: dict[str, Any]) -> float | None:
+        from lib import pricing
+
+        spec = self.spec(model_id)
+        tokens = (spec.options.get("output_tokens", {}) if spec else {}).get(settings.get("image_size") or "1K")
+        return None if tokens is None else pricing.estimate_tokens(self.id, model_id, int(tokens))
+
     # ---------------------------------------------------------------- calls
     def generate(self, cfg, *, model: str, prompt: str, settings: dict[str, Any], timeout: float | None = None,
                  on_progress: OnProgress | None = None, retries: bool = True) -> ImageResult:

@@ -123,6 +123,17 @@ class OpenAIImages(CatalogEngine):
             found["quality"] = quality
         return found
 
+    def estimate_usd(self, model_id: str, settings: dict[str, Any]) -> float | None:
+        from lib import pricing
+
+        per_image = super().estimate_usd(model_id, settings)  # the DALL-E contract is priced per picture
+        if per_image is not None:
+            return per_image
+        tokens = pricing.image_output_tokens(self.id, model_id, settings.get("quality"), settings.get("size"))
+        extra = 100 * int(settings.get("partial_images") or 0)  # each preview costs about 100 output tokens
+        return None if tokens is None else pricing.estimate_tokens(self.id, model_id, tokens + extra,
+                                                                   int(settings.get("n") or 1))
+
     def check(self, model_id: str, action: str, prompt: str | None, settings: dict[str, Any]) -> list[tuple[str, str]]:
         spec = self.spec(model_id)
         if spec is None:

@@ -212,8 +212,8 @@ class Flux(CatalogEngine):
         if remaining <= 0:
             raise ProviderDown("FLUX did not finish in time. Try again or allow more time.", provider=self.id,
                                code="timeout")
-        try:
-            resp = _session(cfg).request(method, url, headers={"x-key": cfg.key or ""},
+        try:  # no redirects: requests would carry x-key (it strips only Authorization) wherever one points
+            resp = _session(cfg).request(method, url, headers={"x-key": cfg.key or ""}, allow_redirects=False,
                                          timeout=(min(limits.CONNECT_TIMEOUT_S, remaining), remaining), **kwargs)
         except requests.exceptions.Timeout:
             raise ProviderDown(f"FLUX did not answer in time ({method} {urlparse(url).path}). Try again.",

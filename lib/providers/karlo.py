@@ -590,7 +590,7 @@ class KarloClient:
         headers = {"Authorization": f"KakaoAK {self.cfg.key or ''}"}
 
         def attempt(seconds_left: float) -> dict[str, Any]:
-            resp = self.session.post(url, json=body, headers=headers,
+            resp = self.session.post(url, json=body, headers=headers, allow_redirects=False,  # never elsewhere
                                      timeout=(min(limits.CONNECT_TIMEOUT_S, seconds_left), seconds_left))
             reply, err = self._read(resp)
             if err is not None:

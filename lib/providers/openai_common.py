@@ -30,6 +30,9 @@ def make_client(cfg: ProviderConfig, *, timeout: float | None = None, max_retrie
         timeout=limits.provider_timeout_s() if timeout is None else timeout,
         max_retries=max_retries,
         default_headers=dict(cfg.extra_headers) or None,
+        # A provider's redirect is not followed: it could send the call (and read back the answer) anywhere,
+        # an internal service included. Shown as "answered 307" in words instead.
+        http_client=openai.DefaultHttpxClient(follow_redirects=False),
     )
 
 

@@ -207,3 +207,27 @@ def test_https_through_a_proxy_is_tunnelled_to_the_checked_host(provider, monkey
                   delivery_hosts=["delivery-*.bfl.test"])
     assert err.code == "fetch_failed"
     assert [(m, p) for m, p, _h in provider.requests] == [("CONNECT", "delivery-eu1.bfl.test:443")]
+
+
+# ------------------------------------------------------------------ the API calls themselves: no redirect is followed
+
+@pytest.mark.parametrize("engine", ["openai", "karlo"])
+def test_an_api_redirect_to_an_internal_service_is_not_followed(studio_env, provider, internal, engine):
+    from lib.send import Request, send
+
+    internal.routes["/admin"] = serve_json({"secret": "internal data"})
+    if engine == "openai":
+        _answer_with_url(provider, "unused")
+        provider.routes["/v1/images/generations"] = redirect(internal.base + "/admin", 307)
+        cfg = _openai_cfg(provider)
+        request = Request(engine="openai", action="generate", model="gpt-image-2", prompt="a red fox",
+                          settings={"size": "1024x1024"})
+    else:
+        provider.routes["/v2/inference/karlo/t2i"] = redirect(internal.base + "/admin", 307)
+        cfg = ProviderConfig("karlo", "live", provider.base, "kakao-hostile-test-0123456789", "environment")
+        request = Request(engine="karlo", action="generate", model="karlo-v2.1", prompt="a red fox", settings={},
+                          page="karlo")
+    outcome = send(cfg, request)
+    assert internal.requests == []  # not reached, so nothing of it can be read back
+    assert outcome.error is not None and "307" in outcome.error.message and "internal data" not in outcome.error.message
+    assert outcome.row.status == "error"

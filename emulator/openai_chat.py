@@ -17,6 +17,7 @@ from emulator.openai_models import CHAT_MODELS, is_served
 from emulator.openai_schema import check
 from emulator.openai_wire import BrokenStream, Call, bool_param, int_param, invalid, model_not_found, sse
 
+
 def _check_chat_semantics(body: dict, messages: list, stream: bool) -> None:
     """What the API refuses beyond the schema: combinations, tool bookkeeping, JSON mode's magic word."""
     if body.get("top_logprobs") is not None and not body.get("logprobs"):

@@ -289,6 +289,10 @@ def wrap(state, handler, face: str, path: str, *, chat: bool = False, multipart:
             response = err.response()
             if deadline is not None:
                 await state.wait_until(deadline)
+        except Exception:  # an emulator bug: logged loudly, answered the way the API answers its own failures
+            logging.getLogger("emulator").exception("emulator error on %s %s", request.method, request.url.path)
+            response = ApiError(500, "The server had an error while processing your request. Sorry about that!",
+                                type_="server_error").response()
         response.headers["x-request-id"] = request_id
         return response
 

@@ -45,7 +45,8 @@ def main(selected: list[str]) -> None:
         "# Benchmarks",
         "",
         f"Written by `python -m bench.run_all{' ' + ' '.join(selected) if selected else ''}` on {stamp}; machine: "
-        f"{os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}. Times in milliseconds."
+        f"{os.cpu_count()} CPUs (load average {os.getloadavg()[0]:.1f} at the end: other jobs share them), "
+        f"{platform.machine()}, Python {platform.python_version()}. Times in milliseconds."
         + (f" Rows of {', '.join(ran)} from this run; the others kept from the last full run." if selected else ""),
         "",
         "| bench | measurement | median | min | max | ratio | target | n |",

@@ -80,7 +80,10 @@ def _client(cfg, timeout: float, retries: bool):
             retry = types.HttpRetryOptions(attempts=limits.MAX_RETRIES + 1, initial_delay=limits.RETRY_BACKOFF_S,
                                            max_delay=limits.MAX_RETRY_WAIT_S) if retries else None
             options = types.HttpOptions(base_url=cfg.base_url, api_version=API_VERSION, headers=dict(cfg.extra_headers) or None,
-                                        timeout=int(timeout * 1000), retry_options=retry)
+                                        timeout=int(timeout * 1000), retry_options=retry,
+                                        # no redirect is followed: it could send the call (and the key) anywhere
+                                        client_args={"follow_redirects": False},
+                                        async_client_args={"follow_redirects": False})
             client = genai.Client(api_key=cfg.key, http_options=options)
             if len(_clients) > 32:  # bounded: sessions come and go
                 _clients.clear()

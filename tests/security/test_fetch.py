@@ -231,3 +231,20 @@ def test_an_api_redirect_to_an_internal_service_is_not_followed(studio_env, prov
     assert internal.requests == []  # not reached, so nothing of it can be read back
     assert outcome.error is not None and "307" in outcome.error.message and "internal data" not in outcome.error.message
     assert outcome.row.status == "error"
+
+
+def test_a_gemini_redirect_is_not_followed(studio_env, provider, internal):
+    from lib.send import Request, send
+
+    from lib.providers import registry
+
+    internal.routes["/admin"] = serve_json({"secret": "internal data"})
+
+    engine = registry.get("gemini")
+    cfg = ProviderConfig("gemini", "live", provider.base, "gemini-hostile-test-0123456789", "environment")
+    model = engine.models(cfg, "generate")[0].id
+    provider.routes[f"/v1beta/models/{model}:generateContent"] = redirect(internal.base + "/admin", 307)
+    outcome = send(cfg, Request(engine="gemini", action="generate", model=model, prompt="a red fox", settings={},
+                                page="generate"))
+    assert provider.hits(f"/v1beta/models/{model}:generateContent") >= 1, provider.requests
+    assert internal.requests == [] and outcome.error is not None and "internal data" not in outcome.error.message

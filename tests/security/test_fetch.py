@@ -248,3 +248,17 @@ def test_a_gemini_redirect_is_not_followed(studio_env, provider, internal):
                                 page="generate"))
     assert provider.hits(f"/v1beta/models/{model}:generateContent") >= 1, provider.requests
     assert internal.requests == [] and outcome.error is not None and "internal data" not in outcome.error.message
+
+
+def test_a_flux_redirect_is_not_followed_and_takes_no_key_along(studio_env, provider, internal):
+    from lib.providers import registry
+    from lib.send import Request, send
+
+    engine = registry.get("flux")
+    cfg = ProviderConfig("flux", "live", provider.base, "bfl-hostile-test-0123456789", "environment")
+    model = engine.models(cfg, "generate")[0].id
+    provider.routes[f"/v1/{model}"] = redirect(internal.base + "/admin", 307)
+    outcome = send(cfg, Request(engine="flux", action="generate", model=model, prompt="a red fox", settings={},
+                                page="generate"))
+    assert provider.hits(f"/v1/{model}") == 1
+    assert internal.requests == [] and outcome.error is not None and outcome.row.status == "error"

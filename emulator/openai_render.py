@@ -129,8 +129,8 @@ def scene(prompt: str, width: int, height: int, index: int = 0, *, transparent: 
 
     if texture:  # fine texture at full size: what higher qualities spend their extra tokens on
         arr = np.asarray(pic).copy()
-        grain = _rng("texture", _clean(prompt), index).normal(0.0, texture * 255, (height, width, 1))
-        arr[..., :3] = np.clip(arr[..., :3] + grain.astype(np.float32), 0, 255).astype(np.uint8)
+        grain = _rng("texture", _clean(prompt), index).standard_normal((height, width, 1), dtype=np.float32)
+        arr[..., :3] = np.clip(arr[..., :3] + grain * np.float32(texture * 255), 0, 255).astype(np.uint8)
         pic = Image.fromarray(arr)
 
     # the thin frame and the caption, drawn at full size so they stay crisp

@@ -33,6 +33,7 @@ class Request:
     page: str = "generate"
     group_id: str | None = None
     record_params: dict[str, Any] | None = None  # extra facts for the ledger's params (e.g. input fixes)
+    person: str | None = None  # lib.people.Person.key of who asked (None: the single local user)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Outcome:
     row: Any = None
     ledger_problem: str | None = None
     latency_ms: float | None = None
+    call_id: str | None = None  # the pending row written before the call went out (send), settled by record_outcome
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,32 @@ def _record(**fields):
     return record_call(**fields)
 
 
+def begin_outcome(cfg, outcome: Outcome) -> None:
+    """Write the call's ``pending`` row before it goes out, holding its estimated cost (lib.store.begin_call).
+
+    A hard monthly budget it would pass raises ``BudgetExceeded`` (nothing sent); a ledger that cannot be
+    written leaves ``call_id`` unset and the call goes on (its row is tried again when it settles)."""
+    from lib.store import BudgetExceeded, begin_call
+
+    request = outcome.request
+    engine = registry.get(request.engine)
+    try:
+        estimate = engine.estimate_usd(request.model, dict(request.settings)) if engine is not None else None
+    except Exception:  # noqa: BLE001  (an estimate is advice; a broken one must not stop the call)
+        estimate = None
+    try:
+        outcome.call_id = begin_call(
+            page=request.page, action=engine.ledger_action(request.action) if engine else request.action, cfg=cfg,
+            prompt=request.prompt, model=request.model, group_id=request.group_id, estimate_usd=estimate,
+            params={k: v for k, v in request.settings.items() if v is not None and v != "" and k != "timeout"},
+            endpoint=engine.endpoint(request.model, request.action) if engine else None, person=request.person,
+        )
+    except BudgetExceeded:
+        raise
+    except Exception:  # noqa: BLE001  (record_outcome will say it if the ledger stays unwritable)
+        outcome.call_id = None
+
+
 def record_outcome(cfg, outcome: Outcome, *, record: Callable[..., Any] = _record) -> Outcome:
     """Write the outcome's one ledger row; a failure to write is said in ``ledger_problem``, never raised."""
     request = outcome.request
@@ -124,6 +152,8 @@ def record_outcome(cfg, outcome: Outcome, *, record: Callable[..., Any] = _recor
             inputs=list(request.images) or None, group_id=request.group_id,
             mask=(engine.mask_as_sent(request.mask) if engine else request.mask) if request.mask else None,
             latency_ms=(result.latency_ms if result is not None and result.latency_ms is not None else outcome.latency_ms),
+            **({"call_id": outcome.call_id} if outcome.call_id else {}),  # settles the pending row: one row per call
+            **({"person": request.person} if request.person else {}),
         )
     except Exception as exc:  # a full disk must not hide a result the person already paid for
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
@@ -143,6 +173,8 @@ def send(cfg, request: Request, *, timeout: float | None = None, on_progress: On
     outcome = Outcome(request)
     started = time.perf_counter()
     try:
+        if record is _record and cfg is not None:  # a caller's own recorder (tests) keeps its own rows
+            begin_outcome(cfg, outcome)  # pending before it goes out: a kill mid-call still leaves the row
         outcome.result = call_engine(cfg, request, timeout=timeout, on_progress=on_progress)
         if after is not None:
             try:

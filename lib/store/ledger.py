@@ -75,6 +75,8 @@ def _owner_gone(owner: str | None) -> bool:
 class BudgetExceeded(QuotaExceeded):
     """The monthly budget is a hard limit and this call could pass it: it is not sent."""
 
+    status_label = "rejected"  # refused before sending, like our own input checks
+
 
 def _over_budget(spent: float, reserve: float | None, limit: float) -> str:
     cost = f"could cost about ${reserve:,.2f}, and " if reserve else ""

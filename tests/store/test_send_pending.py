@@ -1,0 +1,47 @@
+"""The one send path writes each call as pending before it goes out and settles that same row; a hard budget
+stops a live call before anything is sent."""
+from __future__ import annotations
+
+import threading
+import time
+
+from lib import config, send
+from lib.providers.base import GENERATE
+from lib.store import BudgetExceeded, open_store
+
+
+def test_a_call_is_pending_while_in_flight_and_settles_into_its_one_row(live_env, emulator_calls):
+    cfg = config.resolve()["openai"]
+    assert cfg.backend == "live"
+    request = send.Request("openai", GENERATE, "gpt-image-2", "a slow lighthouse [latency:1500]", {"size": "1024x1024", "quality": "low"})
+    done = []
+    worker = threading.Thread(target=lambda: done.append(send.send(cfg, request)))
+    worker.start()
+    _, ledger = open_store()
+    deadline, seen = time.monotonic() + 10, []
+    while time.monotonic() < deadline and not seen:
+        seen = [row for row in ledger.rows() if row.status == "pending"]
+        time.sleep(0.02)
+    worker.join(timeout=30)
+    assert seen and seen[0].prompt == "a slow lighthouse [latency:1500]"  # on the ledger while the call was out
+    [outcome] = done
+    assert outcome.ok and outcome.row.id == seen[0].id == outcome.call_id
+    [row] = ledger.rows()
+    assert row.status == "ok" and row.created_at == seen[0].created_at and row.cost_usd > 0
+    assert ledger.committed_spend() == row.cost_usd  # the estimate it held is let go
+
+
+def test_a_hard_budget_stops_a_live_call_before_it_is_sent_and_says_why(live_env, emulator_calls):
+    cfg = config.resolve()["openai"]
+    _, ledger = open_store()
+    request = send.Request("openai", GENERATE, "gpt-image-2", "an expensive castle", {"size": "1024x1024", "quality": "high"})
+    first = send.send(cfg, request)
+    assert first.ok and first.row.cost_usd > 0
+    ledger.set_setting("monthly_budget_usd", first.row.cost_usd / 2)  # this month is already past it
+    ledger.set_setting("monthly_budget_hard", True)
+    sent_before = len(emulator_calls)
+    outcome = send.send(cfg, request)
+    assert isinstance(outcome.error, BudgetExceeded) and "hard limit" in outcome.error.message
+    assert len(emulator_calls) == sent_before  # nothing went out
+    assert [row.status for row in ledger.rows()] == ["ok", "rejected"]
+    assert ledger.rows()[-1].error_message == outcome.error.message

@@ -7,9 +7,7 @@ import streamlit as st
 
 from lib import clock
 
-from lib.store import StoreUnavailable, open_store
-
-BUDGET_KEY = "monthly_budget_usd"  # ledger setting: a float, 0 or missing means no budget
+from lib.store import BUDGET_KEY, HARD_BUDGET_KEY, StoreUnavailable, open_store  # noqa: F401  (BUDGET_KEY: the ledger setting)
 WARN_AT = 0.8
 
 
@@ -59,4 +57,15 @@ def budget_input(ledger) -> None:
     st.number_input(
         "Monthly budget (USD, live calls)", min_value=0.0, step=5.0, format="%.2f", key="budget_usd", on_change=save,
         help="Every page warns at 80 % and 100 % of it. 0 means no budget. Demo calls never count.",
+    )
+
+    def save_hard() -> None:
+        ledger.set_setting(HARD_BUDGET_KEY, bool(st.session_state["budget_hard"]))
+
+    if "budget_hard" not in st.session_state:
+        st.session_state["budget_hard"] = bool(ledger.get_setting(HARD_BUDGET_KEY, False))
+    st.checkbox(
+        "Hard limit", key="budget_hard", on_change=save_hard,
+        help="Refuse a live call whose estimated cost, with this month's spend and the calls in flight, would "
+             "pass the budget (checked in the database, so several sessions cannot overspend together).",
     )

@@ -57,3 +57,12 @@ def test_a_member_deletes_their_own_row_from_the_page(two_people, monkeypatch):
     assert not at.exception, at.exception
     _, ledger = open_store()
     assert ledger.get(mine.id) is None and ledger.get(theirs.id) is not None
+
+
+def test_the_admin_makes_the_budget_a_hard_limit_on_the_page(two_people, monkeypatch):
+    at = ledger_page_as(ADMIN, monkeypatch)
+    at.number_input(key="budget_usd").set_value(5.0).run()
+    at.checkbox(key="budget_hard").check().run()
+    assert not at.exception, at.exception
+    _, ledger = open_store()
+    assert ledger.get_setting("monthly_budget_usd") == 5.0 and ledger.get_setting("monthly_budget_hard") is True

@@ -36,6 +36,7 @@ except StoreUnavailable as exc:
     st.stop()
 
 person = require_person()
+ledger.settle_interrupted()  # a replica that died mid-call left pending rows: settle those whose process is gone
 if person.is_admin:  # the team budget is an admin setting
     with st.sidebar:
         budget.budget_input(ledger)

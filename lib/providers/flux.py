@@ -165,14 +165,14 @@ class Flux(CatalogEngine):
         for field, data in zip(REFERENCE_FIELDS, images):
             body[field] = base64.b64encode(data).decode("ascii")
         started = time.perf_counter()
-        submitted = self._request(cfg, "POST", cfg.base_url + f"/v1/{model}", deadline, json=body)
+        submitted = self._request(cfg, "POST", cfg.base_url + f"/v1/{model}", deadline, timeout, json=body)
         polling_url = submitted.get("polling_url")
         if not isinstance(polling_url, str) or not self._may_poll(cfg, polling_url):
             raise ProviderDown(f"FLUX's answer has no usable polling_url (got {str(polling_url)[:80]!r}); the server at "
                                f"{cfg.base_url} may not be BFL's. Nothing was polled.", provider=self.id,
                                code="bad_polling_url")
         task_id = str(submitted.get("id") or "")
-        result = self._poll(cfg, polling_url, deadline, on_progress)
+        result = self._poll(cfg, polling_url, deadline, timeout, on_progress)
         sample = (result.get("result") or {}).get("sample")
         if not isinstance(sample, str):
             raise ProviderDown("FLUX said the picture was ready but gave no link to it. Try again.", provider=self.id,
@@ -207,17 +207,17 @@ class Flux(CatalogEngine):
         hosts = {h for m in catalog.engine_models(self.id) for h in m.options.get("polling_hosts", ())}
         return parsed.scheme == "https" and any(_host_matches(parsed.hostname, h) for h in hosts)
 
-    def _request(self, cfg, method: str, url: str, deadline: float, **kwargs) -> dict:
+    def _request(self, cfg, method: str, url: str, deadline: float, limit_s: float, **kwargs) -> dict:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise ProviderDown("FLUX did not finish in time. Try again or allow more time.", provider=self.id,
-                               code="timeout")
+            raise ProviderDown(f"FLUX did not answer within {limit_s:g} s. Try again or allow more time.",
+                               provider=self.id, code="timeout")
         try:  # no redirects: requests would carry x-key (it strips only Authorization) wherever one points
             resp = _session(cfg).request(method, url, headers={"x-key": cfg.key or ""}, allow_redirects=False,
                                          timeout=(min(limits.CONNECT_TIMEOUT_S, remaining), remaining), **kwargs)
         except requests.exceptions.Timeout:
-            raise ProviderDown(f"FLUX did not answer in time ({method} {urlparse(url).path}). Try again.",
-                               provider=self.id, code="timeout") from None
+            raise ProviderDown(f"FLUX did not answer within {limit_s:g} s ({method} {urlparse(url).path}). Try again "
+                               "or allow more time.", provider=self.id, code="timeout") from None
         except requests.RequestException as exc:
             raise ProviderDown(f"Could not reach FLUX at {urlparse(url).hostname} ({type(exc).__name__}). Check "
                                "BFL_BASE_URL and the network, or use demo mode.", provider=self.id,
@@ -258,10 +258,10 @@ class Flux(CatalogEngine):
                                 "BFL's. Try again.", code="unreadable", **common)
         return StudioError(f"FLUX refused the request (HTTP {status}): {said}", **common)
 
-    def _poll(self, cfg, url: str, deadline: float, on_progress: OnProgress | None) -> dict:
+    def _poll(self, cfg, url: str, deadline: float, limit_s: float, on_progress: OnProgress | None) -> dict:
         begun = time.monotonic()
         while True:
-            reply = self._request(cfg, "GET", url, deadline)
+            reply = self._request(cfg, "GET", url, deadline, limit_s)
             status = reply.get("status")
             if status == "Ready":
                 return reply
@@ -272,8 +272,8 @@ class Flux(CatalogEngine):
                                          text=f"FLUX: {status.lower()}"))
                 pause = FAST_POLL_S if time.monotonic() - begun < FAST_FOR_S else SLOW_POLL_S
                 if time.monotonic() + pause >= deadline:
-                    raise ProviderDown("FLUX was still drawing when the time ran out. Try again or allow more time.",
-                                       provider=self.id, code="timeout")
+                    raise ProviderDown(f"FLUX did not answer within {limit_s:g} s: it was still drawing. Try again "
+                                       "or allow more time.", provider=self.id, code="timeout")
                 time.sleep(pause)
                 continue
             details = reply.get("details") if isinstance(reply.get("details"), dict) else {}

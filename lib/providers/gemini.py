@@ -68,17 +68,18 @@ _clients_lock = threading.Lock()
 
 
 def _client(cfg, timeout: float, retries: bool):
-    """One google-genai client per (base URL, key hash, headers, timeout, retries), so connections are reused."""
+    """One google-genai client per (base URL, key hash, headers, timeout), so connections are reused."""
     from google import genai
     from google.genai import types
 
     key_hash = hashlib.sha256((cfg.key or "").encode()).hexdigest()
-    cache_key = (cfg.base_url, key_hash, tuple(sorted(cfg.extra_headers.items())), round(timeout, 3), retries)
+    cache_key = (cfg.base_url, key_hash, tuple(sorted(cfg.extra_headers.items())), round(timeout, 3))
     with _clients_lock:
         client = _clients.get(cache_key)
         if client is None:
-            retry = types.HttpRetryOptions(attempts=limits.MAX_RETRIES + 1, initial_delay=limits.RETRY_BACKOFF_S,
-                                           max_delay=limits.MAX_RETRY_WAIT_S) if retries else None
+            # No SDK retries: google-genai retries a time-out too, and a timed-out image call may still be drawn and
+            # billed; a 429 or 5xx comes back at once as a message that says to try again.
+            retry = None
             options = types.HttpOptions(base_url=cfg.base_url, api_version=API_VERSION, headers=dict(cfg.extra_headers) or None,
                                         timeout=int(timeout * 1000), retry_options=retry,
                                         # no redirect is followed: it could send the call (and the key) anywhere

@@ -22,6 +22,11 @@ DEMO_FAULTS = {
     "Karlo -10 quota exceeded": "-10",
     "Karlo -401 invalid key": "-401",
     "HTML 502 from a proxy": "html502",
+    "402 out of credits (Gemini, FLUX)": "402",
+    "Gemini: prompt blocked": "prompt_blocked",
+    "Gemini: picture withheld (IMAGE_SAFETY)": "image_safety",
+    "FLUX: request moderated": "moderated",
+    "FLUX: delivery link expired": "expired_url",
 }
 
 

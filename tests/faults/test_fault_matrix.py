@@ -36,6 +36,22 @@ def _generate(at):
     _click(at, "Generate")
 
 
+def _generate_on(engine: str):
+    def drive(at):
+        at.radio(key="gen_engine").set_value(engine).run()
+        _generate(at)
+
+    return drive
+
+
+def _edit_on(engine: str):
+    def drive(at):
+        at.radio(key="edit_engine").set_value(engine).run()
+        _edit(at)
+
+    return drive
+
+
 def _chat(at):
     at.chat_input(key="chat_prompt").set_value(PROMPT).run()
 
@@ -75,12 +91,16 @@ PAGES = {
     "pipeline": ("pages/pipeline.py", _pipeline, lambda at: at.text_area(key="pipe_idea").value, "openai"),
     "compare": ("pages/compare.py", _compare, lambda at: at.text_area(key="cmp_prompts").value, "both"),
     "karlo": ("pages/karlo.py", _karlo, lambda at: at.text_area(key="karlo_prompt").value, "karlo"),
+    "generate-gemini": ("pages/generate.py", _generate_on("gemini"), lambda at: at.text_area(key="gen_prompt").value,
+                        "gemini"),
+    "generate-flux": ("pages/generate.py", _generate_on("flux"), lambda at: at.text_area(key="gen_prompt").value, "flux"),
+    "edit-gemini": ("pages/edit.py", _edit_on("gemini"), lambda at: at.text_area(key="edit_prompt").value, "gemini"),
 }
 
-# sidebar label -> (provider it applies to, words the message must contain)
+# sidebar label -> (providers it applies to, words the message must contain)
 FAULTS = {
-    "429 rate limit": ("openai", "rate limit"),
-    "500 server error": ("both", ("server error", "internal error")),
+    "429 rate limit": (("openai", "gemini", "flux"), ("rate limit", "rate-limiting", "as many tasks")),
+    "500 server error": ("both", ("server error", "internal error", "is failing")),
     "503 unavailable": ("openai", "server error"),
     "malformed reply": ("openai", "could not read"),
     "moderation_blocked": ("openai", "safety system"),
@@ -89,13 +109,24 @@ FAULTS = {
     "Karlo -10 quota exceeded": ("karlo", "quota"),
     "Karlo -401 invalid key": ("karlo", "key"),
     "HTML 502 from a proxy": ("karlo", "HTML page"),
+    "402 out of credits (Gemini, FLUX)": (("gemini", "flux"), ("prepaid credits", "out of credits")),
+    "Gemini: prompt blocked": ("gemini", "refused the prompt"),
+    "Gemini: picture withheld (IMAGE_SAFETY)": ("gemini", "IMAGE_SAFETY"),
+    "FLUX: request moderated": ("flux", "moderation refused"),
+    "FLUX: delivery link expired": ("flux", "expired"),
 }
 
+
+def _applies(fault_provider, page_provider: str) -> bool:
+    providers = (fault_provider,) if isinstance(fault_provider, str) else fault_provider
+    return "both" in providers or page_provider in providers or page_provider == "both" and bool(
+        {"openai", "karlo"} & set(providers))
+
 CASES = [
-    pytest.param(page, fault, id=f"{page}-{fault.split()[0] if not fault.startswith('Karlo') else fault.split()[1]}")
+    pytest.param(page, fault, id=f"{page}-{fault.split()[0] if not fault.startswith(('Karlo', 'Gemini', 'FLUX')) else fault.split()[1]}")
     for page, (_, _, _, page_provider) in PAGES.items()
     for fault, (fault_provider, _) in FAULTS.items()
-    if fault_provider in ("both", page_provider) or page_provider == "both"
+    if _applies(fault_provider, page_provider)
 ]
 
 

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from lib import clock
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,7 +42,7 @@ _WORDS = "fox lighthouse city neon forest whale robot garden storm castle desert
 def synthetic_rows(n: int, *, end: datetime | None = None, days: int = 120, seed: int = 0, output_refs: list[str] | None = None) -> list[LedgerRow]:
     """``n`` plausible ledger rows spread over ``days`` days before ``end`` (no image files)."""
     rng = random.Random(seed)
-    end = end or datetime.now(timezone.utc)
+    end = end or clock.now()
     rows = []
     for i in range(n):
         page, action, provider, model, endpoint = rng.choice(_TARGETS)
@@ -76,7 +78,7 @@ def load_filter_aggregate(ledger: Ledger, days: int = 90, text: str | None = "fo
     latencies, figures, chart data and the table's first page."""
     from lib.store import report
 
-    since = datetime.now(timezone.utc).date() - timedelta(days=days)
+    since = clock.today() - timedelta(days=days)
     chosen = {"provider": ["openai", "karlo"], "status": ["ok", "error"]}
     selection = report.Selection(since, None, text, chosen)
     totals = report.totals(ledger, selection)

@@ -160,7 +160,7 @@ def test_a_long_ledger_is_shown_a_page_at_a_time(seeded):
 
     _, ledger = open_store()
     ledger.insert_many(synthetic_rows(446, days=5))
-    app = AppTest.from_file(APP, default_timeout=30)
+    app = AppTest.from_file(APP, default_timeout=90)
     app.switch_page("pages/ledger.py").run()
     assert metric(app, "Calls") == "450"
     assert len(table(app)) == 200 and seeded["kite"].id in set(table(app)["id"])  # newest first

@@ -71,6 +71,7 @@ class Cell:
     latency_ms: float | None = None
     started_at: float | None = None  # time.monotonic() when the call went out
     ledger_problem: str | None = None  # the row could not be written (shown, never fatal)
+    call_id: str | None = None  # its pending ledger row, written before the call went out
 
     @property
     def key(self) -> tuple[int, int]:
@@ -300,7 +301,8 @@ def execute(
                                {k: v for k, v in target.settings.items() if k != "timeout"}, page=page,
                                group_id=run.group_id)
         outcome = send.record_outcome(configs.get(target.provider),
-                                      send.Outcome(request, result, error, latency_ms=cell.latency_ms), record=record)
+                                      send.Outcome(request, result, error, latency_ms=cell.latency_ms, call_id=cell.call_id),
+                                      record=record)
         cell.row, cell.ledger_problem = outcome.row, outcome.ledger_problem
         cell.status = "ok" if error is None else error.status_label  # last: a settled cell is complete
 
@@ -325,6 +327,13 @@ def execute(
                 translations.english(cell.prompt, timeout_s) if needs_english(target) else cell.prompt
             )
             settings = {"model": target.model, **target.settings, "timeout": timeout_s}
+            if record is _record_with_store:  # pending before it goes out (a hard budget may refuse it here)
+                from lib import send
+
+                pending = send.Outcome(send.Request(target.provider, "generate", target.model, cell.prompt_sent,
+                                                    dict(target.settings), page=page, group_id=run.group_id))
+                send.begin_outcome(cfg, pending)
+                cell.call_id = pending.call_id
             result = call(cfg, cell.prompt_sent, settings)
         except StudioError as exc:
             error = exc

@@ -45,3 +45,22 @@ def test_a_hard_budget_stops_a_live_call_before_it_is_sent_and_says_why(live_env
     assert len(emulator_calls) == sent_before  # nothing went out
     assert [row.status for row in ledger.rows()] == ["ok", "rejected"]
     assert ledger.rows()[-1].error_message == outcome.error.message
+
+
+def test_compare_cells_are_pending_first_and_a_hard_budget_refuses_them_unsent(live_env, emulator_calls):
+    from lib import compare
+
+    configs = config.resolve()
+    targets = [compare.Target("A", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "low"}),
+               compare.Target("B", "openai", "gpt-image-2", {"size": "1024x1024", "quality": "medium"})]
+    run = compare.run_compare(configs, ["a harbour at dawn"], targets, timeout_s=30)
+    _, ledger = open_store()
+    rows = ledger.rows(group_id=run.group_id)
+    assert sorted(r.status for r in rows) == ["ok", "ok"] and {r.id for r in rows} == {c.call_id for c in run.cells}
+    ledger.set_setting("monthly_budget_usd", min(r.cost_usd for r in rows) / 2)
+    ledger.set_setting("monthly_budget_hard", True)
+    sent_before = len(emulator_calls)
+    refused = compare.run_compare(configs, ["a harbour at dusk"], targets, timeout_s=30)
+    assert len(emulator_calls) == sent_before
+    assert [c.status for c in refused.cells] == ["rejected", "rejected"]
+    assert all("hard limit" in r.error_message for r in ledger.rows(group_id=refused.group_id))

@@ -32,7 +32,7 @@ def test_keys_never_leave_memory(live_app, page, tmp_path):
     wait_for_app(page)
     # a Kakao key typed in the sidebar, for this session only
     page.get_by_text("API keys for this session").click()
-    box = page.get_by_label("Kakao REST API key (Karlo)")
+    box = page.get_by_role("textbox", name="Kakao REST API key (Karlo)")  # the label, not its help button
     box.fill(SIDEBAR_KEY)
     box.press("Enter")
     wait_for_app(page)

@@ -50,6 +50,9 @@ MODELS = {
     "gemini-3.1-flash-image": ("Nano Banana 2", ("512", "1K", "2K", "4K"), WIDE_RATIOS, 14,
                                {"512": 747, "1K": 1120, "2K": 1680, "4K": 2520}),
     "gemini-3.1-flash-lite-image": ("Nano Banana 2 Lite", ("1K",), WIDE_RATIOS, 14, {"1K": 1120}),
+    # Launched 2026-10-07 per secondary sources only (§1): served, but not in the studio's catalog.
+    "gemini-nano-banana-2.1": ("Nano Banana 2.1", ("1K", "2K", "4K"), WIDE_RATIOS, 14,
+                               {"1K": 1120, "2K": 1680, "4K": 2520}),
 }
 RETIRED_PREFIXES = ("imagen-",)
 RETIRED = ("gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview", "gemini-2.5-flash-image")

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from lib import clock
+from lib.providers import registry
 from lib.store import StoreUnavailable, open_store, report
 from lib.people import NotAllowed
 from lib.ui import budget, cards
@@ -60,10 +61,13 @@ until = dates[1] if len(dates) > 1 else since  # while a range is half picked, s
 totals = report.totals(ledger, report.Selection(since, until, text))
 available = report.options(totals)
 filter_cols = st.columns(len(FILTER_LABELS))
+# Every registered engine can be picked (by its name), whether or not it has rows in these dates.
+ENGINE_FILTER = {"provider": (registry.ids(), registry.label)}
 chosen = {
     col: filter_cols[i].multiselect(
-        label, sorted(set(available[col]) | set(st.session_state.get(f"ledger_filter_{col}", []))),  # keep a choice the dates hide
-        key=f"ledger_filter_{col}", placeholder="All",
+        label, sorted(set(available[col]) | set(st.session_state.get(f"ledger_filter_{col}", []))  # keep a choice the dates hide
+                      | set(ENGINE_FILTER.get(col, ((), None))[0])),
+        key=f"ledger_filter_{col}", placeholder="All", format_func=ENGINE_FILTER.get(col, ((), str))[1] or str,
     )
     for i, (col, label) in enumerate(FILTER_LABELS.items())
 }

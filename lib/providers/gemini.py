@@ -19,11 +19,11 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from lib import imaging, limits
+from lib import catalog, imaging, limits
 from lib.errors import (AuthError, ContentRejected, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded,
                         StudioError)
 from lib.prompts import clean_prompt
-from lib.providers.base import EDIT, GENERATE, VARIATION, OnProgress, Setting
+from lib.providers.base import EDIT, GENERATE, VARIATION, Capabilities, EngineModel, OnProgress, Setting
 from lib.providers.openai_engine import CatalogEngine
 from lib.types import GeneratedImage, ImageResult, Usage
 
@@ -92,6 +92,44 @@ def _client(cfg, timeout: float, retries: bool):
     return client
 
 
+# ------------------------------------------------------------------ what the key may use
+
+_listed: dict[tuple, tuple[float, frozenset[str] | None]] = {}
+_listed_lock = threading.Lock()
+
+
+def listed_model_ids(cfg) -> frozenset[str] | None:
+    """Model ids ``GET /v1beta/models`` lists for this key that can ``generateContent``; ``None`` when it cannot say.
+
+    Cached per (base URL, key hash) for ``limits.MODELS_TTL_S``; a failure briefly, so an offline app does not wait.
+    """
+    if cfg is None or not cfg.usable:
+        return None
+    cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest())
+    now = time.monotonic()
+    with _listed_lock:
+        hit = _listed.get(cache_key)
+        if hit and hit[0] > now:
+            return hit[1]
+    try:
+        from google import genai
+        from google.genai import types
+
+        client = genai.Client(api_key=cfg.key, http_options=types.HttpOptions(
+            base_url=cfg.base_url, api_version=API_VERSION, timeout=int(limits.MODELS_TIMEOUT_S * 1000)))
+        ids = frozenset(
+            (m.name or "").removeprefix("models/") for m in client.models.list(config={"page_size": 1000})
+            if "generateContent" in (m.supported_actions or []))
+        expires = now + limits.MODELS_TTL_S
+    except Exception:  # offline, no permission to list, not Gemini: fall back to the catalog
+        ids, expires = None, now + limits.MODELS_FAILURE_TTL_S
+    with _listed_lock:
+        if len(_listed) > 64:
+            _listed.clear()
+        _listed[cache_key] = (expires, ids)
+    return ids
+
+
 # ------------------------------------------------------------------ the engine
 
 class Gemini(CatalogEngine):
@@ -105,8 +143,27 @@ class Gemini(CatalogEngine):
     genai_prices_provider = "google"
     blurb = "Nano Banana: draws from a prompt, edits by instruction from up to 14 reference pictures (no mask)."
 
+    def models(self, cfg, action: str | None = None) -> list[EngineModel]:
+        """The catalog's Gemini image models the key can use, then any other image model the listing names."""
+        found = super().models(None, action)
+        listed = listed_model_ids(cfg)
+        if not listed:
+            return found
+        offered = [m for m in found if m.id in listed] or found
+        if action in (None, GENERATE, EDIT, VARIATION):
+            known = {m.id for m in catalog.engine_models(self.id)}
+            for model_id in sorted(listed - known):
+                # Text models list generateContent too: only names that say they draw ("image", "banana").
+                if ("image" in model_id or "banana" in model_id) and not model_id.startswith("imagen"):
+                    # The catalog has no facts on it: one reference picture, the server's own sizes.
+                    offered.append(EngineModel(model_id, f"{model_id} (listed by Gemini)", Capabilities(
+                        generate=True, reference_images=1, variation=True)))
+        return offered
+
     def settings(self, model_id: str, action: str = GENERATE) -> list[Setting]:
         spec = self.spec(model_id)
+        if spec is None:
+            return []  # a model only the listing knows: its own defaults apply
         ratios = tuple(spec.options.get("aspect_ratio", ())) if spec else ()
         sizes = tuple(spec.options.get("image_size", ())) if spec else ()
         found = [Setting("aspect_ratio", "Aspect ratio", "choice", ratios, "1:1" if action == GENERATE else None,

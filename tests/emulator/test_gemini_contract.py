@@ -91,7 +91,8 @@ def test_keys_models_and_unknown_fields_fail_as_google_fails(emulator):
 
 def test_model_listing_pages_like_list_models(client):
     names = [m.name for m in client.models.list(config={"page_size": 2})]
-    assert names == ["models/gemini-3-pro-image", "models/gemini-3.1-flash-image", "models/gemini-3.1-flash-lite-image"]
+    assert names == ["models/gemini-3-pro-image", "models/gemini-3.1-flash-image", "models/gemini-3.1-flash-lite-image",
+                     "models/gemini-nano-banana-2.1"]
 
 
 @pytest.mark.parametrize("fault, check", [

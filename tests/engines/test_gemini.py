@@ -88,3 +88,16 @@ def test_edit_page_says_gemini_edits_by_instruction_and_sends_every_reference(st
     [row] = open_store()[1].rows()
     assert (row.provider, row.action, row.status, len(row.input_refs)) == ("gemini", EDIT, "ok", 2)
     assert row.params["reference_images"] == 2 and row.mask_ref is None
+
+
+def test_models_the_listing_names_are_offered_too_and_can_make_a_picture(live):
+    from lib.providers import gemini, registry
+
+    engine = registry.get("gemini")
+    offered = [m.id for m in engine.models(live, GENERATE)]
+    assert offered[:3] == ["gemini-3-pro-image", "gemini-3.1-flash-image", "gemini-3.1-flash-lite-image"]
+    assert "gemini-nano-banana-2.1" in offered  # not in the catalog, but the key's listing has it
+    assert gemini.listed_model_ids(live) is gemini.listed_model_ids(live)  # asked once, then cached
+    made = send.send(live, send.Request("gemini", GENERATE, "gemini-nano-banana-2.1", "a kite", {}))
+    assert made.ok, made.error
+    assert made.row.cost_source in ("computed", "unpriced")

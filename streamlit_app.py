@@ -6,6 +6,7 @@ import streamlit as st
 from lib import config
 from lib.providers import registry
 from lib.ui import budget, session
+from lib.ui.people import require_person
 
 ROOT = Path(__file__).parent
 
@@ -39,6 +40,7 @@ for problem in settings_problems:
     st.error(problem, icon=":material/warning:")
 if settings_problems:
     st.stop()
+require_person()  # with sign-in or a trusted proxy configured, nobody gets past here unidentified
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)
 budget.budget_warning()

@@ -265,6 +265,7 @@ def execute(
     record: Callable[..., Any] = _record_with_store,
     max_workers: int = DEFAULT_MAX_WORKERS,
     page: str = "compare",
+    person: str | None = None,
 ) -> CompareRun:
     """Run a planned comparison's cells concurrently and return ``run`` when every cell is settled.
 
@@ -299,7 +300,7 @@ def execute(
 
         request = send.Request(target.provider, "generate", target.model, cell.prompt_sent or cell.prompt,
                                {k: v for k, v in target.settings.items() if k != "timeout"}, page=page,
-                               group_id=run.group_id)
+                               group_id=run.group_id, person=person)
         outcome = send.record_outcome(configs.get(target.provider),
                                       send.Outcome(request, result, error, latency_ms=cell.latency_ms, call_id=cell.call_id),
                                       record=record)
@@ -331,7 +332,8 @@ def execute(
                 from lib import send
 
                 pending = send.Outcome(send.Request(target.provider, "generate", target.model, cell.prompt_sent,
-                                                    dict(target.settings), page=page, group_id=run.group_id))
+                                                    dict(target.settings), page=page, group_id=run.group_id,
+                                                    person=person))
                 send.begin_outcome(cfg, pending)
                 cell.call_id = pending.call_id
             result = call(cfg, cell.prompt_sent, settings)

@@ -15,6 +15,7 @@ from lib.providers import registry
 from lib.providers.base import GENERATE
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.people import person_key
 from lib.ui.safe_text import md_literal
 from lib.ui.engine_form import keep_widget_values, pick_model, settings_form
 
@@ -324,7 +325,7 @@ if st.button("Compare", type="primary", icon=":material/compare:", disabled=not 
 
         try:
             compare.execute(cfgs, run, timeout_s=float(st.session_state[TIMEOUT]), on_result=show_result,
-                            on_wait=show_progress, cancel_event=shown["stop"])
+                            on_wait=show_progress, cancel_event=shown["stop"], person=person_key())
             shown.update(running=False, wall_s=time.monotonic() - started)
             run.forget_stored_images()  # the store has them; a session need not hold every picture twice
         finally:

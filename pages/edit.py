@@ -22,6 +22,7 @@ from lib.providers import registry
 from lib.providers.base import EDIT
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
+from lib.ui.people import person_key
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 from lib.ui.mask_painter import mask_painter
 from lib.ui.safe_text import md_literal
@@ -187,7 +188,7 @@ if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blo
         result.notes.append(PASTE_BACK_NOTE)
 
     request = send.Request(engine.id, EDIT, model, prompt, settings, images=inputs, mask=sent_mask, page=PAGE,
-                           record_params=facts)
+                           record_params=facts, person=person_key())
     finish = paste_outside_back if paste_back else None
     jobs.start(JOB, lambda job: send.send(cfg, request, after=finish), label=f"Editing with {md_literal(model)}…")
 

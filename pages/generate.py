@@ -8,6 +8,7 @@ from lib.providers import registry
 from lib.providers.base import GENERATE, Progress
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
+from lib.ui.people import person_key
 from lib.ui.safe_text import md_literal
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 
@@ -112,7 +113,7 @@ if st.button("Generate", type="primary", icon=":material/image:", disabled=in_fl
     st.session_state.pop(LAST_ERROR, None)
     st.session_state.pop(UNRECORDED, None)
     count = int(settings.get("n") or 1)
-    request = send.Request(engine.id, GENERATE, model.id, prompt, settings, page=PAGE)
+    request = send.Request(engine.id, GENERATE, model.id, prompt, settings, page=PAGE, person=person_key())
     jobs.start(JOB, lambda job: send.send(cfg, request, on_progress=job.report),
                label=f"Generating {count} image{'s' if count > 1 else ''} with {model.id}…",
                count=count, previews=bool(settings.get("partial_images")))

@@ -16,6 +16,7 @@ from lib.providers.karlo_engine import ENGINE
 from lib.store import recent_outputs, record_call
 from lib.ui import session
 from lib.ui.cards import error_box, result_card
+from lib.ui.people import person_key
 from lib.ui.mask_painter import mask_painter
 from lib.ui.safe_text import md_literal
 
@@ -140,7 +141,7 @@ def draw(action: str, *, prompt=None, params=None, images=None, mask=None):
     st.session_state[LAST_ERROR] = None
     with st.spinner("Karlo is drawing…"):
         outcome = send.send(cfg, send.Request(ENGINE.id, action, f"karlo-{version}", prompt, dict(params or {}),
-                                              images=list(images or []), mask=mask, page=PAGE))
+                                              images=list(images or []), mask=mask, page=PAGE, person=person_key()))
     keep(outcome)
 
 
@@ -155,7 +156,8 @@ def keep(outcome) -> None:
 
 def send_upscale(params: dict, picture: bytes) -> None:
     """Karlo's own upscale (no other engine has it): its row is written whatever happens."""
-    request = send.Request(ENGINE.id, "upscale", "karlo-upscale", None, dict(params), images=[picture], page=PAGE)
+    request = send.Request(ENGINE.id, "upscale", "karlo-upscale", None, dict(params), images=[picture], page=PAGE,
+                           person=person_key())
     outcome = send.Outcome(request)
     st.session_state[LAST_ERROR] = None
     try:

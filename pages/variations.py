@@ -11,6 +11,7 @@ from lib.providers.base import VARIATION
 from lib.store import MISSING_MESSAGE, recent_outputs
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
+from lib.ui.people import person_key
 from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
 from lib.ui.safe_text import md_literal
 from lib.ui.widgets import keep_valid
@@ -131,7 +132,7 @@ if st.button("Make variations", type="primary", icon=":material/content_copy:",
     st.session_state.pop(UNRECORDED, None)
     count = int(settings.get("n") or 1)
     request = send.Request(engine.id, VARIATION, model, prompt, settings, images=[original.data], page=PAGE,
-                           record_params=facts)
+                           record_params=facts, person=person_key())
     jobs.start(JOB, lambda job: send.send(cfg, request),
                label=f"Making {count} variation{'s' if count > 1 else ''} with {md_literal(model)}…")
 

@@ -22,6 +22,12 @@ def current_person() -> Person | None:
     return identify(headers=headers, user=user, sign_in_configured=configured)
 
 
+def person_key() -> str | None:
+    """The key every row this session writes names (``None``: nobody, and pages have stopped by then)."""
+    person = current_person()
+    return person.key if person is not None else None
+
+
 def require_person() -> Person:
     """The person, or a sign-in prompt (or the proxy's absence, in words) and the page stops."""
     person = current_person()

@@ -66,3 +66,27 @@ def test_the_admin_makes_the_budget_a_hard_limit_on_the_page(two_people, monkeyp
     assert not at.exception, at.exception
     _, ledger = open_store()
     assert ledger.get_setting("monthly_budget_usd") == 5.0 and ledger.get_setting("monthly_budget_hard") is True
+
+
+def test_behind_a_proxy_a_request_without_its_header_gets_nothing_but_a_sentence(studio_env, monkeypatch):
+    monkeypatch.setenv("STUDIO_TRUSTED_USER_HEADER", "X-Forwarded-User")
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception, at.exception
+    assert any("did not come through it" in e.value for e in at.error)
+    assert not [b for b in at.button if b.label == "Generate"]
+
+
+def test_a_generation_names_the_person_who_made_it(studio_env, monkeypatch):
+    from lib import catalog
+
+    catalog.forget_available_models()
+    monkeypatch.setattr(lib.ui.people, "current_person", lambda: ALICE)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/generate.py").run()
+    at.text_area(key="gen_prompt").set_value("alice's own lighthouse")
+    next(b for b in at.button if b.label == "Generate").click()
+    at.run()
+    assert not at.exception, at.exception
+    [row] = open_store()[1].rows()
+    assert row.person == ALICE.key and row.status == "ok"

@@ -16,7 +16,6 @@ import sys
 import tempfile
 import time
 
-from lib import clock
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -24,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from lib import clock  # noqa: E402
 from lib.store.ledger import Ledger, LedgerRow, new_id  # noqa: E402
 
 COMMAND = "python bench/bench_ledger.py"

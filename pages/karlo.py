@@ -14,7 +14,7 @@ from lib.providers import karlo
 from lib.providers.base import GENERATE, INPAINT, VARIATION
 from lib.providers.karlo_engine import ENGINE
 from lib.store import recent_outputs, record_call
-from lib.ui import session
+from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
 from lib.ui.mask_painter import mask_painter
@@ -27,6 +27,7 @@ MASK_UPLOAD, MASK_PAINT = "Upload a mask", "Paint the mask"
 RECENT_LIMIT = 40
 # Session keys: the rows this session made and the last error live outside widgets so they survive reruns.
 ROWS, LAST_ERROR, TRANSLATE_ERROR = "karlo_row_ids", "karlo_last_error", "karlo_translate_error"
+JOB, UNRECORDED = "karlo_call", "karlo_unrecorded"  # the call in flight (lib.ui.jobs); a result the ledger could not take
 # Every setting's starting value (Karlo's own defaults, except png so inpainting keeps pixels exactly).
 DEFAULTS = {
     "karlo_prompt": "", "karlo_negative": "", "karlo_version": karlo.DEFAULT_VERSION, "karlo_width": 512,
@@ -137,12 +138,16 @@ def parse_seeds(text: str) -> list[int] | None:
 
 
 def draw(action: str, *, prompt=None, params=None, images=None, mask=None):
-    """Text to image, a variation or inpainting through the engine interface; the row is written whatever happens."""
+    """Text to image, a variation or inpainting through the engine interface; the row is written whatever happens.
+
+    One call at a time (lib.ui.jobs): the "what happened" section below waits for it and shows it."""
+    if in_flight:
+        return
     st.session_state[LAST_ERROR] = None
-    with st.spinner("Karlo is drawing…"):
-        outcome = send.send(cfg, send.Request(ENGINE.id, action, f"karlo-{version}", prompt, dict(params or {}),
-                                              images=list(images or []), mask=mask, page=PAGE, person=person_key()))
-    keep(outcome)
+    st.session_state.pop(UNRECORDED, None)
+    request = send.Request(ENGINE.id, action, f"karlo-{version}", prompt, dict(params or {}),
+                           images=list(images or []), mask=mask, page=PAGE, person=person_key())
+    jobs.start(JOB, lambda job: send.send(cfg, request), label="Karlo is drawing…")
 
 
 def keep(outcome) -> None:
@@ -151,21 +156,27 @@ def keep(outcome) -> None:
     if outcome.row is not None:
         st.session_state[ROWS].insert(0, outcome.row.id)
     elif outcome.ledger_problem:
-        st.warning(md_literal(outcome.ledger_problem), icon=":material/warning:")
+        st.session_state[UNRECORDED] = outcome.ledger_problem
 
 
 def send_upscale(params: dict, picture: bytes) -> None:
-    """Karlo's own upscale (no other engine has it): its row is written whatever happens."""
+    """Karlo's own upscale (no other engine has it): its row is written whatever happens; one call at a time."""
+    if in_flight:
+        return
     request = send.Request(ENGINE.id, "upscale", "karlo-upscale", None, dict(params), images=[picture], page=PAGE,
                            person=person_key())
-    outcome = send.Outcome(request)
     st.session_state[LAST_ERROR] = None
-    try:
-        with st.spinner("Karlo is upscaling…"):
+    st.session_state.pop(UNRECORDED, None)
+
+    def upscale(job) -> send.Outcome:
+        outcome = send.Outcome(request)
+        try:
             outcome.result = client.upscale_image([picture], **params)
-    except StudioError as err:
-        outcome.error = err
-    keep(send.record_outcome(cfg, outcome))
+        except StudioError as err:
+            outcome.error = err
+        return send.record_outcome(cfg, outcome)
+
+    jobs.start(JOB, upscale, label="Karlo is upscaling…")
 
 
 def apply_reuse() -> None:
@@ -198,6 +209,8 @@ if not cfg.usable:
 store, ledger = session.open_store_or_stop()
 apply_reuse()
 client = karlo.KarloClient(cfg)
+
+in_flight = jobs.busy(JOB)  # while a call runs, every send button is greyed out and a stray click sends nothing
 
 # ---------------------------------------------------------------- quota
 month_start = clock.month_start()
@@ -264,7 +277,7 @@ with t2i_tab:
     width = left.number_input("Width", lo, hi, step=8, key="karlo_width")
     height = right.number_input("Height", lo, hi, step=8, key="karlo_height")
     if st.button("Generate", type="primary", icon=":material/palette:", key="karlo_t2i_send",
-                 disabled=not (prompt.strip() and prompt_ok and negative_ok) or seed_problem is not None):
+                 disabled=not (prompt.strip() and prompt_ok and negative_ok) or seed_problem is not None or in_flight):
         params = {**output, **prior, "width": int(width), "height": int(height)}
         draw(GENERATE, prompt=prompt, params={**params, "negative_prompt": negative or None})
 
@@ -279,7 +292,7 @@ with variation_tab:
     st.caption(f"Variations come out at the size set on the text-to-image tab ({st.session_state['karlo_width']}×"
                f"{st.session_state['karlo_height']}).")
     if st.button("Make variations", type="primary", icon=":material/content_copy:", key="karlo_var_send",
-                 disabled=picture is None or not var_ok or seed_problem is not None):
+                 disabled=picture is None or not var_ok or seed_problem is not None or in_flight):
         params = {**output, "width": st.session_state["karlo_width"], "height": st.session_state["karlo_height"]}
         draw(VARIATION, prompt=var_prompt or None, params=params, images=[picture[0]])
 
@@ -315,7 +328,7 @@ with inpaint_tab:
     translate_button("karlo_inpaint_prompt")
     if st.button("Inpaint", type="primary", icon=":material/brush:", key="karlo_inpaint_send",
                  disabled=base is None or studio_mask is None or not (inpaint_prompt.strip() and inpaint_ok)
-                 or seed_problem is not None):
+                 or seed_problem is not None or in_flight):
         draw(INPAINT, prompt=inpaint_prompt, params={**output, **prior}, images=[base[0]], mask=studio_mask)
 
 # ---------------------------------------------------------------- upscale
@@ -328,7 +341,7 @@ with upscale_tab:
     if too_big:
         st.warning(f"×{up_scale} would pass Karlo's {karlo.MAX_UPSCALED_SIDE} px limit for this picture: use ×2.")
     if st.button("Upscale", type="primary", icon=":material/zoom_out_map:", key="karlo_up_send",
-                 disabled=small is None or too_big):
+                 disabled=small is None or too_big or in_flight):
         params = {"scale": int(up_scale), "image_format": image_format, "image_quality": int(image_quality)}
         send_upscale(params, small[0])
 
@@ -360,6 +373,16 @@ with nsfw_tab:
         st.session_state[ROWS].insert(0, row.id)
 
 # ---------------------------------------------------------------- what happened
+if jobs.running(JOB) is not None:
+    job = jobs.collect(JOB)
+    if job.outcome is None:
+        st.session_state[LAST_ERROR] = job.failure_as_error()
+    else:
+        keep(job.outcome)
+    if in_flight:  # this run drew the buttons greyed out while it waited: draw them again, usable
+        st.rerun()
+if st.session_state.get(UNRECORDED):
+    st.warning(md_literal(st.session_state[UNRECORDED]), icon=":material/warning:")
 if st.session_state.get(TRANSLATE_ERROR) is not None:
     error_box(st.session_state[TRANSLATE_ERROR])
 if st.session_state.get(LAST_ERROR) is not None:

@@ -237,14 +237,15 @@ def _messages(name: str, template: StepTemplate, idea: str, outputs: list[str], 
     return system + [{"role": "assistant", "content": previous}, {"role": "user", "content": user}]
 
 
-def _record(cfg, step: StepResult, index: int, *, model: str, group_id: str, page: str, params: dict) -> str | None:
+def _record(cfg, step: StepResult, index: int, *, model: str, group_id: str, page: str, params: dict,
+            person: str | None = None) -> str | None:
     from lib.store import record_call  # imported late: the chain itself works without a data dir
 
     row = record_call(
         page=page, action="pipeline-step", cfg=cfg, result=step.turn, error=step.error, prompt=step.prompt_sent,
         params={"step": step.name, "step_index": index + 1, **params}, model=model, endpoint=openai_chat.ENDPOINT,
         group_id=group_id, output_text=step.output or None,
-        latency_ms=step.turn.latency_ms if step.turn else None,
+        latency_ms=step.turn.latency_ms if step.turn else None, person=person,
     )
     return getattr(row, "id", None)
 
@@ -266,6 +267,7 @@ def run_pipeline(
     group_id: str | None = None,
     record: bool = True,
     page: str = "pipeline",
+    person: str | None = None,
 ) -> PipelineRun:
     """Run the chain from step ``from_step`` (0-based) to the end.
 
@@ -301,7 +303,8 @@ def run_pipeline(
                          style_words=style_words, subject=subject, temperature=temperature)
         if record and (step.turn is not None or step.error is not None):
             try:
-                step.ledger_id = _record(cfg, step, index, model=model, group_id=group_id, page=page, params=params)
+                step.ledger_id = _record(cfg, step, index, model=model, group_id=group_id, page=page, params=params,
+                                         person=person)
             except StudioError as exc:  # the ledger could not be written: the person still gets the text
                 step.note = f"not recorded in the ledger: {exc.message}"
         steps.append(step)

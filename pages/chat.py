@@ -11,6 +11,7 @@ from lib.providers.openai_chat import ENDPOINT, ChatStream
 from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import format_cost, format_tokens
+from lib.ui.people import person_key
 from lib.errors import redact_known
 from lib.ui.safe_text import chat_markdown, md_literal
 
@@ -58,8 +59,9 @@ def reply_message(row) -> dict:
 def reopen(group_id: str) -> None:
     """Load a past conversation from its ledger rows (a regenerated reply replaces the earlier one)."""
     turns: dict[int, object] = {}
+    me = person_key()
     for row in ledger.rows(group_id=group_id):
-        if row.action == "chat":
+        if row.action == "chat" and row.person == me:  # a conversation is its person's alone
             turns[int(row.params.get("turn", len(turns)))] = row
     messages = []
     for _, row in sorted(turns.items()):
@@ -74,6 +76,7 @@ def reopen(group_id: str) -> None:
 def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | None, max_tokens: int | None) -> None:
     """Stream one reply under the history, then write its ledger row and add it to the conversation."""
     turn_index = sum(1 for m in history if m["role"] == "user") - 1
+    person = person_key()  # read now: the finally block below may not touch st.*
     system = st.session_state[SYSTEM].strip()
     group_id = st.session_state[CONVERSATION]
     st.session_state[MESSAGES] = history  # the reply is appended to this very list, below
@@ -97,7 +100,7 @@ def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | N
             params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages), **stream.params}
             row = record_call(page=PAGE, action="chat", cfg=cfg, result=stream.turn, error=stream.error,
                               prompt=history[-1]["content"], params=params, model=model, endpoint=ENDPOINT,
-                              group_id=group_id)
+                              group_id=group_id, person=person)
             history.append(reply_message(row))
     st.rerun()
 
@@ -144,7 +147,7 @@ presets = {**PRESETS, **{f"Saved: {name}": text for name, text in saved_prompts.
 with st.sidebar:
     st.subheader("Conversations")
     st.button("New conversation", icon=":material/add_comment:", on_click=new_conversation, width="stretch")
-    past = ledger.frame(actions="chat", limit=2000)
+    past = ledger.frame(actions="chat", limit=2000, persons=[person_key()])  # one's own conversations only
     if not past.empty:
         grouped = (past.sort_values("created_at").groupby("group_id")
                    .agg(first_prompt=("prompt", "first"), last=("created_at", "max"), turns=("id", "count"))

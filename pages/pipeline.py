@@ -10,6 +10,7 @@ from lib.providers import registry
 from lib.providers.base import GENERATE
 from lib.ui import session
 from lib.ui.cards import error_box, format_cost, format_tokens, result_card
+from lib.ui.people import person_key
 from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE = "pipeline"
@@ -114,7 +115,7 @@ def execute(cfg, request: dict, model: str) -> None:
             previous_prompts=[s.prompt_sent for s in previous.steps] if previous and from_step else None,
             on_step=on_step, condense_max=int(st.session_state["pipe_condense_max"]),
             style_words=st.session_state["pipe_style_words"], subject=st.session_state["pipe_subject"],
-            group_id=previous.group_id if previous and from_step else None, page=PAGE,
+            group_id=previous.group_id if previous and from_step else None, page=PAGE, person=person_key(),
         )
     except StudioError as err:  # e.g. no idea written: nothing was sent
         error_box(err)

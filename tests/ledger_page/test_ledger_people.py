@@ -90,3 +90,17 @@ def test_a_generation_names_the_person_who_made_it(studio_env, monkeypatch):
     assert not at.exception, at.exception
     [row] = open_store()[1].rows()
     assert row.person == ALICE.key and row.status == "ok"
+
+
+def test_the_chat_page_lists_only_ones_own_conversations(studio_env, monkeypatch):
+    from lib.types import ChatTurn, Usage
+
+    for who, group, words in ((ALICE, "conv-alice", "alice asks"), (Person("header:bob", "bob"), "conv-bob", "bob asks")):
+        record_call("chat", "chat", LIVE_OPENAI, ChatTurn("gpt-4o-mini", "a reply", Usage(5, 5)), prompt=words,
+                    group_id=group, params={"turn": 0}, person=who.key)
+    monkeypatch.setattr(lib.ui.people, "current_person", lambda: ALICE)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/chat.py").run()
+    assert not at.exception, at.exception
+    keys = {b.key for b in at.button}
+    assert "chat_open_conv-alice" in keys and "chat_open_conv-bob" not in keys

@@ -96,6 +96,9 @@ class Flux(CatalogEngine):
         spec = self.spec(model_id)
         if action in (GENERATE, EDIT) and not (prompt or "").strip():
             problems.insert(0, ("prompt", "Write a prompt first: describe the picture you want."))
+        elif spec is not None and len(prompt or "") > spec.prompt_max:
+            problems.insert(0, ("prompt", f"The prompt is {len(prompt):,} characters; {spec.label} takes at most "
+                                          f"{spec.prompt_max:,}. Shorten it."))
         size = settings.get("size")
         if spec is not None and size:
             message = catalog.validate_size(spec, size)

@@ -132,8 +132,9 @@ event = st.dataframe(
     on_select="rerun",
     selection_mode="multi-row",
     hide_index=True,
-    column_order=["image", "created_at", "page", "action", "provider", "backend", "model", "status", "prompt",
-                  "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms"],
+    column_order=["image", "created_at", *(["person"] if person.is_admin else []), "page", "action", "provider",
+                  "backend", "model", "status", "prompt", "n_images", "input_tokens", "output_tokens", "cost_usd",
+                  "cost_source", "paid_by", "latency_ms"],
     column_config={
         "image": st.column_config.ImageColumn("Image", width="small"),
         "created_at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss"),
@@ -144,6 +145,8 @@ event = st.dataframe(
         "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f"),
         "cost_source": st.column_config.TextColumn("Priced by"),
         "latency_ms": st.column_config.NumberColumn("Latency", format="%.0f ms"),
+        "person": st.column_config.TextColumn("Who"),
+        "paid_by": st.column_config.TextColumn("Paid by", help="own key: pasted for that session; team key: the server's"),
     },
     row_height=48,
     placeholder="",  # rows without a picture show an empty cell, not "None"

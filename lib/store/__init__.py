@@ -257,6 +257,7 @@ def record_call(
         request_id=plain_request_id(request_id, secrets),  # a plain id holding no key, or none at all
         app_version=APP_VERSION,
         person=person or LOCAL_KEY,
+        key_source=cfg.key_source,
     )
     return _commit(images, ledger, row, stored, settle=call_id is not None)
 
@@ -314,7 +315,7 @@ def begin_call(
         negative_prompt=_scrub(negative_prompt, secrets),
         input_refs=[ref.sha256 for kind, ref, _ in stored if kind == "input"],
         mask_ref=next((ref.sha256 for kind, ref, _ in stored if kind == "mask"), None),
-        app_version=APP_VERSION, person=person or LOCAL_KEY,
+        app_version=APP_VERSION, person=person or LOCAL_KEY, key_source=cfg.key_source,
     )
     with ledger.images_held():
         for _kind, ref, blob in stored:

@@ -124,6 +124,7 @@ class LedgerRow:
     request_id: str | None = None
     app_version: str | None = None
     person: str = "local"  # lib.people.Person.key of who made the call
+    key_source: str | None = None  # whose key paid: sidebar (the person's own) | environment | secrets.toml (the team's) | demo
 
     @property
     def ok(self) -> bool:

@@ -24,8 +24,10 @@ _LEDGER_FILTERS = {"page": "pages", "action": "actions", "provider": "providers"
                    "backend": "backends", "status": "statuses"}  # Ledger.frame's keyword per column
 TABLE_COLUMNS = [
     "id", "created_at", "page", "action", "provider", "backend", "model", "status",
-    "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms", "prompt",
+    "n_images", "input_tokens", "output_tokens", "cost_usd", "cost_source", "latency_ms", "prompt", "person",
 ]
+# whose key paid (LedgerRow.key_source), as the table says it
+PAID_BY = {"sidebar": "own key", "environment": "team key", "secrets.toml": "team key", "demo": "demo"}
 
 
 def _day(moment: date | None) -> date | None:
@@ -175,13 +177,14 @@ def chart_frames(totals_frame: pd.DataFrame, latency_ms: np.ndarray, *, live_onl
 def table_page(ledger: Ledger, selection: Selection, page_no: int, page_size: int) -> pd.DataFrame:
     """One page of the chosen calls, newest first: the table's columns, and ``image``, the sha of the first
     output image (or first input, for calls without outputs) or None."""
-    rows = ledger.newest([*TABLE_COLUMNS, "output_refs", "input_refs"], limit=page_size,
+    rows = ledger.newest([*TABLE_COLUMNS, "key_source", "output_refs", "input_refs"], limit=page_size,
                          offset=(max(1, page_no) - 1) * page_size, **selection.filters(own=True))
     first_images = [
         (json.loads(outputs or "[]") or json.loads(inputs or "[]") or [None])[0]
         for outputs, inputs in zip(rows.pop("output_refs"), rows.pop("input_refs"))
     ]
     rows["image"] = pd.Series(first_images, index=rows.index, dtype=object)  # None stays None, not NaN
+    rows["paid_by"] = rows.pop("key_source").map(PAID_BY)
     return rows
 
 

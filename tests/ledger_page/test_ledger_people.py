@@ -104,3 +104,15 @@ def test_the_chat_page_lists_only_ones_own_conversations(studio_env, monkeypatch
     assert not at.exception, at.exception
     keys = {b.key for b in at.button}
     assert "chat_open_conv-alice" in keys and "chat_open_conv-bob" not in keys
+
+
+def test_the_table_says_who_made_each_call_and_whose_key_paid(two_people, monkeypatch):
+    from dataclasses import replace
+
+    record_call("generate", "generate", replace(LIVE_OPENAI, key_source="sidebar"), ImageResult(
+        "openai", "gpt-image-2", "/v1/images/generations", [GeneratedImage(png((7, 8, 9)))]), prompt="on my own key",
+        person=ALICE.key)
+    at = ledger_page_as(ADMIN, monkeypatch)
+    view = at.dataframe[0].value.set_index("prompt")
+    assert view.loc["on my own key", "paid_by"] == "own key" and view.loc["bob's secret", "paid_by"] == "team key"
+    assert view.loc["on my own key", "person"] == ALICE.key and view.loc["bob's secret", "person"] == "header:bob"

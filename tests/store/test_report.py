@@ -128,7 +128,7 @@ def test_a_ledger_from_before_the_totals_gets_them_counted(tmp_path):
         conn.executescript(sql)
         conn.execute(f"PRAGMA user_version = {number}")
     rows = [make_row(created_at=DAY1, n_images=2), make_row(created_at=DAY2, model=None, cost_usd=None, cost_source="unpriced")]
-    early = [c for c in COLUMNS if c != "person"]  # the columns of migration 1 (person came with 7)
+    early = [c for c in COLUMNS if c not in ("person", "key_source")]  # migration 1's (these came with 7 and 8)
     conn.executemany(f"INSERT INTO calls ({', '.join(early)}) VALUES ({', '.join('?' for _ in early)})",
                      [Ledger._values(r)[:len(early)] for r in rows])  # written before migration 3 existed
     conn.commit()

@@ -1,0 +1,3 @@
+-- Whose key paid: "sidebar" (the person's own key, pasted for their session), "environment" or "secrets.toml"
+-- (the server's key: the team's spend) or "demo". NULL for rows from before.
+ALTER TABLE calls ADD COLUMN key_source TEXT;

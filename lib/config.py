@@ -182,7 +182,7 @@ def resolve(
                         else " (The demo emulator does not serve it.)")
         if problem and secrets_problem:
             problem = f"{secrets_problem} {problem}"
-        problem = problem or check_base_url(base_url)
+        problem = problem or check_base_url(base_url) or engine.base_url_problem(base_url)
         configs[provider] = ProviderConfig(
             provider,
             "misconfigured" if problem else "live",

@@ -157,6 +157,10 @@ class Engine:
     models_file: ClassVar[str | None] = None  # a plug-in's own [[image]] rows (built-in engines use lib/data/models.toml)
     prices_file: ClassVar[str | None] = None  # a plug-in's own price rows (built-in: lib/data/prices.toml)
 
+    def base_url_problem(self, base_url: str) -> str | None:
+        """What is wrong with a base URL for this engine, in words (config shows it); ``None`` when it looks right."""
+        return None
+
     # ---------------------------------------------------------------- models and settings
     def models(self, cfg, action: str | None = None) -> list[EngineModel]:
         """Models to offer for this config today, default first; ``action`` narrows to what can do it."""

@@ -49,6 +49,14 @@ class OpenAICompatible(OpenAIImages):
              "DALL·E 2 and 3, variations, and whatever image models it lists.")
     rows_of = "openai"  # the catalog rows it serves: OpenAI's own models, none of them retired here
 
+    def base_url_problem(self, base_url: str) -> str | None:
+        """Azure is reached through its v1 path here; the deployment-style URLs need api-version plumbing we lack."""
+        if is_azure(base_url) and "/openai/v1" not in (urlparse(base_url).path or ""):
+            host = urlparse(base_url).hostname
+            return (f"For Azure OpenAI use the v1 path: set OPENAI_COMPAT_BASE_URL to https://{host}/openai/v1 "
+                    "(the model is then your deployment's name). Deployment-style URLs are not supported here.")
+        return None
+
     def models(self, cfg, action: str | None = None) -> list[EngineModel]:
         from lib.providers.openai_engine import _ACTION_CAPABILITY
 

@@ -62,3 +62,14 @@ def test_the_azure_preset_sends_the_key_as_api_key_and_says_what_its_filter_did(
     with pytest.raises(ContentRejected) as caught:
         engine._as_azure(cfg, filtered)
     assert "content filter refused" in caught.value.message and caught.value.code == "contentFilter"
+
+
+def test_an_azure_url_without_the_v1_path_says_which_url_to_use(studio_env, monkeypatch):
+    monkeypatch.setenv("STUDIO_DEMO", "0")
+    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai/deployments/img")
+    monkeypatch.setenv("OPENAI_COMPAT_API_KEY", "azure-key-0123456789abcdef")
+    cfg = config.resolve()["openai_compat"]
+    assert cfg.mode == "misconfigured"
+    assert "https://studio-test.openai.azure.com/openai/v1" in cfg.problem
+    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai/v1")
+    assert config.resolve()["openai_compat"].mode == "live"

@@ -195,7 +195,7 @@ def save_vote(ledger, group_id: str, prompt: str, key: str, labels: list[str], n
     """Record the vote; in blind mode the choice is a letter, recorded as the target it stood for."""
     winner = st.session_state.get(key)
     if winner:
-        ledger.add_vote(group_id, prompt, (names or {}).get(winner, winner), labels)
+        ledger.add_vote(group_id, prompt, (names or {}).get(winner, winner), labels, person=person_key())
 
 
 def blind_order(run: CompareRun, prompt_index: int) -> list[int]:

@@ -573,8 +573,8 @@ class Ledger:
 
     def votes_frame(self) -> pd.DataFrame:
         """Every vote, oldest first; ``targets`` parsed to lists."""
-        records = self.db.fetchall("SELECT id, created_at, group_id, prompt, winner, targets FROM votes ORDER BY created_at, id")
-        votes = pd.DataFrame.from_records(records, columns=["id", "created_at", "group_id", "prompt", "winner", "targets"])
+        records = self.db.fetchall("SELECT id, created_at, group_id, prompt, winner, targets, person FROM votes ORDER BY created_at, id")
+        votes = pd.DataFrame.from_records(records, columns=["id", "created_at", "group_id", "prompt", "winner", "targets", "person"])
         votes["created_at"] = pd.to_datetime(votes["created_at"], format=_TS_FORMAT, utc=True)
         votes["targets"] = votes["targets"].map(json.loads)
         return votes

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from lib.store import open_store
+
+pytestmark = pytest.mark.browser
 
 
 def test_stop_mid_stream_keeps_the_partial_reply_and_records_it_cancelled(app_server, browser):

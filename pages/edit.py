@@ -23,7 +23,7 @@ from lib.providers.base import EDIT
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
-from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
+from lib.ui.engine_form import engine_and_model_or_stop, keep_widget_values, reuse_into, settings_form
 from lib.ui.mask_painter import mask_painter
 from lib.ui.safe_text import md_literal
 
@@ -69,16 +69,7 @@ store, ledger = session.open_store_or_stop()
 apply_reuse()
 
 # ---------------------------------------------------------------- engine and model
-engine = pick_engine("edit", cfgs, EDIT)
-if engine is None:
-    st.error(" ".join(c.problem for c in cfgs.values() if c.problem) or
-             "No engine that edits pictures is set up: add a key in the sidebar.", icon=":material/key_off:")
-    st.stop()
-cfg = cfgs[engine.id]
-chosen = pick_model("edit", engine, cfg, EDIT)
-if chosen is None:
-    st.error(f"No {engine.label} model that edits is available for this key.", icon=":material/block:")
-    st.stop()
+engine, cfg, chosen = engine_and_model_or_stop("edit", cfgs, EDIT, "edits pictures")
 model, caps = chosen.id, chosen.capabilities
 spec = catalog.image_model(model)
 legacy = bool(spec and spec.legacy)  # the DALL-E contract: square PNGs under 4 MB

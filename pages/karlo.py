@@ -12,7 +12,7 @@ from lib.errors import InvalidInput, StudioError
 from lib.imaging import InputRules, normalise_for_edit, normalise_mask, overlay_mask_preview
 from lib.providers import karlo
 from lib.providers.base import GENERATE, INPAINT, VARIATION
-from lib.providers.karlo_engine import ENGINE
+from lib.providers.karlo_engine import ENGINE, parse_seeds
 from lib.store import recent_outputs, record_call
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
@@ -123,18 +123,6 @@ def translate_button(field: str) -> None:
     if karlo.looks_korean(st.session_state.get(field, "")):
         st.button("Translate to English", key=f"{field}_translate", on_click=translate, args=(field,),
                   icon=":material/translate:", help="Uses the OpenAI chat model; the translation call is in the ledger.")
-
-
-def parse_seeds(text: str) -> list[int] | None:
-    """Seeds typed as ``12, 345``; empty means random. Anything else goes to the client, which names the problem."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p]
-    if not parts:
-        return None
-    try:
-        return [int(p) for p in parts]
-    except ValueError:
-        raise InvalidInput(f"seed must be whole numbers separated by commas (got {text!r}).", provider="karlo",
-                           param="seed") from None
 
 
 def draw(action: str, *, prompt=None, params=None, images=None, mask=None):

@@ -12,7 +12,7 @@ from lib.store import MISSING_MESSAGE, recent_outputs
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
-from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
+from lib.ui.engine_form import engine_and_model_or_stop, keep_widget_values, reuse_into, settings_form
 from lib.ui.safe_text import md_literal
 from lib.ui.widgets import keep_valid
 
@@ -50,16 +50,7 @@ store, ledger = session.open_store_or_stop()
 apply_reuse()
 
 # ---------------------------------------------------------------- engine and model
-engine = pick_engine("var", cfgs, VARIATION)
-if engine is None:
-    st.error(" ".join(c.problem for c in cfgs.values() if c.problem) or
-             "No engine that makes variations is set up: add a key in the sidebar.", icon=":material/key_off:")
-    st.stop()
-cfg = cfgs[engine.id]
-chosen = pick_model("var", engine, cfg, VARIATION)
-if chosen is None:
-    st.error(f"No {engine.label} model that makes variations is available for this key.", icon=":material/block:")
-    st.stop()
+engine, cfg, chosen = engine_and_model_or_stop("var", cfgs, VARIATION, "makes variations")
 model = chosen.id
 spec = catalog.image_model(model)
 rules = spec.input_rules if spec else InputRules()  # the size and formats the model takes (models.toml)

@@ -60,6 +60,23 @@ def pick_model(prefix: str, engine: Engine, cfg, action: str, container=st) -> E
     return by_id[chosen]
 
 
+def engine_and_model_or_stop(prefix: str, cfgs: dict, action: str, doing: str) -> tuple[Engine, Any, EngineModel]:
+    """The engine, its config and the model for a page that needs all three, or a message in words and a stop.
+
+    ``doing`` finishes "No engine that ... is set up", e.g. "edits pictures"."""
+    engine = pick_engine(prefix, cfgs, action)
+    if engine is None:
+        st.error(" ".join(c.problem for c in cfgs.values() if c.problem) or
+                 f"No engine that {doing} is set up: add a key in the sidebar.", icon=":material/key_off:")
+        st.stop()
+    cfg = cfgs[engine.id]
+    chosen = pick_model(prefix, engine, cfg, action)
+    if chosen is None:
+        st.error(f"No {engine.label} model that {doing} is available for this key.", icon=":material/block:")
+        st.stop()
+    return engine, cfg, chosen
+
+
 def settings_form(prefix: str, engine: Engine, model_id: str, action: str, *, columns: int = 3,
                   skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Draw the model's settings in rows of ``columns``; the values by setting name (unset optional ones left out)."""

@@ -183,23 +183,9 @@ if st.button("Edit image", type="primary", icon=":material/brush:", disabled=blo
     finish = paste_outside_back if paste_back else None
     jobs.start(JOB, lambda job: send.send(cfg, request, after=finish), label=f"Editing with {md_literal(model)}…")
 
-if jobs.running(JOB) is not None:
-    job = jobs.collect(JOB)
-    outcome = job.outcome
-    if outcome is None:
-        st.session_state[LAST_ERROR] = job.failure_as_error()
-    else:
-        if outcome.error is not None:
-            st.session_state[LAST_ERROR] = outcome.error
-        if outcome.row is not None:
-            st.session_state[ROWS].insert(0, outcome.row.id)
-        elif outcome.ledger_problem:
-            st.session_state[UNRECORDED] = outcome.ledger_problem
-    if in_flight:  # this run drew the button greyed out while it waited: draw it again, usable
-        st.rerun()
-
-if st.session_state.get(UNRECORDED):
-    st.warning(md_literal(st.session_state[UNRECORDED]), icon=":material/warning:")
+jobs.settle(JOB, drawn_disabled=in_flight, last_error=LAST_ERROR, unrecorded=UNRECORDED,
+            on_row=lambda row_id: st.session_state[ROWS].insert(0, row_id))
+jobs.show_unrecorded(UNRECORDED)
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])
     st.caption("Your prompt, images and mask are still here: change what the message says and press Edit image again.")

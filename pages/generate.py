@@ -121,29 +121,14 @@ if st.button("Generate", type="primary", icon=":material/image:", disabled=in_fl
 if (waiting := jobs.running(JOB)) is not None:
     previews = Previews(waiting.context["count"], waiting.context["previews"])
     try:
-        job = jobs.collect(JOB, on_progress=previews.show)
+        jobs.settle(JOB, drawn_disabled=in_flight, last_error=LAST_ERROR, unrecorded=UNRECORDED,
+                    on_row=lambda row_id: st.session_state[ROWS].insert(0, row_id), on_progress=previews.show)
     finally:
         previews.clear()
-    outcome = job.outcome
-    if outcome is None:  # send itself never raises a StudioError; anything else is still said in words
-        st.session_state[LAST_ERROR] = job.failure_as_error()
-    else:
-        if outcome.row is not None:
-            st.session_state[ROWS].insert(0, outcome.row.id)
-        if outcome.error is not None:  # nothing lost: the message, the inputs as they were, and a ledger row
-            st.session_state[LAST_ERROR] = outcome.error
-        elif outcome.ledger_problem:  # made (and maybe billed) but not recorded: show the pictures all the same
-            st.session_state[UNRECORDED] = (outcome.ledger_problem, [p.data for p in outcome.result.images])
-    if in_flight:  # this run drew the button greyed out while it waited: draw it again, usable
-        st.rerun()
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])
-if st.session_state.get(UNRECORDED):
-    problem, pictures = st.session_state[UNRECORDED]
-    st.warning(md_literal(problem), icon=":material/warning:")
-    for picture in pictures:
-        st.image(picture, width=512)
+jobs.show_unrecorded(UNRECORDED)
 
 for row_id in st.session_state[ROWS]:
     row = ledger.get(row_id)

@@ -138,15 +138,6 @@ def draw(action: str, *, prompt=None, params=None, images=None, mask=None):
     jobs.start(JOB, lambda job: send.send(cfg, request), label="Karlo is drawing…")
 
 
-def keep(outcome) -> None:
-    if outcome.error is not None:
-        st.session_state[LAST_ERROR] = outcome.error
-    if outcome.row is not None:
-        st.session_state[ROWS].insert(0, outcome.row.id)
-    elif outcome.ledger_problem:
-        st.session_state[UNRECORDED] = outcome.ledger_problem
-
-
 def send_upscale(params: dict, picture: bytes) -> None:
     """Karlo's own upscale (no other engine has it): its row is written whatever happens; one call at a time."""
     if in_flight:
@@ -361,16 +352,9 @@ with nsfw_tab:
         st.session_state[ROWS].insert(0, row.id)
 
 # ---------------------------------------------------------------- what happened
-if jobs.running(JOB) is not None:
-    job = jobs.collect(JOB)
-    if job.outcome is None:
-        st.session_state[LAST_ERROR] = job.failure_as_error()
-    else:
-        keep(job.outcome)
-    if in_flight:  # this run drew the buttons greyed out while it waited: draw them again, usable
-        st.rerun()
-if st.session_state.get(UNRECORDED):
-    st.warning(md_literal(st.session_state[UNRECORDED]), icon=":material/warning:")
+jobs.settle(JOB, drawn_disabled=in_flight, last_error=LAST_ERROR, unrecorded=UNRECORDED,
+            on_row=lambda row_id: st.session_state[ROWS].insert(0, row_id))
+jobs.show_unrecorded(UNRECORDED)
 if st.session_state.get(TRANSLATE_ERROR) is not None:
     error_box(st.session_state[TRANSLATE_ERROR])
 if st.session_state.get(LAST_ERROR) is not None:

@@ -127,22 +127,9 @@ if st.button("Make variations", type="primary", icon=":material/content_copy:",
     jobs.start(JOB, lambda job: send.send(cfg, request),
                label=f"Making {count} variation{'s' if count > 1 else ''} with {md_literal(model)}…")
 
-if jobs.running(JOB) is not None:
-    job = jobs.collect(JOB)
-    outcome = job.outcome
-    if outcome is None:
-        st.session_state[LAST_ERROR] = job.failure_as_error()
-    else:
-        if outcome.error is not None:
-            st.session_state[LAST_ERROR] = outcome.error
-        if outcome.row is not None:
-            st.session_state[LAST_ROW] = outcome.row.id
-        elif outcome.ledger_problem:
-            st.session_state[UNRECORDED] = outcome.ledger_problem
-    if in_flight:  # this run drew the button greyed out while it waited: draw it again, usable
-        st.rerun()
-if st.session_state.get(UNRECORDED):
-    st.warning(md_literal(st.session_state[UNRECORDED]), icon=":material/warning:")
+jobs.settle(JOB, drawn_disabled=in_flight, last_error=LAST_ERROR, unrecorded=UNRECORDED,
+            on_row=lambda row_id: st.session_state.__setitem__(LAST_ROW, row_id))
+jobs.show_unrecorded(UNRECORDED)
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])

@@ -22,6 +22,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from lib.errors import StudioError
+from lib.ui.safe_text import md_literal
 
 POLL_S = 0.05  # how often a waiting run looks at the job; the result shows at most this late
 
@@ -97,3 +98,39 @@ def collect(key: str, *, on_progress: Callable[[Any], None] | None = None) -> Jo
                 on_progress(job.progress)
     _jobs().pop(key, None)
     return job
+
+
+def settle(key: str, *, drawn_disabled: bool, last_error: str, unrecorded: str, on_row: Callable[[str], None],
+           on_progress: Callable[[Any], None] | None = None) -> None:
+    """Wait for a send-path call under ``key`` (if any) and keep what came of it in session state, once:
+
+    its error under ``last_error``, its ledger row's id through ``on_row``, and pictures that came back but
+    could not be written to the ledger, with the reason, under ``unrecorded`` (``show_unrecorded`` draws
+    them).  When this run drew the page's button greyed out, it runs the page again so the button works.
+    """
+    job = collect(key, on_progress=on_progress)
+    if job is None:
+        return
+    outcome = job.outcome
+    if outcome is None:  # the send path never raises a StudioError; anything else is still said in words
+        st.session_state[last_error] = job.failure_as_error()
+    else:
+        if outcome.error is not None:  # nothing lost: the message, the inputs as they were, and a ledger row
+            st.session_state[last_error] = outcome.error
+        if outcome.row is not None:
+            on_row(outcome.row.id)
+        elif outcome.ledger_problem:  # made (and maybe billed) but not recorded: show the pictures all the same
+            pictures = [p.data for p in outcome.result.images] if outcome.result is not None else []
+            st.session_state[unrecorded] = (outcome.ledger_problem, pictures)
+    if drawn_disabled:
+        st.rerun()
+
+
+def show_unrecorded(unrecorded: str) -> None:
+    """Pictures ``settle`` kept because the ledger could not take them, with the reason."""
+    if not st.session_state.get(unrecorded):
+        return
+    problem, pictures = st.session_state[unrecorded]
+    st.warning(md_literal(problem), icon=":material/warning:")
+    for picture in pictures:
+        st.image(picture, width=512)

@@ -25,7 +25,7 @@ from lib import catalog, fetch, limits
 from lib.errors import (AuthError, ContentRejected, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded,
                         StudioError, redact)
 from lib.prompts import clean_prompt
-from lib.providers.base import EDIT, GENERATE, VARIATION, OnProgress, Progress, Setting
+from lib.providers.base import GENERATE, OnProgress, Progress, Setting
 from lib.providers.openai_engine import CatalogEngine
 from lib.types import GeneratedImage, ImageResult, Usage
 
@@ -92,13 +92,8 @@ class Flux(CatalogEngine):
         return found
 
     def check(self, model_id: str, action: str, prompt: str | None, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = super().check(model_id, action, prompt, settings)
+        problems = self.prompt_problems(model_id, action, prompt) + super().check(model_id, action, prompt, settings)
         spec = self.spec(model_id)
-        if action in (GENERATE, EDIT) and not (prompt or "").strip():
-            problems.insert(0, ("prompt", "Write a prompt first: describe the picture you want."))
-        elif spec is not None and len(prompt or "") > spec.prompt_max:
-            problems.insert(0, ("prompt", f"The prompt is {len(prompt):,} characters; {spec.label} takes at most "
-                                          f"{spec.prompt_max:,}. Shorten it."))
         size = settings.get("size")
         if spec is not None and size:
             message = catalog.validate_size(spec, size)

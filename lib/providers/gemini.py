@@ -174,14 +174,7 @@ class Gemini(CatalogEngine):
         return found
 
     def check(self, model_id: str, action: str, prompt: str | None, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = super().check(model_id, action, prompt, settings)
-        spec = self.spec(model_id)
-        if action in (GENERATE, EDIT) and not (prompt or "").strip():
-            problems.insert(0, ("prompt", "Write a prompt first: describe the picture you want."))
-        elif spec is not None and len(prompt or "") > spec.prompt_max:
-            problems.insert(0, ("prompt", f"The prompt is {len(prompt):,} characters; {spec.label} takes at most "
-                                          f"{spec.prompt_max:,}. Shorten it."))
-        return problems
+        return self.prompt_problems(model_id, action, prompt) + super().check(model_id, action, prompt, settings)
 
     def endpoint(self, model_id: str, action: str) -> str:
         return ENDPOINT.format(model=model_id)

@@ -56,6 +56,16 @@ class CatalogEngine(Engine):
 
         return pricing.estimate(self.id, model_id, settings)
 
+    def prompt_problems(self, model_id: str, action: str, prompt: str | None) -> list[tuple[str, str]]:
+        """The prompt's problem, if any: missing where the action needs one, or past the model's limit."""
+        spec = self.spec(model_id)
+        if action in (GENERATE, EDIT) and not (prompt or "").strip():
+            return [("prompt", "Write a prompt first: describe the picture you want.")]
+        if spec is not None and len(prompt or "") > spec.prompt_max:
+            return [("prompt", f"The prompt is {len(prompt):,} characters; {spec.label} takes at most "
+                               f"{spec.prompt_max:,}. Shorten it.")]
+        return []
+
 
 class OpenAIImages(CatalogEngine):
     id = "openai"

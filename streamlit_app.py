@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib import config
 from lib.providers import registry
+from lib.store import StoreUnavailable, open_store, sweeper
 from lib.ui import budget, session
 from lib.ui.people import require_person
 
@@ -40,6 +41,10 @@ for problem in settings_problems:
     st.error(problem, icon=":material/warning:")
 if settings_problems:
     st.stop()
+try:  # calls left pending by a replica that died get settled on a timer, not only when someone opens the ledger
+    sweeper.keep_settling(open_store()[1])
+except StoreUnavailable:
+    pass  # every page that needs the store says so in words
 require_person()  # with sign-in or a trusted proxy configured, nobody gets past here unidentified
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)

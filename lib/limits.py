@@ -35,6 +35,14 @@ DOWNLOAD_MAX_REDIRECTS = 3
 # Compare: one target's whole call, unless the page asks for another
 COMPARE_TIMEOUT_S = DEFAULT_PROVIDER_TIMEOUT_S
 
+# A call is written as a pending ledger row before it goes out, with the moment it must be over by: its own time
+# limit plus DEADLINE_GRACE_S, plus this margin for what follows the answer (downloading URL results within
+# DOWNLOAD_TIMEOUT_S, the paste-back, storing the pictures, writing the row). Past that moment it is in flight
+# nowhere, so any replica, on any machine, may settle it as interrupted (a late outcome still settles it).
+PENDING_SETTLE_MARGIN_S = DOWNLOAD_TIMEOUT_S + 30.0
+# How often each app process looks for such rows (and for rows of dead processes on its own machine).
+PENDING_SWEEP_INTERVAL_S = 15.0
+
 
 class TimeoutSettingError(ValueError):
     """``STUDIO_TIMEOUT_S`` is set but is not a positive number of seconds."""
@@ -54,3 +62,9 @@ def provider_timeout_s() -> float:
             f"{TIMEOUT_VAR}={raw!r} is not a time limit: write a number of seconds such as 120, or unset it."
         )
     return value
+
+
+def pending_deadline_s(timeout_s: float | None = None) -> float:
+    """Seconds after a call's pending row is written by which the call is certainly over, wherever it runs."""
+    limit = provider_timeout_s() if timeout_s is None else float(timeout_s)
+    return limit + DEADLINE_GRACE_S + PENDING_SETTLE_MARGIN_S

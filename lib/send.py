@@ -102,8 +102,9 @@ def _record(**fields):
     return record_call(**fields)
 
 
-def begin_outcome(cfg, outcome: Outcome) -> None:
-    """Write the call's ``pending`` row before it goes out, holding its estimated cost (lib.store.begin_call).
+def begin_outcome(cfg, outcome: Outcome, *, timeout: float | None = None) -> None:
+    """Write the call's ``pending`` row before it goes out, holding its estimated cost (lib.store.begin_call);
+    ``timeout`` is the call's time limit (None: ``lib.limits.provider_timeout_s()``), which bounds the row's deadline.
 
     A hard monthly budget it would pass raises ``BudgetExceeded`` (nothing sent); a ledger that cannot be
     written leaves ``call_id`` unset and the call goes on (its row is tried again when it settles)."""
@@ -121,6 +122,7 @@ def begin_outcome(cfg, outcome: Outcome) -> None:
             prompt=request.prompt, model=request.model, group_id=request.group_id, estimate_usd=estimate,
             params={k: v for k, v in request.settings.items() if v is not None and v != "" and k != "timeout"},
             endpoint=engine.endpoint(request.model, request.action) if engine else None, person=request.person,
+            timeout_s=timeout,
         )
     except BudgetExceeded:
         raise
@@ -174,7 +176,7 @@ def send(cfg, request: Request, *, timeout: float | None = None, on_progress: On
     started = time.perf_counter()
     try:
         if record is _record and cfg is not None:  # a caller's own recorder (tests) keeps its own rows
-            begin_outcome(cfg, outcome)  # pending before it goes out: a kill mid-call still leaves the row
+            begin_outcome(cfg, outcome, timeout=timeout)  # pending before it goes out: a kill mid-call still leaves the row
         outcome.result = call_engine(cfg, request, timeout=timeout, on_progress=on_progress)
         if after is not None:
             try:

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from lib import APP_VERSION, clock
+from lib import APP_VERSION, clock, limits
 from lib.config import ProviderConfig, data_dir
 from lib.errors import StudioError, plain_request_id, redact, redact_known
 from lib.people import LOCAL_KEY
@@ -289,13 +289,16 @@ def begin_call(
     call_id: str | None = None,
     data_dir: str | os.PathLike | None = None,
     person: str | None = None,
+    timeout_s: float | None = None,
 ) -> str:
     """Write the call as a ``pending`` row before it goes out; returns its id for ``record_call(call_id=...)``.
 
     The row holds ``estimate_usd`` until settled.  When the monthly budget is a hard limit (ledger
     settings ``monthly_budget_usd`` and ``monthly_budget_hard``), a live call that could pass it raises
-    ``BudgetExceeded`` (a ``QuotaExceeded``, in words) and nothing is written.  A pending row whose
-    process dies is settled as ``interrupted`` when the ledger is next opened.
+    ``BudgetExceeded`` (a ``QuotaExceeded``, in words) and nothing is written.  ``timeout_s`` is the call's
+    time limit (default ``lib.limits.provider_timeout_s()``): the row keeps the moment the call is certainly
+    over (``lib.limits.pending_deadline_s``).  A pending row whose process dies, or that outlives that
+    moment, is settled as ``interrupted`` (``Ledger.settle_interrupted``, run by every replica's sweeper).
     """
     images, ledger = open_store(data_dir)
     secrets = _secrets(cfg)
@@ -322,7 +325,7 @@ def begin_call(
             if not images.exists(ref.sha256):
                 images.put(blob)
         ledger.begin(row, reserve_usd=estimate_usd, limit_usd=budget if hard else None,
-                     since=clock.month_start(now))
+                     since=clock.month_start(now), deadline_s=limits.pending_deadline_s(timeout_s))
     return row.id
 
 

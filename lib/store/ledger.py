@@ -4,7 +4,8 @@ The database is SQLite in the data folder (WAL, a busy timeout, pooled connectio
 (``STUDIO_DATABASE_URL``), both through SQLAlchemy (``lib.store.db``); many sessions, worker threads,
 processes and replicas write at once without losing or doubling a row.  A call is written as
 ``pending`` before it goes out (``begin``) and settled after (``settle``); a pending row whose process
-died is settled as ``interrupted`` when the ledger is next opened.  Only this module and ``db`` speak SQL.
+died, or whose deadline has passed, is settled as ``interrupted`` (``settle_interrupted``: when the ledger is
+opened, and every few seconds by ``lib.store.sweeper``).  Only this module and ``db`` speak SQL.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import numpy as np
 import pandas as pd
 
-from lib import clock
+from lib import clock, limits
 from lib.errors import QuotaExceeded
 from lib.people import NotAllowed, Person, may_change
 from lib.store.db import Database, migrations  # noqa: F401  (migrations: re-exported for tests)
@@ -33,8 +34,8 @@ if TYPE_CHECKING:
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 _GENERATION_KEY = "ledger_deletions"  # a settings row counting deletes, part of version()
 _BUDGET_LOCK = 7_215_300_003  # pg_advisory_xact_lock key: one hard-budget check at a time, across replicas
-# No call runs this long (every timeout is far shorter), so a row pending longer has lost its process,
-# even one on another machine, whose liveness this one cannot see.
+# Rows written before deadlines were kept (migration 009): no call runs this long (every timeout is far shorter),
+# so a row pending longer has lost its process, even one on another machine, whose liveness this one cannot see.
 STALE_PENDING = timedelta(minutes=30)
 INTERRUPTED_MESSAGE = ("The app stopped while this call was in flight, so its outcome is unknown. "
                        "The provider may have billed it; its estimated cost still counts against the budget.")
@@ -49,16 +50,29 @@ def _new_process_token() -> None:
 os.register_at_fork(after_in_child=_new_process_token)
 
 
+def _pid_namespace() -> str:
+    """Which set of pids this process lives among (containers on one host share its name, not its pids)."""
+    try:
+        return "".join(ch for ch in os.readlink("/proc/self/ns/pid") if ch.isdigit())
+    except OSError:
+        return ""
+
+
+_PID_NAMESPACE = _pid_namespace()
+
+
 def owner_token() -> str:
-    """Which process sends a call: ``host:pid:token`` (the token tells this life of the pid from an earlier one)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}"
+    """Which process sends a call: ``host:pid:token:pidns`` (the token tells this life of the pid from an earlier
+    one; pidns tells two containers with the host's name apart, whose pids mean different processes)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_TOKEN}:{_PID_NAMESPACE}"
 
 
 def _owner_gone(owner: str | None) -> bool:
-    """True when ``owner`` was a process on this host that no longer runs."""
+    """True when ``owner`` was a process among this one's pids (same host and pid namespace) that no longer runs."""
     host, _, rest = (owner or "").partition(":")
-    pid_text, _, token = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    pid_text, _, rest = rest.partition(":")
+    token, _, namespace = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit() or (namespace and namespace != _PID_NAMESPACE):
         return not owner  # a pending row without an owner has no one to settle it
     pid = int(pid_text)
     if pid == os.getpid():
@@ -186,9 +200,11 @@ class Ledger:
         self.images = images  # lets delete() remove images no other row uses
         self.schema_version = self.db.migrate()
         self.interrupted_on_open = self.settle_interrupted()
+        self.closed = False
 
     def close(self) -> None:
-        """Let go of every pooled connection."""
+        """Let go of every pooled connection (and stop being swept, see lib.store.sweeper)."""
+        self.closed = True
         self.db.dispose()
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
@@ -207,28 +223,32 @@ class Ledger:
             values.append(value)
         return values
 
-    # reserved_usd and owner (migration 006) belong to pending rows only, so they are not LedgerRow fields
-    _INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}, reserved_usd, owner) "
-               f"VALUES ({', '.join('?' for _ in COLUMNS)}, ?, ?) ON CONFLICT (id) DO NOTHING")
+    # reserved_usd, owner (migration 006) and deadline_at (009) belong to pending rows only, so they are not
+    # LedgerRow fields
+    _INSERT = (f"INSERT INTO calls ({', '.join(COLUMNS)}, reserved_usd, owner, deadline_at) "
+               f"VALUES ({', '.join('?' for _ in COLUMNS)}, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
     _SETTLE = (f"UPDATE calls SET {', '.join(f'{c} = ?' for c in COLUMNS if c not in ('id', 'created_at'))}, "
-               "reserved_usd = NULL, owner = NULL WHERE id = ? AND status IN ('pending', 'interrupted')")
+               "reserved_usd = NULL, owner = NULL, deadline_at = NULL WHERE id = ? AND status IN ('pending', 'interrupted')")
 
     def insert(self, row: LedgerRow, *, conn=None) -> LedgerRow:
         """Commit ``row``.  A row with the same id already there is kept as it is and returned instead:
         a retried insert never doubles a row."""
-        inserted = self.db.retrying(lambda c: c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None)).rowcount, conn=conn)
+        inserted = self.db.retrying(lambda c: c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None, None)).rowcount, conn=conn)
         return row if inserted else (self.get(row.id) or row)
 
     def insert_many(self, rows: Iterable[LedgerRow]) -> int:
         """Insert rows in one transaction (imports, benchmarks); all or nothing; ids already there are skipped."""
-        values = [(*self._values(r), None, None) for r in rows]
+        values = [(*self._values(r), None, None, None) for r in rows]
         if not values:
             return 0
         return self.db.retrying(lambda c: c.exec_driver_sql(self.db.q(self._INSERT), values).rowcount)
 
     def begin(self, row: LedgerRow, *, reserve_usd: float | None = None, limit_usd: float | None = None,
-              since: datetime | None = None) -> LedgerRow:
+              since: datetime | None = None, deadline_s: float | None = None) -> LedgerRow:
         """Commit ``row`` as ``pending`` before its call goes out, holding ``reserve_usd`` (the estimated cost).
+
+        ``deadline_s`` (default ``lib.limits.pending_deadline_s()``): seconds after ``row.created_at`` by which
+        the call is certainly over; past that any replica may settle it as ``interrupted``.
 
         With ``limit_usd`` (a hard monthly budget), the live spend since ``since`` plus what pending and
         interrupted calls hold plus this reserve must stay within it, checked and written in one
@@ -236,7 +256,8 @@ class Ledger:
         ``BudgetExceeded`` and nothing is written.  Settle it with ``settle``.
         """
         pending = LedgerRow(**{**asdict(row), "status": "pending"})
-        values = (*self._values(pending), reserve_usd, owner_token())
+        deadline = to_utc(row.created_at) + timedelta(seconds=limits.pending_deadline_s() if deadline_s is None else deadline_s)
+        values = (*self._values(pending), reserve_usd, owner_token(), _ts(deadline))
 
         def work(conn):
             if limit_usd is not None and row.backend == "live":
@@ -260,22 +281,27 @@ class Ledger:
             values = [v for name, v in zip(COLUMNS, self._values(row)) if name not in ("id", "created_at")]
             updated = c.exec_driver_sql(self.db.q(self._SETTLE), (*values, row.id)).rowcount
             if not updated:
-                c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None))
+                c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None, None))
 
         self.db.retrying(work, conn=conn)
         return self.get(row.id) or row
 
     def settle_interrupted(self) -> int:
-        """Settle as ``interrupted`` the pending calls whose process is gone: on this host, a process that no
-        longer runs (or an earlier life of this pid); anywhere, a call pending longer than ``STALE_PENDING``.
-        Their reserve stays counted against the budget (the provider may have billed them).  How many."""
-        found = self.db.fetchall(f"SELECT id, owner, created_at FROM calls{self.db.hint('calls_pending')} WHERE status = 'pending'")
-        stale_before = _ts(utc_now() - STALE_PENDING)
-        gone = [row_id for row_id, owner, created_at in found if created_at < stale_before or _owner_gone(owner)]
+        """Settle as ``interrupted`` the pending calls that are in flight nowhere: on this host, those of a process
+        that no longer runs (or an earlier life of this pid); from any host, those past their deadline (the
+        call's own time limit, see ``lib.limits.pending_deadline_s``), or, for rows written before deadlines were
+        kept, pending longer than ``STALE_PENDING``.  Their reserve stays counted against the budget (the
+        provider may have billed them).  Run when the ledger opens and by ``lib.store.sweeper``.  How many."""
+        found = self.db.fetchall(
+            f"SELECT id, owner, created_at, deadline_at FROM calls{self.db.hint('calls_pending')} WHERE status = 'pending'")
+        now = utc_now()
+        stale_before, now_text = _ts(now - STALE_PENDING), _ts(now)
+        gone = [row_id for row_id, owner, created_at, deadline_at in found
+                if (deadline_at < now_text if deadline_at else created_at < stale_before) or _owner_gone(owner)]
         for start in range(0, len(gone), 500):
             chunk = gone[start:start + 500]
             self._write(
-                f"UPDATE calls SET status = 'interrupted', owner = NULL, error_message = ? "
+                f"UPDATE calls SET status = 'interrupted', owner = NULL, deadline_at = NULL, error_message = ? "
                 f"WHERE status = 'pending' AND id IN ({', '.join('?' for _ in chunk)})",
                 [INTERRUPTED_MESSAGE, *chunk],
             )

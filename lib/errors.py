@@ -7,6 +7,7 @@ contains a key (see ``redact``).
 """
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from functools import lru_cache
@@ -49,45 +50,154 @@ def _all_secrets(secrets) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-@lru_cache(maxsize=64)
-def _fragment_finder(longs: tuple[str, ...]) -> tuple[frozenset[str], re.Pattern]:
-    """Every ``FRAGMENT_CHARS``-gram of the keys, and one pattern that finds any of them (a scan in C)."""
-    grams = frozenset(s[i:i + FRAGMENT_CHARS] for s in longs for i in range(len(s) - FRAGMENT_CHARS + 1))
-    return grams, re.compile("|".join(re.escape(g) for g in sorted(grams)))
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def _cut_fragments(text: str, secrets: list[str]) -> str:
-    """``text`` with every run of ``FRAGMENT_CHARS``+ characters of a secret (any case) replaced by ``[redacted]``."""
-    longs = tuple(sorted({s.lower() for s in secrets if len(s) >= FRAGMENT_CHARS}))
-    if not longs or len(text) < FRAGMENT_CHARS:
-        return text
-    grams, finder = _fragment_finder(longs)
+def _lower(text: str) -> str:
+    """``text`` in lower case, one character for one: a span found in it is the same span of ``text``
+    (``"İ".lower()`` is two characters, which would shift every cut after it)."""
     low = text.lower()
-    if finder.search(low) is None:  # the usual case: no piece of any key anywhere
-        return text
-    pieces, start, i = [], 0, 0
-    while i <= len(low) - FRAGMENT_CHARS:
-        if low[i:i + FRAGMENT_CHARS] not in grams:
-            i += 1
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
+
+
+# A provider may echo a key percent-encoded (a URL or query string), JSON- or HTML-escaped, or in base64 (an echoed
+# "Authorization: Basic base64(user:key)", a token built from it). Escapes are decoded into a view of the text
+# whose characters remember where they came from; base64 needs no decoding: every key's base64 forms (standard and
+# URL-safe, at each of the 3 byte alignments) are searched like the key itself, and a hit cuts its whole run.
+# (escaped twice, as a URL inside a query string or JSON inside JSON is, counts as one: %2573, \\u0073)
+_ESCAPE = re.compile(r"%(?:25)*[0-9A-Fa-f]{2}|\\+u[0-9A-Fa-f]{4}|\\+x[0-9A-Fa-f]{2}|\\+/|&#[0-9]{1,7};"
+                     r"|&#[xX][0-9A-Fa-f]{1,6};")
+_BASE64_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_")
+_TO_URLSAFE = str.maketrans("+/", "-_")
+
+
+def _base64_forms(secret: str) -> set[str]:
+    """The base64 characters that ``secret``'s bytes alone decide, wherever it sits in a base64 stream: one
+    stretch per alignment (0, 1 or 2 bytes before it in its 3-byte group), standard and URL-safe."""
+    raw, forms = secret.encode("utf-8"), set()
+    for before in range(3):
+        encoded = base64.b64encode(bytes(before) + raw).decode("ascii")
+        first, last = -(-before // 3), (before + len(raw)) // 3  # the 3-byte groups wholly inside the secret
+        stable = encoded[4 * first:4 * last]
+        if len(stable) >= FRAGMENT_CHARS:  # 8 bytes of a key always give 2 whole groups, 8 such characters
+            forms |= {stable, stable.translate(_TO_URLSAFE)}
+    return forms
+
+
+class _Finder:
+    """What finding pieces of the keys needs, built once per set of keys: every ``FRAGMENT_CHARS``-gram of them and
+    of their base64 forms (lower case), and every half-gram, so a text is looked up at every 4th position only."""
+
+    def __init__(self, secrets: tuple[str, ...]) -> None:
+        half = FRAGMENT_CHARS // 2
+        self.plain = tuple(sorted({_lower(s) for s in secrets if len(s) >= FRAGMENT_CHARS}))
+        self.shorts = tuple(sorted({_lower(s) for s in secrets if len(s) < FRAGMENT_CHARS}))  # matched whole
+        self.longs = tuple(sorted({*self.plain, *(_lower(f) for s in secrets for f in _base64_forms(s))}))
+        self.grams = frozenset(s[i:i + FRAGMENT_CHARS] for s in self.longs for i in range(len(s) - FRAGMENT_CHARS + 1))
+        self.halves = frozenset(g[i:i + half] for g in self.grams for i in range(FRAGMENT_CHARS - half + 1))
+        self.spaced = any(" " in s for s in secrets)  # then "+" may stand for a space (form encoding)
+
+    def spans(self, low: str) -> list[tuple[int, int]]:
+        """The (start, end) of every run in ``low`` (lower case: any case matches) whose every ``FRAGMENT_CHARS``
+        characters are a piece of a key or of its base64 forms, not overlapping, a base64 one widened to its whole run; and of
+        every short key.
+
+        Any 8-character piece at p covers a 4-character window at a multiple of 4 (p..p+3 holds one), so only those
+        windows are looked up; a window that is part of a piece is then checked at the 4 starts around it.
+        """
+        n, half, grams, spans, covered = FRAGMENT_CHARS, FRAGMENT_CHARS // 2, self.grams, [], 0
+        halves, size = self.halves, len(low)
+        for q in range(0, size - half + 1, half):
+            if low[q:q + half] not in halves:
+                continue
+            for p in range(max(q - half + 1, covered), q + 1):
+                if low[p:p + n] not in grams:
+                    continue
+                end = p + n
+                while end < size and low[end + 1 - n:end + 1] in grams:  # as far as every window is a piece
+                    end += 1
+                if not any(low[p:p + n] in s for s in self.plain):  # a base64 form: the whole run goes
+                    while p > 0 and low[p - 1] in _BASE64_CHARS:
+                        p -= 1
+                    while end < size and (low[end] in _BASE64_CHARS or low[end] == "="):
+                        end += 1
+                spans.append((p, end))
+                covered = end
+                break
+        for short in self.shorts:
+            at = low.find(short)
+            while at >= 0:
+                spans.append((at, at + len(short)))
+                at = low.find(short, at + len(short))
+        return spans
+
+
+@lru_cache(maxsize=8)
+def _finder(secrets: tuple[str, ...]) -> _Finder:
+    return _Finder(secrets)
+
+
+def _cut(text: str, spans, origin: list[int] | None = None) -> str:
+    """``text`` with every span replaced by ``[redacted]`` (touching spans by one). With ``origin``, spans are in
+    an unescaped view's coordinates: its character i came from ``text[origin[i]:origin[i + 1]]``."""
+    if origin is not None:
+        spans = [(origin[a], origin[b]) for a, b in spans]
+    pieces, start = [], 0
+    for a, b in sorted(spans):
+        if b <= start:
             continue
-        end = i + FRAGMENT_CHARS
-        while end < len(low) and any(low[i:end + 1] in s for s in longs):
-            end += 1
-        pieces += [text[start:i], REDACTED]
-        start = i = end
+        if a > start or not pieces:
+            pieces += [text[start:a], REDACTED]
+        start = b
     return "".join(pieces) + text[start:]
+
+
+def _unescape(unit: str) -> str:
+    r"""One escaped character (``%73``, ``%2573``, ``\u0073``, ``\\u0073``, ``\x73``, ``\/``, ``&#115;``,
+    ``&#x73;``) as itself."""
+    if unit[0] == "%":
+        return chr(int(unit[-2:], 16))
+    if unit[0] == "\\":
+        unit = unit.lstrip("\\")
+        return "/" if unit == "/" else chr(int(unit[1:], 16))
+    number = unit[2:-1]
+    code = int(number[1:], 16) if number[:1] in "xX" else int(number)
+    return chr(code) if code <= 0x10FFFF else "\ufffd"
+
+
+def _origin(text: str) -> list[int]:
+    """For the unescaped view of ``text``: where each of its characters starts in ``text`` (and the end)."""
+    origin, pos = [], 0
+    for m in _ESCAPE.finditer(text):
+        origin += range(pos, m.start())
+        origin.append(m.start())
+        pos = m.end()
+    origin += range(pos, len(text) + 1)
+    return origin
 
 
 def redact_known(text: str | None, secrets: tuple[str, ...] | list[str] = ()) -> str | None:
     """Cut the known keys (``secrets`` and every remembered one) out of ``text``, whole or in pieces of
-    ``FRAGMENT_CHARS`` or more; unlike ``redact`` it leaves words that merely look like keys alone (for prompts)."""
+    ``FRAGMENT_CHARS`` or more, in any case, as written or percent-encoded, JSON/HTML-escaped or in base64; unlike
+    ``redact`` it leaves words that merely look like keys alone (for prompts)."""
     if text is None:
         return None
     text = str(text)
     known = _all_secrets(secrets)
-    for secret in known:
-        text = text.replace(secret, REDACTED)
-    return _cut_fragments(text, known)
+    if not known or len(text) < 4:
+        return text
+    finder = _finder(tuple(known))
+    spans = finder.spans(_lower(text))
+    if spans:
+        text = _cut(text, spans)
+    if _ESCAPE.search(text) is None:
+        return text  # the usual case
+    view = _ESCAPE.sub(lambda m: _unescape(m.group()), text)
+    low = _lower(view)
+    spans = finder.spans(low)
+    if finder.spaced and "+" in low:
+        spans += finder.spans(low.replace("+", " "))  # same length: the same coordinates
+    return _cut(text, spans, _origin(text)) if spans else text
 
 
 def redact(text: str | None, secrets: tuple[str, ...] | list[str] = ()) -> str | None:
@@ -95,8 +205,11 @@ def redact(text: str | None, secrets: tuple[str, ...] | list[str] = ()) -> str |
     if text is None:
         return None
     text = redact_known(text, secrets)
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) + " " + REDACTED) if m.lastindex else REDACTED, text)
+    low = text.lower()
+    if "sk-" in text:
+        text = _SECRET_PATTERNS[0].sub(REDACTED, text)
+    if "bearer" in low or "kakaoak" in low:
+        text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + " " + REDACTED, text)
     return text
 
 

@@ -2,14 +2,20 @@
 
 ``HostileServer().start()`` serves ``routes`` (path -> behaviour); a behaviour is a function taking the request
 handler. The server counts the requests and the body bytes it managed to send, so a test can tell that the app
-stopped reading, or never came at all.
+stopped reading, or never came at all. ``echo_encodings`` and ``decoded_views`` are for providers that echo a key
+back in an encoding.
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import html
 import io
 import json
+import re
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from PIL import Image
@@ -174,3 +180,46 @@ def chat_stream(text: str, model: str = "gpt-5.4-mini"):
         h.end_headers()
         h.wfile.write(body)
     return behaviour
+
+
+# ------------------------------------------------------------------------------- echoing a key in an encoding
+
+def echo_encodings(key: str) -> dict[str, str]:
+    """``key`` the ways a hostile provider might echo it besides plain text: percent-encoded (every byte, or as a
+    query string would, ``+`` for a space), in base64 / base64url (a bearer token, ``Basic base64(user:key)``, a
+    piece of it), JSON-escaped as raw text (``\\u00xx``) and as HTML character references."""
+    b64 = lambda raw: base64.b64encode(raw.encode()).decode()  # noqa: E731
+    return {
+        "percent, every byte": "".join(f"%{b:02X}" for b in key.encode()),
+        "query string": "https://api.example.test/v1/x?api_key=" + urllib.parse.quote_plus(key) + "&n=1",
+        "percent, a piece": urllib.parse.quote(key[4:20], safe=""),
+        "percent, twice (a URL in a query string)": "next=" + urllib.parse.quote(
+            "https://x.test/?k=" + "".join(f"%{b:02X}" for b in key.encode()), safe=""),
+        "bearer base64": "Authorization: Bearer " + b64(key),
+        "basic user:key": "Authorization: Basic " + b64(f"studio:{key}"),
+        "base64url, no padding": base64.urlsafe_b64encode(f"~~{key}??".encode()).decode().rstrip("="),
+        "base64 of a JSON body": b64(json.dumps({"api_key": key, "n": 1})),
+        "base64 in a URL": "Basic%20" + urllib.parse.quote(b64(f"u:{key}"), safe=""),
+        "json escaped": "".join(f"\\u{ord(c):04x}" for c in key),
+        "html references": "".join(f"&#{ord(c)};" for c in key[:16]) + "".join(f"&#x{ord(c):x};" for c in key[16:]),
+    }
+
+
+def decoded_views(text: str) -> list[str]:
+    """``text`` and every reading of it a person could get back a key from: percent-decoded, JSON- and
+    HTML-unescaped, and every base64-looking run decoded from each of its first 4 characters (brute force, unlike
+    the app's redaction, so the tests do not share its shortcut)."""
+    views = [text, urllib.parse.unquote(text), urllib.parse.unquote_plus(text), html.unescape(text),
+             urllib.parse.unquote(urllib.parse.unquote(text)),
+             re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)]
+    for view in list(views):
+        for run in re.findall(r"[A-Za-z0-9+/_-]{11,}", view):
+            run = run.replace("-", "+").replace("_", "/")
+            for shift in range(4):
+                part = run[shift:]
+                part = part[:-1] if len(part) % 4 == 1 else part + "=" * (-len(part) % 4)
+                try:
+                    views.append(base64.b64decode(part).decode("latin-1"))
+                except (binascii.Error, ValueError):
+                    pass
+    return views

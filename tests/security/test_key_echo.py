@@ -1,6 +1,7 @@
-"""A provider that echoes the key back — whole, in pieces, in another case — in x-request-id, the error message,
-the code, the parameter, the revised prompt and the reply's ids: no piece of the key reaches the ledger's files
-(WAL included), the CSV or Parquet export, or the page."""
+"""A provider that echoes the key back — whole, in pieces, in another case, percent-encoded, in base64, JSON- or
+HTML-escaped — in x-request-id, the error message, the code, the parameter, the revised prompt and the reply's ids:
+no piece of the key, in any of those encodings, reaches the ledger's files (WAL included), the CSV or Parquet export,
+or the page."""
 from __future__ import annotations
 
 import base64
@@ -15,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from lib import clock
 from lib.config import ProviderConfig
 from lib.errors import FRAGMENT_CHARS
-from tests.security.hostile import HostileServer, png_bytes, serve_json
+from tests.security.hostile import HostileServer, decoded_views, echo_encodings, png_bytes, serve_json
 
 ROOT = Path(__file__).resolve().parents[2]
 OPENAI_KEY = "sk-proj-Zq81vLr0Kc3mWt5YhN2pXb7GdE9sJf4uAa6"
@@ -24,14 +25,16 @@ PICTURE_B64 = base64.b64encode(png_bytes()).decode()
 
 
 def fragments_in(text: str, key: str) -> list[str]:
-    """Every FRAGMENT_CHARS-long piece of ``key`` found in ``text`` (any case)."""
-    low = text.lower()
+    """Every FRAGMENT_CHARS-long piece of ``key`` found in ``text`` (any case), as written or in any reading of it
+    (percent-decoded, unescaped, base64-decoded: ``decoded_views``)."""
+    low = "\0".join(decoded_views(text)).lower()
     pieces = {key[i:i + FRAGMENT_CHARS].lower() for i in range(len(key) - FRAGMENT_CHARS + 1)}
     return sorted(p for p in pieces if p in low)
 
 
 def echoes(key: str) -> dict[str, str]:
-    return {"whole": key, "middle": key[8:24], "tail upper": key[-12:].upper(), "start": key[:10]}
+    return {"whole": key, "middle": key[8:24], "tail upper": key[-12:].upper(), "start": key[:10],
+            "encoded": " | ".join(echo_encodings(key).values())}
 
 
 def openai_routes(server: HostileServer, *, fail: bool) -> None:
@@ -41,12 +44,15 @@ def openai_routes(server: HostileServer, *, fail: bool) -> None:
         {"id": "dall-e-2", "object": "model", "created": 0, "owned_by": "x"}]})
     if fail:
         server.routes["/v1/images/generations"] = serve_json({"error": {
-            "message": f"Incorrect API key provided: {e['whole']} (also known as {e['middle']}, {e['tail upper']})",
-            "type": "invalid_request_error", "param": e["middle"], "code": e["start"]}},
-            status=400, headers={"x-request-id": OPENAI_KEY})
+            "message": f"Incorrect API key provided: {e['whole']} (also known as {e['middle']}, {e['tail upper']}; "
+                       f"{e['encoded']})",
+            "type": "invalid_request_error", "param": e["middle"] + " " + echo_encodings(OPENAI_KEY)["query string"],
+            "code": echo_encodings(OPENAI_KEY)["bearer base64"]}},
+            status=400, headers={"x-request-id": base64.urlsafe_b64encode(OPENAI_KEY.encode()).decode().rstrip("=")})
     else:
         server.routes["/v1/images/generations"] = serve_json(
-            {"created": 0, "data": [{"b64_json": PICTURE_B64, "revised_prompt": f"a red fox, {e['middle']} {e['whole']}"}],
+            {"created": 0, "data": [{"b64_json": PICTURE_B64,
+                                     "revised_prompt": f"a red fox, {e['middle']} {e['whole']} {e['encoded']}"}],
              "usage": {"input_tokens": 10, "output_tokens": 100, "total_tokens": 110}},
             headers={"x-request-id": "req_" + OPENAI_KEY[3:30].replace("-", "_")})
 
@@ -55,12 +61,12 @@ def karlo_routes(server: HostileServer, *, fail: bool) -> None:
     e = echoes(KAKAO_KEY)
     if fail:
         server.routes["/v2/inference/karlo/t2i"] = serve_json(
-            {"code": -2, "msg": f"key {e['whole']} is odd; {e['middle']} / {e['tail upper']}"}, status=400,
-            headers={"x-request-id": KAKAO_KEY})
+            {"code": -2, "msg": f"key {e['whole']} is odd; {e['middle']} / {e['tail upper']} / {e['encoded']}"},
+            status=400, headers={"x-request-id": base64.b64encode(KAKAO_KEY.encode()).decode().rstrip("=")})
     else:
         server.routes["/v2/inference/karlo/t2i"] = serve_json(
-            {"id": KAKAO_KEY, "model_version": f"v2.1-{e['middle']}",
-             "images": [{"id": e["whole"], "seed": 7, "image": PICTURE_B64, "nsfw_content_detected": None}]})
+            {"id": KAKAO_KEY, "model_version": f"v2.1-{e['middle']} {echo_encodings(KAKAO_KEY)['basic user:key']}",
+             "images": [{"id": echo_encodings(KAKAO_KEY)["base64url, no padding"], "seed": 7, "image": PICTURE_B64, "nsfw_content_detected": None}]})
 
 
 @pytest.fixture

@@ -3,19 +3,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
-import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 
-from tests.servers import free_port, unavailable
-
-ROOT = Path(__file__).resolve().parents[2]
-CONF = ROOT / "deploy" / "nginx" / "studio.conf"
+from tests.deploy.nginx_support import Nginx, nginx_binary
 
 
 def replica(name: str) -> ThreadingHTTPServer:
@@ -41,35 +34,11 @@ def replica(name: str) -> ThreadingHTTPServer:
 
 @pytest.fixture
 def proxy(tmp_path):
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if nginx is None:
-        unavailable("nginx is not installed (apt-get install nginx)")
+    nginx_binary()
     replicas = [replica("one"), replica("two")]
-    port = free_port()
-    site = CONF.read_text()
-    assert "server 127.0.0.1:8501;" in site and "server 127.0.0.1:8502;" in site and "listen 8080;" in site
-    site = (site.replace("server 127.0.0.1:8501;", f"server 127.0.0.1:{replicas[0].server_port};")
-                .replace("server 127.0.0.1:8502;", f"server 127.0.0.1:{replicas[1].server_port};")
-                .replace("listen 8080;", f"listen 127.0.0.1:{port};"))
-    (tmp_path / "studio.conf").write_text(site)
-    temp = "".join(f"{kind}_temp_path {tmp_path}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp_path / "nginx.conf").write_text(
-        f"worker_processes 1;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\naccess_log off;\n{temp}include {tmp_path}/studio.conf;\n}}\n")
-    check = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
-    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-                               stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/")
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port
-    process.terminate()
-    process.wait(timeout=10)
+    nginx = Nginx(tmp_path, [server.server_port for server in replicas])
+    yield nginx.port
+    nginx.stop()
     for server in replicas:
         server.shutdown()
 

@@ -328,14 +328,12 @@ def execute(
                 translations.english(cell.prompt, timeout_s) if needs_english(target) else cell.prompt
             )
             settings = {"model": target.model, **target.settings, "timeout": timeout_s}
-            if record is _record_with_store:  # pending before it goes out (a hard budget may refuse it here)
-                from lib import send
-
-                pending = send.Outcome(send.Request(target.provider, "generate", target.model, cell.prompt_sent,
-                                                    dict(target.settings), page=page, group_id=run.group_id,
-                                                    person=person))
-                send.begin_outcome(cfg, pending)
-                cell.call_id = pending.call_id
+            if cell.key in refused:
+                raise refused[cell.key]
+            if record is _record_with_store and cell.key not in begun:  # translated just now: its own pending row
+                begin([cell])
+                if cell.key in refused:
+                    raise refused[cell.key]
             result = call(cfg, cell.prompt_sent, settings)
         except StudioError as exc:
             error = exc
@@ -349,6 +347,32 @@ def execute(
             cell.latency_ms = (time.monotonic() - cell.started_at) * 1000
             settle(cell, result, error)
             finished.put(cell)
+
+    begun: set[tuple[int, int]] = set()  # cells whose pending row is written (or could not be: the ledger failed)
+    refused: dict[tuple[int, int], StudioError] = {}  # cells a hard budget refused: nothing is sent for them
+
+    def begin(cells: list[Cell]) -> None:
+        """Pending rows before the calls go out, in one ledger transaction (a hard budget may refuse some)."""
+        from lib import send
+
+        pending = [send.Outcome(send.Request(c.target.provider, "generate", c.target.model, c.prompt_sent or c.prompt,
+                                             dict(c.target.settings), page=page, group_id=run.group_id, person=person))
+                   for c in cells]
+        outcomes = send.begin_outcomes([(configs.get(c.target.provider), o) for c, o in zip(cells, pending)],
+                                       timeout=timeout_s)  # the row's deadline: Compare's own clock
+        for cell, outcome, refusal in zip(cells, pending, outcomes):
+            cell.call_id = outcome.call_id
+            begun.add(cell.key)
+            if refusal is not None:
+                refused[cell.key] = refusal
+
+    if record is _record_with_store:
+        # Every cell that will send its prompt as written gets its pending row now, all in one transaction: one
+        # row write per cell on the workers queued them on the ledger's write lock, and the last call went out late.
+        ready = [c for c in run.cells if _usable(configs.get(c.target.provider))
+                 and not (needs_english(c.target) and looks_non_english(c.prompt))]
+        if ready:
+            begin(ready)
 
     # Daemon workers, not a ThreadPoolExecutor: a call left behind by a timeout or a cancel must not keep
     # the process (Streamlit, pytest) waiting for it at exit.
@@ -395,6 +419,10 @@ def execute(
         cancel_event.set()  # queued cells that start anyway return at once
         _cancel_rest(run, claim, settle, finished)
         raise
+
+
+def _usable(cfg: ProviderConfig | None) -> bool:
+    return cfg is not None and cfg.usable
 
 
 def _time_out_overdue(run: CompareRun, timeout_s: float, claim, settle, finished: queue.Queue) -> None:

@@ -108,26 +108,41 @@ def begin_outcome(cfg, outcome: Outcome, *, timeout: float | None = None) -> Non
 
     A hard monthly budget it would pass raises ``BudgetExceeded`` (nothing sent); a ledger that cannot be
     written leaves ``call_id`` unset and the call goes on (its row is tried again when it settles)."""
-    from lib.store import BudgetExceeded, begin_call
+    (refused,) = begin_outcomes([(cfg, outcome)], timeout=timeout)
+    if refused is not None:
+        raise refused
 
-    request = outcome.request
-    engine = registry.get(request.engine)
-    try:
-        estimate = engine.estimate_usd(request.model, dict(request.settings)) if engine is not None else None
-    except Exception:  # noqa: BLE001  (an estimate is advice; a broken one must not stop the call)
-        estimate = None
-    try:
-        outcome.call_id = begin_call(
+
+def begin_outcomes(calls: list[tuple[Any, Outcome]], *, timeout: float | None = None) -> list[StudioError | None]:
+    """``begin_outcome`` for calls going out together, in one ledger transaction (lib.store.begin_calls).
+
+    Per call, in order: ``None`` (its ``call_id`` is set, or left unset when the ledger cannot be written) or the
+    ``BudgetExceeded`` that refused it (nothing may be sent for that one)."""
+    from lib.store import begin_calls
+
+    def pending_row(cfg, request: Request) -> dict[str, Any]:
+        engine = registry.get(request.engine)
+        try:
+            estimate = engine.estimate_usd(request.model, dict(request.settings)) if engine is not None else None
+        except Exception:  # noqa: BLE001  (an estimate is advice; a broken one must not stop the call)
+            estimate = None
+        return dict(
             page=request.page, action=engine.ledger_action(request.action) if engine else request.action, cfg=cfg,
             prompt=request.prompt, model=request.model, group_id=request.group_id, estimate_usd=estimate,
             params={k: v for k, v in request.settings.items() if v is not None and v != "" and k != "timeout"},
             endpoint=engine.endpoint(request.model, request.action) if engine else None, person=request.person,
             timeout_s=timeout,
         )
-    except BudgetExceeded:
-        raise
+
+    try:
+        found = begin_calls([pending_row(cfg, outcome.request) for cfg, outcome in calls])
     except Exception:  # noqa: BLE001  (record_outcome will say it if the ledger stays unwritable)
-        outcome.call_id = None
+        found = [None] * len(calls)
+    refused: list[StudioError | None] = []
+    for (_cfg, outcome), item in zip(calls, found):
+        outcome.call_id = item if isinstance(item, str) else None
+        refused.append(item if isinstance(item, StudioError) else None)
+    return refused
 
 
 def record_outcome(cfg, outcome: Outcome, *, record: Callable[..., Any] = _record) -> Outcome:

@@ -23,7 +23,7 @@ from lib.store.images import MISSING_MESSAGE, ImageRef, ImageStore, PictureMissi
 from lib.store.ledger import BudgetExceeded, Ledger, LedgerRow, new_id, utc_now
 from lib.types import ChatTurn, ImageResult
 
-__all__ = ["open_store", "begin_call", "record_call", "new_call_id", "recent_outputs", "LedgerRow", "ImageRef",
+__all__ = ["open_store", "begin_call", "begin_calls", "record_call", "new_call_id", "recent_outputs", "LedgerRow", "ImageRef",
            "ImageStore", "Ledger", "StoreUnavailable", "BudgetExceeded", "PictureMissing", "MISSING_MESSAGE"]
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -300,33 +300,50 @@ def begin_call(
     over (``lib.limits.pending_deadline_s``).  A pending row whose process dies, or that outlives that
     moment, is settled as ``interrupted`` (``Ledger.settle_interrupted``, run by every replica's sweeper).
     """
+    (found,) = begin_calls([dict(
+        page=page, action=action, cfg=cfg, prompt=prompt, negative_prompt=negative_prompt, params=params, model=model,
+        endpoint=endpoint, inputs=inputs, mask=mask, group_id=group_id, estimate_usd=estimate_usd, call_id=call_id,
+        person=person, timeout_s=timeout_s)], data_dir=data_dir)
+    if isinstance(found, BudgetExceeded):
+        raise found
+    return found
+
+
+def begin_calls(calls: list[dict[str, Any]], *, data_dir: str | os.PathLike | None = None) -> list[str | BudgetExceeded]:
+    """``begin_call`` for calls about to go out together (each dict holds ``begin_call``'s arguments): one
+    transaction and one read of the budget for all of them, so a Compare run's cells go out at once instead of
+    queueing for the ledger.  Per call, in order: its row id, or the ``BudgetExceeded`` that refused it."""
     images, ledger = open_store(data_dir)
-    secrets = _secrets(cfg)
-    stored: list[tuple[str, ImageRef, bytes]] = []
-    for blob in [*(inputs or []), *([mask] if mask else [])]:
-        try:
-            stored.append((("mask" if blob is mask else "input"), images.put(blob), blob))
-        except StudioError:
-            pass  # not an image, or a broken one: record_call notes it when it settles the row
     budget = float(ledger.get_setting(BUDGET_KEY, 0.0) or 0.0)
     hard = bool(ledger.get_setting(HARD_BUDGET_KEY, False)) and budget > 0
     now = utc_now()
-    row = LedgerRow(
-        id=call_id or new_id(), created_at=now, page=page, action=action, provider=cfg.provider, backend=cfg.backend,
-        status="pending", group_id=group_id, endpoint=endpoint, model=model,
-        params=_scrub_json(dict(params or {}), secrets), prompt=_scrub(prompt, secrets),
-        negative_prompt=_scrub(negative_prompt, secrets),
-        input_refs=[ref.sha256 for kind, ref, _ in stored if kind == "input"],
-        mask_ref=next((ref.sha256 for kind, ref, _ in stored if kind == "mask"), None),
-        app_version=APP_VERSION, person=person or LOCAL_KEY, key_source=cfg.key_source,
-    )
+    rows, stored = [], []
+    for call in calls:
+        cfg, inputs, mask = call["cfg"], call.get("inputs"), call.get("mask")
+        secrets = _secrets(cfg)
+        kept: list[tuple[str, ImageRef, bytes]] = []
+        for blob in [*(inputs or []), *([mask] if mask else [])]:
+            try:
+                kept.append((("mask" if blob is mask else "input"), images.put(blob), blob))
+            except StudioError:
+                pass  # not an image, or a broken one: record_call notes it when it settles the row
+        stored += kept
+        rows.append((LedgerRow(
+            id=call.get("call_id") or new_id(), created_at=now, page=call["page"], action=call["action"],
+            provider=cfg.provider, backend=cfg.backend, status="pending", group_id=call.get("group_id"),
+            endpoint=call.get("endpoint"), model=call.get("model"),
+            params=_scrub_json(dict(call.get("params") or {}), secrets), prompt=_scrub(call.get("prompt"), secrets),
+            negative_prompt=_scrub(call.get("negative_prompt"), secrets),
+            input_refs=[ref.sha256 for kind, ref, _ in kept if kind == "input"],
+            mask_ref=next((ref.sha256 for kind, ref, _ in kept if kind == "mask"), None),
+            app_version=APP_VERSION, person=call.get("person") or LOCAL_KEY, key_source=cfg.key_source,
+        ), call.get("estimate_usd"), limits.pending_deadline_s(call.get("timeout_s"))))
     with ledger.images_held():
         for _kind, ref, blob in stored:
             if not images.exists(ref.sha256):
                 images.put(blob)
-        ledger.begin(row, reserve_usd=estimate_usd, limit_usd=budget if hard else None,
-                     since=clock.month_start(now), deadline_s=limits.pending_deadline_s(timeout_s))
-    return row.id
+        found = ledger.begin_many(rows, limit_usd=budget if hard else None, since=clock.month_start(now))
+    return [item if isinstance(item, BudgetExceeded) else item.id for item in found]
 
 
 def recent_outputs(ledger: Ledger, limit: int = 60) -> list[dict[str, str]]:

@@ -16,6 +16,7 @@ import fcntl
 import os
 import re
 import sqlite3
+import threading
 import time
 from contextlib import contextmanager
 from functools import lru_cache
@@ -33,6 +34,17 @@ BUSY_TIMEOUT_MS = 30_000
 _MIGRATION_LOCK = 7_215_300_001  # pg_advisory_lock keys: any constant both replicas agree on
 _IMAGES_LOCK = 7_215_300_002      # records hold it shared, a delete holds it exclusively (see images_held)
 _RETRIES = 5                      # deadlocks and serialisation failures on PostgreSQL are retried
+# One SQLite writer at a time per database file in this process, handed over on a lock: SQLite's own busy
+# handler makes a waiting BEGIN IMMEDIATE sleep 1, 2, 5, 10, 15... ms between tries, so Compare's cells, which all
+# write their rows at about the same moment, waited up to tens of ms for a lock held for well under one.
+_sqlite_writers: dict[str, threading.RLock] = {}
+_sqlite_writers_lock = threading.Lock()
+
+
+def _sqlite_writer(path: Path | None) -> threading.RLock:
+    key = str(path.resolve()) if path is not None and str(path) not in ("", ":memory:") else f"memory:{id(path)}"
+    with _sqlite_writers_lock:
+        return _sqlite_writers.setdefault(key, threading.RLock())
 
 
 def migrations(dialect: str = "sqlite") -> list[tuple[int, str, str]]:
@@ -104,6 +116,7 @@ class Database:
         except Exception as exc:  # noqa: BLE001  (a missing driver, a bad URL)
             raise StoreUnavailable(f"Cannot use the ledger database {self.label} ({exc}).") from exc
         self._lock_path = Path(str(self.path) + ".lock") if self.sqlite and self.path else None
+        self._writer = _sqlite_writer(self.path) if self.sqlite else None
 
     def _make_engine(self) -> Engine:
         if self.sqlite:
@@ -170,13 +183,19 @@ class Database:
                     yield inside
             return
         if self.sqlite:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Past SQLite's own busy timeout, go on anyway: SQLite then says "database is locked" as before.
+            held = self._writer.acquire(timeout=BUSY_TIMEOUT_MS / 1000)
             try:
-                yield conn
-                conn.exec_driver_sql("COMMIT")
-            except BaseException:
-                conn.exec_driver_sql("ROLLBACK")
-                raise
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.exec_driver_sql("COMMIT")
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+            finally:
+                if held:
+                    self._writer.release()
         else:
             with conn.begin():
                 yield conn

@@ -255,21 +255,41 @@ class Ledger:
         transaction (serialised on a lock, so two replicas cannot both spend the last dollar); else
         ``BudgetExceeded`` and nothing is written.  Settle it with ``settle``.
         """
-        pending = LedgerRow(**{**asdict(row), "status": "pending"})
-        deadline = to_utc(row.created_at) + timedelta(seconds=limits.pending_deadline_s() if deadline_s is None else deadline_s)
-        values = (*self._values(pending), reserve_usd, owner_token(), _ts(deadline))
+        (found,) = self.begin_many([(row, reserve_usd, deadline_s)], limit_usd=limit_usd, since=since)
+        if isinstance(found, BudgetExceeded):
+            raise found
+        return found
+
+    def begin_many(self, rows: list[tuple[LedgerRow, float | None, float | None]], *, limit_usd: float | None = None,
+                   since: datetime | None = None) -> list[LedgerRow | BudgetExceeded]:
+        """``begin`` for several calls about to go out together (a Compare run), in one transaction: each
+        (row, reserve_usd, deadline_s) in order either becomes a pending row or, past a hard budget, the
+        ``BudgetExceeded`` that says so (not written; the rows before it keep their place in the budget)."""
+        found: list[LedgerRow | BudgetExceeded] = []
 
         def work(conn):
-            if limit_usd is not None and row.backend == "live":
-                if not self.db.sqlite:  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
-                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_BUDGET_LOCK})")
-                spent = self._committed_spend(conn, since)
-                if spent + (reserve_usd or 0.0) > limit_usd + 1e-9:
-                    raise BudgetExceeded(_over_budget(spent, reserve_usd, limit_usd), provider=row.provider)
-            conn.exec_driver_sql(self.db.q(self._INSERT), values)
+            found.clear()
+            checked = limit_usd is not None and any(row.backend == "live" for row, _, _ in rows)
+            if checked and not self.db.sqlite:  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_BUDGET_LOCK})")
+            spent = self._committed_spend(conn, since) if checked else 0.0
+            values = []
+            for row, reserve_usd, deadline_s in rows:
+                if checked and row.backend == "live":
+                    if spent + (reserve_usd or 0.0) > limit_usd + 1e-9:
+                        found.append(BudgetExceeded(_over_budget(spent, reserve_usd, limit_usd), provider=row.provider))
+                        continue
+                    spent += reserve_usd or 0.0
+                pending = LedgerRow(**{**asdict(row), "status": "pending"})
+                seconds = limits.pending_deadline_s() if deadline_s is None else deadline_s
+                deadline = to_utc(row.created_at) + timedelta(seconds=seconds)
+                values.append((*self._values(pending), reserve_usd, owner_token(), _ts(deadline)))
+                found.append(pending)
+            if values:
+                conn.exec_driver_sql(self.db.q(self._INSERT), values)
 
         self.db.retrying(work)
-        return pending
+        return list(found)
 
     def settle(self, row: LedgerRow, *, conn=None) -> LedgerRow:
         """Give the pending (or interrupted) row ``row.id`` its outcome; its reserve is let go.

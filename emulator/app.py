@@ -60,7 +60,7 @@ class EmulatorState:
 
 def create_app(*, default_latency_ms: int = 0, hang_seconds: float = 300.0, karlo_url_ttl_s: float = 600.0,
                today: date | str | None = None) -> Starlette:
-    from emulator import flux_api, gemini_api, karlo_api, openai_api
+    from emulator import azure_api, flux_api, gemini_api, karlo_api, openai_api
 
     state = EmulatorState(default_latency_ms=default_latency_ms, hang_seconds=hang_seconds,
                           karlo_url_ttl_s=karlo_url_ttl_s, today=today)
@@ -85,6 +85,7 @@ def create_app(*, default_latency_ms: int = 0, hang_seconds: float = 300.0, karl
         *karlo_api.routes(state),
         *gemini_api.routes(state),
         *flux_api.routes(state),
+        *azure_api.routes(state),
     ]
     app = Starlette(routes=routes)
     app.state.emulator = state

@@ -10,7 +10,8 @@ Fault names (each protocol module decides what they look like on its wire):
   401, 429, 500, 503, hang, malformed, moderation_blocked, model_not_found,
   stream_break (chat: the stream drops after a few chunks),
   -1, -2, -9, -10, -401, -603 (Karlo error codes), html502 (an HTML 502 from a proxy),
-  402, prompt_blocked, image_safety, no_image (Gemini), moderated, expired_url (FLUX).
+  402, prompt_blocked, image_safety, no_image (Gemini), moderated, expired_url (FLUX),
+  content_filter, output_filtered, blocked (Azure).
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ KNOWN_FAULTS = {
     "401", "429", "500", "503", "hang", "malformed", "moderation_blocked", "model_not_found",
     "stream_break", "-1", "-2", "-9", "-10", "-401", "-603", "html502",
     "402", "prompt_blocked", "image_safety", "no_image", "moderated", "expired_url",
+    "content_filter", "output_filtered", "blocked",
 }
 
 

@@ -23,10 +23,11 @@ def make_client(cfg: ProviderConfig, *, timeout: float | None = None, max_retrie
     """An SDK client for this config: its own key, base URL and timeout (default ``STUDIO_TIMEOUT_S``).
 
     ``max_retries`` defaults to 0: the SDK would retry time-outs (billing twice, and waiting three times the
-    limit); ``lib.retrying`` retries only what is safe, within the call's deadline."""
-    return openai.OpenAI(
-        api_key=cfg.key or "missing",
-        base_url=cfg.base_url,
+    limit); ``lib.retrying`` retries only what is safe, within the call's deadline.  An Azure deployment URL
+    gets the SDK's ``AzureOpenAI`` client (its deployment path, api-version and ``api-key`` header)."""
+    from lib.providers import azure
+
+    options = dict(
         timeout=limits.provider_timeout_s() if timeout is None else timeout,
         max_retries=max_retries,
         default_headers=dict(cfg.extra_headers) or None,
@@ -34,6 +35,10 @@ def make_client(cfg: ProviderConfig, *, timeout: float | None = None, max_retrie
         # an internal service included. Shown as "answered 307" in words instead.
         http_client=openai.DefaultHttpxClient(follow_redirects=False),
     )
+    deployment = azure.deployment(cfg.base_url)
+    if deployment is not None:
+        return azure.client(cfg, deployment, **options)
+    return openai.OpenAI(api_key=cfg.key or "missing", base_url=cfg.base_url, **options)
 
 
 def _retry_after(exc: openai.APIStatusError) -> float | None:

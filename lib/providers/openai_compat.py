@@ -4,33 +4,33 @@ Configured by ``OPENAI_COMPAT_BASE_URL`` (required: there is no default server) 
 ``OPENAI_COMPAT_API_KEY`` (optional: local servers often need none).  The DALL·E
 contract lives here (dall-e-2 with ``/images/variations``, dall-e-3, URL or
 base64 answers; nothing is "retired" on a server that still serves it), plus
-whatever image models the server's ``GET /v1/models`` lists.  Azure preset: a
-``*.openai.azure.com`` / ``*.services.ai.azure.com`` base URL (``…/openai/v1``)
-gets its key in the ``api-key`` header too, and Azure's content-filter codes
-(``contentFilter``, ``content_filter``) are said in words.
+whatever image models the server's ``GET /v1/models`` lists.  Azure preset (``lib.providers.azure``): the v1
+path (``https://{resource}.openai.azure.com/openai/v1``) gets its key in the ``api-key`` header too; a deployment
+URL (``…/openai/deployments/{deployment}/images/generations?api-version=…``) goes through the SDK's
+``AzureOpenAI`` client and offers that deployment as the one model; Azure's content-filter codes
+(``contentFilter``, ``content_policy_violation``), unknown deployments and api-versions are said in words.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
 from typing import Any
-from urllib.parse import urlparse
 
 from lib import catalog
-from lib.errors import ContentRejected, StudioError
+from lib.errors import ContentRejected, InvalidInput, NotAvailable, StudioError
+from lib.providers import azure
 from lib.providers.base import EngineModel, GENERATE, Capabilities
 from lib.providers.openai_engine import OpenAIImages, engine_model
 from lib.types import ImageResult
 
-AZURE_HOSTS = (".openai.azure.com", ".services.ai.azure.com")
+AZURE_HOSTS = azure.AZURE_HOSTS
 # Listed ids that look like image models (a compatible server lists its chat and embedding models too).
 _IMAGE_ID = re.compile(r"(image|dall-?e|flux|stable-?diffusion|sdxl|sd-?\d|kandinsky|playground|imagen)", re.I)
 _FILTER_CODES = {"contentFilter", "content_filter", "ResponsibleAIPolicyViolation"}
 
 
 def is_azure(base_url: str) -> bool:
-    host = (urlparse(base_url).hostname or "").lower()
-    return host.endswith(AZURE_HOSTS)
+    return azure.is_azure(base_url)
 
 
 class OpenAICompatible(OpenAIImages):
@@ -50,19 +50,18 @@ class OpenAICompatible(OpenAIImages):
     rows_of = "openai"  # the catalog rows it serves: OpenAI's own models, none of them retired here
 
     def base_url_problem(self, base_url: str) -> str | None:
-        """Azure is reached through its v1 path here; the deployment-style URLs need api-version plumbing we lack."""
-        if is_azure(base_url) and "/openai/v1" not in (urlparse(base_url).path or ""):
-            host = urlparse(base_url).hostname
-            return (f"For Azure OpenAI use the v1 path: set OPENAI_COMPAT_BASE_URL to https://{host}/openai/v1 "
-                    "(the model is then your deployment's name). Deployment-style URLs are not supported here.")
-        return None
+        """An Azure URL that is neither the v1 path nor a deployment URL with its api-version says which to use."""
+        return azure.url_problem(base_url)
 
     def models(self, cfg, action: str | None = None) -> list[EngineModel]:
         from lib.providers.openai_engine import _ACTION_CAPABILITY
 
         capability = _ACTION_CAPABILITY.get(action, action)
         rows = [m for m in catalog.engine_models(self.rows_of) if capability is None or m.can(capability)]
-        listed = catalog.available_model_ids(cfg) if cfg is not None else None
+        deployment = azure.deployment(cfg.base_url) if cfg is not None else None
+        # An Azure deployment URL serves one model, its deployment (Azure lists no models there).
+        listed = (frozenset({deployment.name}) if deployment else
+                  catalog.available_model_ids(cfg) if cfg is not None else None)
         if listed:
             narrowed = [m for m in rows if m.id in listed or listed.intersection(m.aliases)]
             rows = narrowed or rows
@@ -70,7 +69,7 @@ class OpenAICompatible(OpenAIImages):
         if listed and action in (None, GENERATE):  # image models the catalog does not know: generate only
             known = {m.id for m in catalog.engine_models(self.rows_of)}
             for model_id in sorted(listed - known):
-                if _IMAGE_ID.search(model_id):
+                if deployment or _IMAGE_ID.search(model_id):
                     found.append(EngineModel(model_id, f"{model_id} (listed by the server)", Capabilities(generate=True)))
         # DALL-E first: it is what such servers are for, and what nobody else serves any more.
         return sorted(found, key=lambda m: not m.id.startswith("dall-e"))
@@ -108,12 +107,24 @@ class OpenAICompatible(OpenAIImages):
         try:
             return call(cfg)
         except StudioError as err:
+            same = dict(provider=self.id, http_status=err.http_status, code=err.code, request_id=err.request_id,
+                        detail=err.detail)
             if err.code in _FILTER_CODES or "safety system" in (err.message or "") and err.http_status == 400:
+                what = ("the picture it made" if "generated image" in (err.detail or "").lower() else "this request")
                 raise ContentRejected(
-                    "The server's content filter refused this (Azure: "
-                    f"{err.code or 'content filter'}). Rephrase the prompt, or use other pictures.",
-                    provider=self.id, http_status=err.http_status, code=err.code, request_id=err.request_id,
-                    detail=err.detail) from None
+                    f"The server's content filter refused {what} (Azure: {err.code or 'content filter'}). "
+                    "Rephrase the prompt, or use other pictures.", **same) from None
+            deployment = azure.deployment(cfg.base_url)
+            if deployment is not None and err.code == "DeploymentNotFound":
+                raise NotAvailable(
+                    f"Azure has no deployment named {deployment.name!r} on this resource (404). Check the deployment "
+                    "name in OPENAI_COMPAT_BASE_URL against your Azure deployments.", **same) from None
+            if deployment is not None and err.http_status in (400, 404) and (
+                    "api version" in (err.detail or "").lower() or err.code == "404"):
+                raise InvalidInput(
+                    f"Azure refused api-version {deployment.api_version} for this deployment ({err.detail}). Set "
+                    f"?api-version={azure.IMAGE_API_VERSION} (or a later one) in OPENAI_COMPAT_BASE_URL.",
+                    **same) from None
             raise
 
 

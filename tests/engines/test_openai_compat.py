@@ -64,12 +64,71 @@ def test_the_azure_preset_sends_the_key_as_api_key_and_says_what_its_filter_did(
     assert "content filter refused" in caught.value.message and caught.value.code == "contentFilter"
 
 
-def test_an_azure_url_without_the_v1_path_says_which_url_to_use(studio_env, monkeypatch):
+def test_an_azure_url_of_neither_form_says_which_urls_to_use(studio_env, monkeypatch):
     monkeypatch.setenv("STUDIO_DEMO", "0")
-    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai/deployments/img")
     monkeypatch.setenv("OPENAI_COMPAT_API_KEY", "azure-key-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai")
     cfg = config.resolve()["openai_compat"]
     assert cfg.mode == "misconfigured"
     assert "https://studio-test.openai.azure.com/openai/v1" in cfg.problem
-    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai/v1")
-    assert config.resolve()["openai_compat"].mode == "live"
+    assert "https://studio-test.openai.azure.com/openai/deployments/<deployment>/images/generations" in cfg.problem
+    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai/deployments/img")
+    cfg = config.resolve()["openai_compat"]  # Azure needs an api-version on deployment URLs
+    assert cfg.mode == "misconfigured" and "?api-version=2025-04-01-preview" in cfg.problem
+    for usable in ("https://studio-test.openai.azure.com/openai/v1",
+                   "https://studio-test.openai.azure.com/openai/deployments/img/images/generations"
+                   "?api-version=2025-04-01-preview"):
+        monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", usable)
+        assert config.resolve()["openai_compat"].mode == "live"
+
+
+AZURE_KEY = "azure-key-0123456789abcdef"
+
+
+@pytest.fixture
+def deployment(studio_env, emulator, monkeypatch):
+    """The compatible engine pointed at a deployment URL as Azure's portal shows it (the emulator's /azure face)."""
+    def configure(name="gpt-image-1.5", api_version="2025-04-01-preview"):
+        catalog.forget_available_models()
+        monkeypatch.setenv("STUDIO_DEMO", "0")
+        monkeypatch.setenv("OPENAI_COMPAT_API_KEY", AZURE_KEY)
+        monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", f"{emulator.base_url}/azure/openai/deployments/{name}"
+                                                     f"/images/generations?api-version={api_version}")
+        return config.resolve()["openai_compat"]
+
+    return configure
+
+
+def test_generate_through_an_azure_deployment_url_offers_that_deployment_and_records_a_priced_row(deployment,
+                                                                                                  emulator_calls):
+    cfg = deployment()
+    assert cfg.mode == "live", cfg.problem
+    engine = registry.get("openai_compat")
+    assert [m.id for m in engine.models(cfg, GENERATE)] == ["gpt-image-1.5"]  # the deployment is the one model
+    made = send.send(cfg, send.Request("openai_compat", GENERATE, "gpt-image-1.5", "a lighthouse at dusk",
+                                       {"size": "1024x1024", "quality": "low"}))
+    assert made.ok, made.error
+    assert made.row.n_images == 1 and made.row.cost_usd and made.row.provider == "openai_compat"
+    sent = emulator_calls[-1]
+    assert sent["path"] == "/azure/openai/deployments/gpt-image-1.5/images/generations"
+    assert sent["headers"].get("api-key") == AZURE_KEY  # Azure's header, from the SDK's AzureOpenAI client
+
+
+@pytest.mark.parametrize("fault, what", [("content_filter", "this request"), ("output_filtered", "the picture it made"),
+                                         ("moderation_blocked", "this request")])
+def test_azures_content_filter_is_said_in_words_on_a_deployment_url(deployment, fault, what):
+    cfg = deployment()
+    made = send.send(cfg, send.Request("openai_compat", GENERATE, "gpt-image-1.5", f"a storm [fault:{fault}]",
+                                       {"size": "1024x1024", "quality": "low"}))
+    assert isinstance(made.error, ContentRejected), made.error
+    assert f"content filter refused {what}" in made.error.message and "Rephrase the prompt" in made.error.message
+    assert made.row.status == "rejected"
+
+
+def test_an_unknown_deployment_or_api_version_on_azure_is_said_in_words(deployment):
+    cfg = deployment(name="no-such-deployment")
+    made = send.send(cfg, send.Request("openai_compat", GENERATE, "no-such-deployment", "a kite", {"size": "1024x1024"}))
+    assert "no deployment named 'no-such-deployment'" in made.error.message, made.error
+    cfg = deployment(api_version="2019-01-01")
+    made = send.send(cfg, send.Request("openai_compat", GENERATE, "gpt-image-1.5", "a kite", {"size": "1024x1024"}))
+    assert "api-version 2019-01-01" in made.error.message and "?api-version=2025-04-01-preview" in made.error.message

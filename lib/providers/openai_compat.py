@@ -27,6 +27,17 @@ AZURE_HOSTS = azure.AZURE_HOSTS
 # Listed ids that look like image models (a compatible server lists its chat and embedding models too).
 _IMAGE_ID = re.compile(r"(image|dall-?e|flux|stable-?diffusion|sdxl|sd-?\d|kandinsky|playground|imagen)", re.I)
 _FILTER_CODES = {"contentFilter", "content_filter", "ResponsibleAIPolicyViolation"}
+# What a listed model the catalog lacks is taken to do (OpenAIImages.settings without a catalog row), said where
+# it is picked, so nobody mistakes a guess for a fact.
+ASSUMED = ("its capabilities are assumed, not from the catalog: it makes pictures from a prompt only (no edits or "
+           "variations here), takes any size you type (default auto) and 1 to 10 pictures a call, and has no known "
+           "price (its ledger rows stay unpriced)")
+
+
+def assumed_model(model_id: str) -> EngineModel:
+    """A model the server lists that the catalog has no row for."""
+    return EngineModel(model_id, f"{model_id} (listed by the server)", Capabilities(generate=True),
+                       warning=f"{model_id} is offered by the server but not in this studio's catalog, so {ASSUMED}.")
 
 
 def is_azure(base_url: str) -> bool:
@@ -70,7 +81,7 @@ class OpenAICompatible(OpenAIImages):
             known = {m.id for m in catalog.engine_models(self.rows_of)}
             for model_id in sorted(listed - known):
                 if deployment or _IMAGE_ID.search(model_id):
-                    found.append(EngineModel(model_id, f"{model_id} (listed by the server)", Capabilities(generate=True)))
+                    found.append(assumed_model(model_id))
         # DALL-E first: it is what such servers are for, and what nobody else serves any more.
         return sorted(found, key=lambda m: not m.id.startswith("dall-e"))
 
@@ -92,7 +103,23 @@ class OpenAICompatible(OpenAIImages):
         return found
 
     def generate(self, cfg, **kwargs) -> ImageResult:
-        return self._as_azure(cfg, lambda c: super(OpenAICompatible, self).generate(c, **kwargs))
+        try:
+            return self._as_azure(cfg, lambda c: super(OpenAICompatible, self).generate(c, **kwargs))
+        except InvalidInput as err:
+            raise self._on_assumed(kwargs.get("model"), kwargs.get("settings") or {}, err) from None
+
+    def _on_assumed(self, model: str | None, settings: dict[str, Any], err: InvalidInput) -> InvalidInput:
+        """A refusal of a setting the catalog could not vouch for says so (the settings were a guess)."""
+        if not model or self.spec(model) is not None or err.http_status not in (400, 422):
+            return err
+        value = settings.get(err.param) if err.param else None
+        what = f"{err.param} {value}" if value is not None else (f"the {err.param} setting" if err.param else "the request")
+        hint = ("Try another size, or leave it on auto." if err.param == "size" else
+                "Change that setting and try again." if err.param else "Try other settings, or a model the catalog knows.")
+        return InvalidInput(
+            f"This server refused {what} for model {model} ({err.detail or err.message}). The catalog has no facts "
+            f"for this model, so its settings were assumed. {hint}", provider=self.id, param=err.param,
+            http_status=err.http_status, code=err.code, request_id=err.request_id, detail=err.detail)
 
     def edit(self, cfg, **kwargs) -> ImageResult:
         return self._as_azure(cfg, lambda c: super(OpenAICompatible, self).edit(c, **kwargs))

@@ -60,6 +60,9 @@ class ProviderConfig:
     key_source: str | None = None  # "sidebar" | "environment" | "secrets.toml" | "demo"
     problem: str | None = None  # why it is misconfigured, written for a person
     extra_headers: dict[str, str] = field(default_factory=dict)  # e.g. emulator fault injection
+    # The browser session's lib.client_cache.KeyScope for a sidebar key: clients holding the key live there and
+    # go with the session.
+    key_scope: object | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.key and self.key_source != "demo":
@@ -128,12 +131,14 @@ def resolve(
     *,
     demo_base_urls: dict[str, str] | None = None,
     extra_headers: dict[str, str] | None = None,
+    key_scope: object | None = None,
 ) -> dict[str, ProviderConfig]:
     """Work out every provider's config.
 
     ``demo_base_urls`` maps provider to the emulator's base URL; it is asked for
     only when some provider needs demo mode (see ``lib.demo``), so pass a
     callable-free dict or leave it ``None`` and let this module start nothing.
+    ``key_scope`` (a ``lib.client_cache.KeyScope``) goes on configs whose key came from ``session_keys``.
     """
     session_keys = session_keys or {}
     secrets, secrets_problem = read_secrets_file()
@@ -190,6 +195,7 @@ def resolve(
             key,
             source,
             problem,
+            key_scope=key_scope if source == "sidebar" else None,
         )
     return configs
 

@@ -20,6 +20,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from lib import catalog, imaging, limits
+from lib.client_cache import ClientCache
 from lib.errors import (AuthError, ContentRejected, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded,
                         StudioError)
 from lib.prompts import clean_prompt
@@ -63,8 +64,7 @@ _BLOCK_WORDS = {
 
 # ------------------------------------------------------------------ client
 
-_clients: dict[tuple, Any] = {}
-_clients_lock = threading.Lock()
+_clients = ClientCache("gemini", 32)  # a sidebar key's client goes with its browser session (lib.client_cache)
 
 
 def _client(cfg, timeout: float, retries: bool):
@@ -72,24 +72,19 @@ def _client(cfg, timeout: float, retries: bool):
     from google import genai
     from google.genai import types
 
-    key_hash = hashlib.sha256((cfg.key or "").encode()).hexdigest()
-    cache_key = (cfg.base_url, key_hash, tuple(sorted(cfg.extra_headers.items())), round(timeout, 3))
-    with _clients_lock:
-        client = _clients.get(cache_key)
-        if client is None:
-            # No SDK retries: google-genai retries a time-out too, and a timed-out image call may still be drawn and
-            # billed; a 429 or 5xx comes back at once as a message that says to try again.
-            retry = None
-            options = types.HttpOptions(base_url=cfg.base_url, api_version=API_VERSION, headers=dict(cfg.extra_headers) or None,
-                                        timeout=int(timeout * 1000), retry_options=retry,
-                                        # no redirect is followed: it could send the call (and the key) anywhere
-                                        client_args={"follow_redirects": False},
-                                        async_client_args={"follow_redirects": False})
-            client = genai.Client(api_key=cfg.key, http_options=options)
-            if len(_clients) > 32:  # bounded: sessions come and go
-                _clients.clear()
-            _clients[cache_key] = client
-    return client
+    cache_key = (cfg.base_url, cfg.key_id, tuple(sorted(cfg.extra_headers.items())), round(timeout, 3))
+
+    def build():
+        # No SDK retries: google-genai retries a time-out too, and a timed-out image call may still be drawn and
+        # billed; a 429 or 5xx comes back at once as a message that says to try again.
+        options = types.HttpOptions(base_url=cfg.base_url, api_version=API_VERSION, headers=dict(cfg.extra_headers) or None,
+                                    timeout=int(timeout * 1000), retry_options=None,
+                                    # no redirect is followed: it could send the call (and the key) anywhere
+                                    client_args={"follow_redirects": False},
+                                    async_client_args={"follow_redirects": False})
+        return genai.Client(api_key=cfg.key, http_options=options)
+
+    return _clients.get(cfg, cache_key, build)
 
 
 # ------------------------------------------------------------------ what the key may use

@@ -16,7 +16,6 @@ import base64
 import binascii
 import io
 import re
-import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import urllib3
 from PIL import Image, UnidentifiedImageError
 
 from lib import catalog, imaging, limits
+from lib.client_cache import ClientCache
 from lib.config import ProviderConfig
 from lib.errors import (
     AuthError,
@@ -311,9 +311,9 @@ def _retryable(err: StudioError) -> bool:
 
 # ---------------------------------------------------------------------------- the client
 
-_sessions: dict[tuple, requests.Session] = {}
-_sessions_lock = threading.Lock()
-_SESSIONS_MAX = 16
+# The oldest is let go, so a process serving many keys keeps few; a sidebar key's session (its cookies) goes with
+# its browser session (lib.client_cache).
+_sessions = ClientCache("karlo", 16, on_evict=lambda session: session.close())
 
 
 def _shared_session(cfg: ProviderConfig) -> requests.Session:
@@ -321,14 +321,13 @@ def _shared_session(cfg: ProviderConfig) -> requests.Session:
     calls, so a call skips a new TCP and TLS handshake.  Per key, so no cookie a server sets for one key's calls
     travels with another's; the key itself goes per request, never on the session."""
     cache_key = (cfg.base_url, cfg.key_id, tuple(sorted(cfg.extra_headers.items())))  # the key's hash, not the key
-    with _sessions_lock:
-        session = _sessions.get(cache_key)
-        if session is None:
-            if len(_sessions) >= _SESSIONS_MAX:  # the oldest is let go, so a process serving many keys keeps few
-                _sessions.pop(next(iter(_sessions))).close()
-            session = _sessions[cache_key] = requests.Session()
-            session.headers.update({"Content-Type": "application/json", **cfg.extra_headers})
-    return session
+
+    def build() -> requests.Session:
+        session = requests.Session()
+        session.headers.update({"Content-Type": "application/json", **cfg.extra_headers})
+        return session
+
+    return _sessions.get(cfg, cache_key, build)
 
 
 

@@ -9,7 +9,6 @@ arrived and then decides what to say.  ``.turn`` is the finished ``ChatTurn``.
 """
 from __future__ import annotations
 
-import hashlib
 import inspect
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from lib import limits
+from lib.client_cache import ClientCache
 from lib.config import ProviderConfig
 from lib.errors import Cancelled, InvalidInput, ProviderDown, StudioError
 from lib.providers.openai_common import make_client, translate_error
@@ -24,24 +24,16 @@ from lib.retrying import call_with_deadline
 from lib.types import ChatTurn, Usage
 
 ENDPOINT = "/v1/chat/completions"
-_CLIENT_CACHE_MAX = 16
-
 # Building an SDK client loads the CA bundle (~150-200 ms here): every chat turn paid it before its first token.
-# One client per (base URL, key, headers) is reused; with_options() shares its connection pool.
-_clients: dict[tuple, Any] = {}
-_clients_lock = threading.Lock()
+# One client per (base URL, key, headers) is reused; with_options() shares its connection pool. A sidebar key's
+# client goes with its browser session (lib.client_cache).
+_clients = ClientCache("openai_chat", 16)
 
 
 def _client(cfg: ProviderConfig, *, timeout: float):
     # The key is hashed so the cache key is not the secret itself.
-    cache_key = (cfg.base_url, hashlib.sha256((cfg.key or "").encode()).hexdigest(),
-                 tuple(sorted(cfg.extra_headers.items())))
-    with _clients_lock:
-        client = _clients.get(cache_key)
-        if client is None:
-            if len(_clients) >= _CLIENT_CACHE_MAX:
-                _clients.pop(next(iter(_clients)))
-            client = _clients[cache_key] = make_client(cfg)
+    cache_key = (cfg.base_url, cfg.key_id, tuple(sorted(cfg.extra_headers.items())))
+    client = _clients.get(cfg, cache_key, lambda: make_client(cfg))
     return client.with_options(timeout=timeout, max_retries=0)  # lib.retrying decides
 
 

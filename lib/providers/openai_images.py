@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import openai
 
 from lib import catalog, imaging, limits
+from lib.client_cache import ClientCache
 from lib.config import ProviderConfig
 from lib.errors import ContentRejected, InvalidInput, NotAvailable, ProviderDown, StudioError
 from lib.fetch import fetch_image
@@ -43,9 +43,9 @@ OnPartial = Callable[[int, bytes], None]
 
 # ------------------------------------------------------------------ client
 
-_clients: dict[tuple, openai.OpenAI] = {}
-_clients_lock = threading.Lock()
-_CLIENT_CACHE_MAX = 16  # the oldest client is let go: a process serving many keys does not keep them all
+# The oldest client is let go: a process serving many keys does not keep them all; a sidebar key's client goes
+# with its browser session (lib.client_cache).
+_clients = ClientCache("openai_images", 16)
 
 
 def _client(cfg: ProviderConfig) -> openai.OpenAI:
@@ -53,13 +53,7 @@ def _client(cfg: ProviderConfig) -> openai.OpenAI:
 
     The SDK itself never retries: ``lib.retrying`` decides, within the call's deadline."""
     cache_key = (cfg.base_url, cfg.key_id, tuple(sorted(cfg.extra_headers.items())))
-    with _clients_lock:
-        client = _clients.get(cache_key)
-        if client is None:
-            if len(_clients) >= _CLIENT_CACHE_MAX:
-                _clients.pop(next(iter(_clients)))
-            client = _clients[cache_key] = make_client(cfg, max_retries=0)
-    return client
+    return _clients.get(cfg, cache_key, lambda: make_client(cfg, max_retries=0))
 
 
 # ------------------------------------------------------------------ public calls

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import config
+from lib.client_cache import KeyScope
 from lib.ui.safe_text import md_literal
 from lib.providers import registry
 
@@ -57,10 +58,17 @@ def _leave_legacy_pages_mode() -> None:
         st.rerun()
 
 
+@st.cache_resource(scope="session", on_release=KeyScope.release, show_spinner=False)
+def _key_scope() -> KeyScope:
+    """This browser session's clients for its pasted keys: Streamlit clears session-scoped resources when the
+    session disconnects (``AppSession.clear_session_caches``) and ``on_release`` lets every such client go."""
+    return KeyScope()
+
+
 def configs() -> dict[str, config.ProviderConfig]:
     """Every provider's config for this session (keys from the sidebar win over the environment)."""
     _leave_legacy_pages_mode()
-    return config.resolve(_session_keys(), extra_headers=_fault_headers())
+    return config.resolve(_session_keys(), extra_headers=_fault_headers(), key_scope=_key_scope())
 
 
 def sidebar() -> dict[str, config.ProviderConfig]:

@@ -172,9 +172,10 @@ class _Translations:
     """English versions of prompts for English-only engines: one translation per prompt however many targets need it,
     each on the ledger."""
 
-    def __init__(self, configs: dict[str, ProviderConfig], record: Callable[..., Any], group_id: str, page: str):
+    def __init__(self, configs: dict[str, ProviderConfig], record: Callable[..., Any], group_id: str, page: str,
+                 person: str | None = None):
         self._cfg = chat_config(configs)
-        self._record, self._group_id, self._page = record, group_id, page
+        self._record, self._group_id, self._page, self._person = record, group_id, page, person
         self._lock = threading.Lock()
         self._per_prompt: dict[str, threading.Lock] = {}
         self._english: dict[str, str | StudioError] = {}
@@ -214,7 +215,7 @@ class _Translations:
                 page=self._page, action="translate", cfg=cfg, result=turn, error=error, prompt=prompt,
                 model=getattr(turn, "model", None), params={"purpose": "translate the prompt to English for an English-only engine"},
                 group_id=self._group_id, output_text=getattr(turn, "text", None),
-                latency_ms=(time.monotonic() - started) * 1000,
+                latency_ms=(time.monotonic() - started) * 1000, **({"person": self._person} if self._person else {}),
             )
         except Exception:
             pass  # the engine cell's own row still records what was sent
@@ -278,7 +279,7 @@ def execute(
     """
     calls = dict(calls or {})
     cancel_event = cancel_event or threading.Event()
-    translations = _Translations(configs, record, run.group_id, page)
+    translations = _Translations(configs, record, run.group_id, page, person)
     lock = threading.Lock()
     claimed: set[tuple[int, int]] = set()  # cells whose outcome is decided: first claim wins
     finished: queue.Queue[Cell] = queue.Queue()  # cells settled and recorded, for delivery on this thread

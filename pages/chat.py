@@ -6,26 +6,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib import catalog
+from lib import catalog, presets
 from lib.providers.openai_chat import ENDPOINT, ChatStream
 from lib.store import record_call
 from lib.ui import session
 from lib.ui.cards import format_cost, format_tokens
-from lib.ui.people import person_key
+from lib.ui.people import current_person, person_key
 from lib.errors import redact_known
 from lib.ui.safe_text import chat_markdown, md_literal
+from lib.ui.saved_prompts import system_prompt_editor
 
 PAGE = "chat"
 ROOT = Path(__file__).resolve().parent.parent
-SAVED_PROMPTS_SETTING = "chat.system_prompts"
-# The seed article's roles, then a plain one.
-PRESETS = {
-    "Helpful assistant": "You are a helpful assistant.",
-    "Good at detailing": "You are a helpful assistant who is good at detailing.",
-    "Good at translating": "You are a helpful assistant who is good at translating.",
-    "Writes prompts for image generation": "You are an assistant who is good at creating prompts for image creation.",
-    "Organises prompts for images": "You are a helpful assistant for organizing prompt for generating images.",
-}
 DEFAULT_TEMPERATURE = 1.0  # the API's own default: not sent, so models that refuse other values still work
 
 # Session keys: the conversation lives outside widgets so it survives page switches.
@@ -36,7 +28,7 @@ for _key in ("chat_model", "chat_temperature", "chat_max_tokens", "chat_preset",
         st.session_state[_key] = st.session_state[_key]
 st.session_state.setdefault(MESSAGES, [])
 st.session_state.setdefault(CONVERSATION, uuid.uuid4().hex)
-st.session_state.setdefault(SYSTEM, PRESETS["Helpful assistant"])
+st.session_state.setdefault(SYSTEM, presets.DEFAULT_SYSTEM_PROMPT)
 st.session_state.setdefault("chat_temperature", DEFAULT_TEMPERATURE)
 st.session_state.setdefault("chat_max_tokens", 0)
 
@@ -141,9 +133,6 @@ if not cfg.usable:
     st.error(cfg.problem, icon=":material/key_off:")
     st.stop()
 
-saved_prompts: dict[str, str] = ledger.get_setting(SAVED_PROMPTS_SETTING, {}) or {}
-presets = {**PRESETS, **{f"Saved: {name}": text for name, text in saved_prompts.items()}}
-
 with st.sidebar:
     st.subheader("Conversations")
     st.button("New conversation", icon=":material/add_comment:", on_click=new_conversation, width="stretch")
@@ -172,19 +161,7 @@ with st.expander("Model and system prompt", icon=":material/tune:"):
     max_tokens = right.number_input("Max tokens", 0, 128_000, step=256, key="chat_max_tokens",
                                     help="0 = no limit beyond the model's own.")
 
-    def apply_preset() -> None:
-        st.session_state[SYSTEM] = presets[st.session_state["chat_preset"]]
-
-    st.selectbox("Preset", list(presets), key="chat_preset", index=None, placeholder="Start from a preset…",
-                 on_change=apply_preset)
-    st.text_area("System prompt", key=SYSTEM, height=90)
-    name_col, save_col = st.columns([3, 1], vertical_alignment="bottom")
-    preset_name = name_col.text_input("Save this system prompt as", key="chat_preset_name", placeholder="e.g. Mars architect")
-    if save_col.button("Save preset", icon=":material/save:", disabled=not preset_name.strip()):
-        saved_prompts[preset_name.strip()] = st.session_state[SYSTEM]
-        ledger.set_setting(SAVED_PROMPTS_SETTING, saved_prompts)
-        st.toast(f"Saved “{md_literal(preset_name.strip())}”.")
-        st.rerun()
+    system_prompt_editor(ledger, current_person(), text_key=SYSTEM)  # saved prompts are each person's own
 
 if not model:
     st.error("No chat model is available for this key. Check the key's model access.", icon=":material/block:")

@@ -108,14 +108,15 @@ def translate(field: str) -> None:
 
     openai_cfg = pipeline.chat_config(session.configs())
     text = st.session_state.get(field, "")
+    person = person_key()  # the translation is this person's call too
     st.session_state[TRANSLATE_ERROR] = None
     try:
         model = catalog.chat_models(openai_cfg)[0].id
         english, turn = pipeline.translate_to_english(openai_cfg, text, model=model)
-        record_call(page=PAGE, action="translate", cfg=openai_cfg, result=turn, prompt=text)
+        record_call(page=PAGE, action="translate", cfg=openai_cfg, result=turn, prompt=text, person=person)
         st.session_state[field] = english
     except StudioError as err:
-        record_call(page=PAGE, action="translate", cfg=openai_cfg, error=err, prompt=text)
+        record_call(page=PAGE, action="translate", cfg=openai_cfg, error=err, prompt=text, person=person)
         st.session_state[TRANSLATE_ERROR] = err
 
 

@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from lib import APP_VERSION, clock, limits
+from lib import APP_VERSION, budgets, clock, limits
 from lib.config import ProviderConfig, data_dir
 from lib.errors import StudioError, plain_request_id, redact, redact_known
 from lib.people import LOCAL_KEY
@@ -28,8 +28,8 @@ __all__ = ["open_store", "begin_call", "begin_calls", "record_call", "new_call_i
 
 LEDGER_FILE = "ledger.sqlite3"
 
-BUDGET_KEY = "monthly_budget_usd"      # ledger setting: a float, 0 or missing means no budget
-HARD_BUDGET_KEY = "monthly_budget_hard"  # ledger setting: true makes the budget a limit calls cannot pass
+BUDGET_KEY = budgets.TEAM_BUDGET_KEY      # ledger setting: a float, 0 or missing means no budget
+HARD_BUDGET_KEY = budgets.HARD_BUDGET_KEY  # ledger setting: true makes the budgets limits calls cannot pass
 new_call_id = new_id  # a call's id, made before the call so that a retried record never doubles its row
 
 _stores: dict[tuple, tuple[ImageStore, Ledger]] = {}
@@ -293,8 +293,8 @@ def begin_call(
 ) -> str:
     """Write the call as a ``pending`` row before it goes out; returns its id for ``record_call(call_id=...)``.
 
-    The row holds ``estimate_usd`` until settled.  When the monthly budget is a hard limit (ledger
-    settings ``monthly_budget_usd`` and ``monthly_budget_hard``), a live call that could pass it raises
+    The row holds ``estimate_usd`` until settled.  When the budgets are hard limits (``lib.budgets``: the
+    team's monthly budget and ``person``'s own), a live call that could pass either raises
     ``BudgetExceeded`` (a ``QuotaExceeded``, in words) and nothing is written.  ``timeout_s`` is the call's
     time limit (default ``lib.limits.provider_timeout_s()``): the row keeps the moment the call is certainly
     over (``lib.limits.pending_deadline_s``).  A pending row whose process dies, or that outlives that
@@ -314,8 +314,9 @@ def begin_calls(calls: list[dict[str, Any]], *, data_dir: str | os.PathLike | No
     transaction and one read of the budget for all of them, so a Compare run's cells go out at once instead of
     queueing for the ledger.  Per call, in order: its row id, or the ``BudgetExceeded`` that refused it."""
     images, ledger = open_store(data_dir)
-    budget = float(ledger.get_setting(BUDGET_KEY, 0.0) or 0.0)
-    hard = bool(ledger.get_setting(HARD_BUDGET_KEY, False)) and budget > 0
+    hard = budgets.is_hard(ledger)
+    team = budgets.team_budget(ledger) if hard else None
+    own = {person: budgets.person_budget(ledger, person) for person in {c.get("person") or LOCAL_KEY for c in calls}} if hard else {}
     now = utc_now()
     rows, stored = [], []
     for call in calls:
@@ -342,7 +343,7 @@ def begin_calls(calls: list[dict[str, Any]], *, data_dir: str | os.PathLike | No
         for _kind, ref, blob in stored:
             if not images.exists(ref.sha256):
                 images.put(blob)
-        found = ledger.begin_many(rows, limit_usd=budget if hard else None, since=clock.month_start(now))
+        found = ledger.begin_many(rows, limit_usd=team, person_limits=own, since=clock.month_start(now))
     return [item if isinstance(item, BudgetExceeded) else item.id for item in found]
 
 

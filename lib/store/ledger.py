@@ -92,11 +92,13 @@ class BudgetExceeded(QuotaExceeded):
     status_label = "rejected"  # refused before sending, like our own input checks
 
 
-def _over_budget(spent: float, reserve: float | None, limit: float) -> str:
+def _over_budget(spent: float, reserve: float | None, limit: float, *, own: bool = False) -> str:
+    """Which budget is spent, in words, and who can raise it."""
     cost = f"could cost about ${reserve:,.2f}, and " if reserve else ""
-    return (f"Not sent: this call {cost}live spend this month (with calls in flight) is already ${spent:,.2f} "
-            f"of the ${limit:,.2f} monthly budget, which is set as a hard limit. Demo mode costs nothing; "
-            "the budget is changed on the Usage ledger page.")
+    spender, budget = ("your", "your own") if own else ("the team's", "the team's")
+    return (f"Not sent: this call {cost}{spender} live spend this month (with calls in flight) is already "
+            f"${spent:,.2f} of {budget} ${limit:,.2f} monthly budget, which is set as a hard limit. "
+            "An admin can raise it on the Usage ledger page; demo mode costs nothing.")
 
 
 @dataclass
@@ -143,6 +145,18 @@ class LedgerRow:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One saved thing of one person (a Chat system prompt, ...): see lib/presets.py."""
+
+    kind: str
+    person: str  # lib.people.Person.key of its owner
+    name: str
+    value: Any
+    person_name: str | None = None  # the owner's name when saved, for admins' lists
+    updated_at: datetime | None = None
 
 
 COLUMNS = [f.name for f in fields(LedgerRow)]
@@ -244,42 +258,61 @@ class Ledger:
         return self.db.retrying(lambda c: c.exec_driver_sql(self.db.q(self._INSERT), values).rowcount)
 
     def begin(self, row: LedgerRow, *, reserve_usd: float | None = None, limit_usd: float | None = None,
-              since: datetime | None = None, deadline_s: float | None = None) -> LedgerRow:
+              person_limit_usd: float | None = None, since: datetime | None = None,
+              deadline_s: float | None = None) -> LedgerRow:
         """Commit ``row`` as ``pending`` before its call goes out, holding ``reserve_usd`` (the estimated cost).
 
         ``deadline_s`` (default ``lib.limits.pending_deadline_s()``): seconds after ``row.created_at`` by which
         the call is certainly over; past that any replica may settle it as ``interrupted``.
 
-        With ``limit_usd`` (a hard monthly budget), the live spend since ``since`` plus what pending and
-        interrupted calls hold plus this reserve must stay within it, checked and written in one
-        transaction (serialised on a lock, so two replicas cannot both spend the last dollar); else
-        ``BudgetExceeded`` and nothing is written.  Settle it with ``settle``.
+        With ``limit_usd`` (the team's hard monthly budget), the live spend since ``since`` plus what pending
+        and interrupted calls hold plus this reserve must stay within it; with ``person_limit_usd`` (a hard
+        budget of ``row.person``), the same for that person's own calls.  Both are checked and the row
+        written in one transaction (serialised on a lock, so two replicas cannot both spend the last
+        dollar); else ``BudgetExceeded`` (code ``team_budget`` or ``person_budget``) and nothing is written.
+        Settle it with ``settle``.
         """
-        (found,) = self.begin_many([(row, reserve_usd, deadline_s)], limit_usd=limit_usd, since=since)
+        person_limits = {row.person: person_limit_usd} if person_limit_usd is not None else None
+        (found,) = self.begin_many([(row, reserve_usd, deadline_s)], limit_usd=limit_usd, person_limits=person_limits,
+                                   since=since)
         if isinstance(found, BudgetExceeded):
             raise found
         return found
 
     def begin_many(self, rows: list[tuple[LedgerRow, float | None, float | None]], *, limit_usd: float | None = None,
+                   person_limits: dict[str, float] | None = None,
                    since: datetime | None = None) -> list[LedgerRow | BudgetExceeded]:
         """``begin`` for several calls about to go out together (a Compare run), in one transaction: each
-        (row, reserve_usd, deadline_s) in order either becomes a pending row or, past a hard budget, the
-        ``BudgetExceeded`` that says so (not written; the rows before it keep their place in the budget)."""
+        (row, reserve_usd, deadline_s) in order either becomes a pending row or, past a hard budget (the team's
+        ``limit_usd``, or its person's in ``person_limits``), the ``BudgetExceeded`` that says so (not written;
+        the rows before it keep their place in the budget)."""
         found: list[LedgerRow | BudgetExceeded] = []
+        own_limits = {person: limit for person, limit in (person_limits or {}).items() if limit is not None}
 
         def work(conn):
             found.clear()
-            checked = limit_usd is not None and any(row.backend == "live" for row, _, _ in rows)
+            live = [row for row, _, _ in rows if row.backend == "live"]
+            checked = bool(live) and (limit_usd is not None or any(row.person in own_limits for row in live))
             if checked and not self.db.sqlite:  # SQLite's BEGIN IMMEDIATE already lets one writer in at a time
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_BUDGET_LOCK})")
-            spent = self._committed_spend(conn, since) if checked else 0.0
+            spent = self._committed_spend(conn, since) if checked and limit_usd is not None else 0.0
+            own_spent = {person: self._committed_spend(conn, since, person=person)
+                         for person in {row.person for row in live} if person in own_limits} if checked else {}
             values = []
             for row, reserve_usd, deadline_s in rows:
                 if checked and row.backend == "live":
-                    if spent + (reserve_usd or 0.0) > limit_usd + 1e-9:
-                        found.append(BudgetExceeded(_over_budget(spent, reserve_usd, limit_usd), provider=row.provider))
+                    reserve, own_limit = reserve_usd or 0.0, own_limits.get(row.person)
+                    if limit_usd is not None and spent + reserve > limit_usd + 1e-9:
+                        found.append(BudgetExceeded(_over_budget(spent, reserve_usd, limit_usd),
+                                                    provider=row.provider, code="team_budget"))
                         continue
-                    spent += reserve_usd or 0.0
+                    if own_limit is not None and own_spent[row.person] + reserve > own_limit + 1e-9:
+                        found.append(BudgetExceeded(_over_budget(own_spent[row.person], reserve_usd, own_limit, own=True),
+                                                    provider=row.provider, code="person_budget"))
+                        continue
+                    spent += reserve
+                    if own_limit is not None:
+                        own_spent[row.person] += reserve
                 pending = LedgerRow(**{**asdict(row), "status": "pending"})
                 seconds = limits.pending_deadline_s() if deadline_s is None else deadline_s
                 deadline = to_utc(row.created_at) + timedelta(seconds=seconds)
@@ -327,8 +360,14 @@ class Ledger:
             )
         return len(gone)
 
-    def _committed_spend(self, conn, since: datetime | None) -> float:
-        """Live cost settled since ``since`` (whole UTC days, from calls_daily) plus what live rows still hold."""
+    def _committed_spend(self, conn, since: datetime | None, *, person: str | None = None) -> float:
+        """Live cost settled since ``since`` (whole UTC days, from calls_daily) plus what live rows still hold;
+        with ``person``, of that person's calls only (their rows this month, through calls_person)."""
+        if person is not None:  # a settled row holds no reserve and a pending one no cost: one sum of both
+            return float(conn.exec_driver_sql(self.db.q(
+                f"SELECT COALESCE(SUM(cost_usd), 0) + COALESCE(SUM(reserved_usd), 0) FROM calls{self.db.hint('calls_person')} "
+                "WHERE person = ? AND backend = 'live' AND created_at >= ?"),
+                (person, _ts(since) if since is not None else "")).scalar())
         day = to_utc(since).date().isoformat() if since is not None else "0000-00-00"
         settled = conn.exec_driver_sql(self.db.q(
             "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM calls_daily WHERE backend = 'live' AND day >= ?"), (day,)).scalar()
@@ -338,10 +377,17 @@ class Ledger:
             (_ts(since) if since is not None else "",)).scalar()
         return float(settled) / 1e9 + float(held)
 
-    def committed_spend(self, since: datetime | None = None) -> float:
-        """Live spend since ``since`` as a hard budget counts it: settled cost plus money held by calls in flight."""
+    def committed_spend(self, since: datetime | None = None, *, person: str | None = None) -> float:
+        """Live spend since ``since`` as a hard budget counts it: settled cost plus money held by calls in flight
+        (of ``person``'s calls only, when given)."""
         with self.db.read() as conn:
-            return self._committed_spend(conn, since)
+            return self._committed_spend(conn, since, person=person)
+
+    def committed_by_person(self, since: datetime) -> dict[str, float]:
+        """``committed_spend(since)`` of every person with live calls since ``since`` (the admins' budget table)."""
+        return {person: float(total) for person, total in self.db.fetchall(
+            "SELECT person, COALESCE(SUM(cost_usd), 0) + COALESCE(SUM(reserved_usd), 0) FROM calls "
+            "WHERE backend = 'live' AND created_at >= ? GROUP BY person", (_ts(since),))}
 
     def version(self) -> tuple[int, ...]:
         """A value that changes whenever rows are added, settled or deleted (the ledger page's cache key)."""
@@ -624,6 +670,33 @@ class Ledger:
         votes["created_at"] = pd.to_datetime(votes["created_at"], format=_TS_FORMAT, utc=True)
         votes["targets"] = votes["targets"].map(json.loads)
         return votes
+
+    # --- presets: saved things that belong to a person (migration 010; rules in lib/presets.py) ---------
+    def presets(self, kind: str, *, persons: Iterable[str] | None = None) -> list["Preset"]:
+        """The saved ``kind`` presets (of ``persons`` only, when given), by name then owner."""
+        sql, params = "SELECT kind, person, name, value, person_name, updated_at FROM presets WHERE kind = ?", [kind]
+        chosen = _as_list(persons)
+        if chosen is not None:
+            if not chosen:
+                return []
+            sql += f" AND person IN ({', '.join('?' for _ in chosen)})"
+            params.extend(chosen)
+        return [Preset(k, person, name, json.loads(value), person_name,
+                       datetime.strptime(updated, _TS_FORMAT).replace(tzinfo=timezone.utc))
+                for k, person, name, value, person_name, updated in self.db.fetchall(sql + " ORDER BY name, person", params)]
+
+    def put_preset(self, kind: str, person: str, name: str, value: Any, *, person_name: str | None = None) -> None:
+        """Save (or overwrite) ``person``'s preset ``name``."""
+        self._write(
+            "INSERT INTO presets (kind, person, name, value, person_name, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (kind, person, name) DO UPDATE SET value = excluded.value, "
+            "person_name = excluded.person_name, updated_at = excluded.updated_at",
+            (kind, person, name, json.dumps(value, ensure_ascii=False), person_name, _ts(utc_now())),
+        )
+
+    def delete_preset(self, kind: str, person: str, name: str) -> bool:
+        """Remove ``person``'s preset ``name``; whether there was one."""
+        return self._write("DELETE FROM presets WHERE kind = ? AND person = ? AND name = ?", (kind, person, name)) > 0
 
     # --- settings ---------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:

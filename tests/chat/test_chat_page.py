@@ -127,7 +127,8 @@ def test_a_system_prompt_can_be_saved_as_a_preset(at):
     at.button[[b.label for b in at.button].index("Save preset")].click().run()
 
     _, ledger = open_store()
-    assert ledger.get_setting("chat.system_prompts", {}) == {"Mars architect": "You design Martian houses."}
+    assert [(p.person, p.name, p.value) for p in ledger.presets("chat.system_prompt")] == [
+        ("local", "Mars architect", "You design Martian houses.")]  # the person's own (lib/presets.py)
     assert "Saved: Mars architect" in at.selectbox(key="chat_preset").options
     send(at, "Hello")
     assert chat_rows()[-1].params["system"] == "You design Martian houses."

@@ -249,7 +249,7 @@ def test_karlo_gets_one_english_translation_per_prompt_and_records_what_was_sent
     targets = [Target("k1", "karlo", "v2.1"), Target("k2", "karlo", "v2.1", {"width": 640}),
                Target("o", "openai", "gpt-image-2")]
     run = run_compare(CONFIGS, ["모자를 쓴 고양이"], targets, timeout_s=5,
-                      calls={"openai": call, "karlo": call}, record=ledger)
+                      calls={"openai": call, "karlo": call}, record=ledger, person="header:alice")
     assert translations == ["모자를 쓴 고양이"]  # once, though two Karlo targets needed it
     assert sorted(sent) == [("karlo", "a cat wearing a hat"), ("karlo", "a cat wearing a hat"),
                             ("openai", "모자를 쓴 고양이")]
@@ -259,6 +259,7 @@ def test_karlo_gets_one_english_translation_per_prompt_and_records_what_was_sent
         by_action.setdefault(row.action, []).append(row)
     assert [r.prompt for r in by_action["t2i"]] == ["a cat wearing a hat"] * 2
     assert len(by_action["translate"]) == 1 and by_action["translate"][0].group_id == run.group_id
+    assert {row.person for row in ledger.rows} == {"header:alice"}  # the translation is the person's call too
 
 
 def test_nothing_to_run_is_refused_with_a_message():

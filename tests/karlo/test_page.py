@@ -148,6 +148,20 @@ def test_a_korean_prompt_is_caught_and_translated(studio_env):
     assert not at.button(key="karlo_t2i_send").disabled
 
 
+def test_the_translation_row_names_the_signed_in_person(studio_env, monkeypatch):
+    import lib.ui.people
+    from lib.people import Person
+
+    alice = Person("header:alice", "alice")
+    monkeypatch.setattr(lib.ui.people, "current_person", lambda: alice)
+    at = open_karlo_page()
+    at.text_area(key="karlo_prompt").set_value("노을 지는 바다 위의 등대").run()
+    at.button(key="karlo_prompt_translate").click().run()
+    assert not at.exception, at.exception
+    [row] = [r for r in book()[1].rows() if r.action == "translate"]
+    assert row.person == alice.key and row.status == "ok" and row.prompt == "노을 지는 바다 위의 등대"
+
+
 FAULTS = [
     ("Karlo -9 API terminated", "Kakao has ended the Karlo API for this app", "-9"),
     ("Karlo -10 quota exceeded", "quota is used up", "-10"),

@@ -116,3 +116,28 @@ def test_the_table_says_who_made_each_call_and_whose_key_paid(two_people, monkey
     view = at.dataframe[0].value.set_index("prompt")
     assert view.loc["on my own key", "paid_by"] == "own key" and view.loc["bob's secret", "paid_by"] == "team key"
     assert view.loc["on my own key", "person"] == ALICE.key and view.loc["bob's secret", "person"] == "header:bob"
+
+
+def test_the_admin_sets_budgets_per_person_and_a_member_is_warned_about_their_own(two_people, monkeypatch):
+    from lib import budgets
+    from lib.store import begin_call
+
+    spent = 1.0  # alice has a call in flight holding a dollar (her other one is unpriced)
+    begin_call("generate", "generate", LIVE_OPENAI, prompt="in flight", estimate_usd=spent, person=ALICE.key)
+    at = ledger_page_as(ADMIN, monkeypatch)
+    at.number_input(key="budget_person_default").set_value(100.0).run()
+    at.toggle(key="budget_people_open").set_value(True).run()
+    assert set(at.dataframe[-1].value["person"]) == {ALICE.key, "header:bob"}  # this month's spenders
+    at.selectbox(key="budget_person_key").set_value(ALICE.key).run()
+    at.number_input(key="budget_person_amount").set_value(round(spent / 0.9, 6)).run()
+    at.button(key="budget_person_set").click().run()
+    assert not at.exception, at.exception
+    _, ledger = open_store()
+    assert budgets.person_budget(ledger, ALICE.key) == pytest.approx(spent / 0.9, abs=1e-6)
+    assert budgets.person_budget(ledger, "header:bob") == 100.0  # the default
+
+    member = ledger_page_as(ALICE, monkeypatch)
+    assert not [n for n in member.number_input if n.key in ("budget_usd", "budget_person_default")]
+    home = AppTest.from_file(APP, default_timeout=30)  # the entry point warns before every page
+    home.run()
+    assert any("90% of your own $1.11 budget" in w.value for w in home.warning), [w.value for w in home.warning]

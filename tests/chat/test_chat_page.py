@@ -159,3 +159,26 @@ def test_a_call_that_fails_outright_keeps_the_message_and_writes_an_error_row(at
     at.session_state["demo_fault"] = "none"
     at.button(key="chat_regenerate").click().run()
     assert chat_rows()[-1].status == "ok" and len(transcript(at)) == 2
+
+
+def test_saved_prompts_are_each_persons_own_and_a_member_deletes_only_theirs(studio_env, monkeypatch):
+    import lib.ui.people
+    from lib import presets
+    from lib.people import Person
+
+    alice, bob = Person("header:alice", "alice"), Person("header:bob", "bob")
+    _, ledger = open_store()
+    presets.save(ledger, bob, "Bob's secret style", "Bob's words.")
+    monkeypatch.setattr("lib.ui.session._leave_legacy_pages_mode", lambda: None, raising=False)
+    monkeypatch.setattr(lib.ui.people, "current_person", lambda: alice)
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.switch_page("pages/chat.py").run()
+    assert not [o for o in at.selectbox(key="chat_preset").options if "Bob" in o]  # not even its name
+    at.text_area(key="chat_system").set_value("Alice's words.").run()
+    at.text_input(key="chat_preset_name").set_value("Mine").run()
+    at.button[[b.label for b in at.button].index("Save preset")].click().run()
+    at.selectbox(key="chat_preset").set_value("Saved: Mine").run()
+    at.button(key="chat_preset_delete").click().run()
+    assert not at.exception, at.exception
+    assert "Saved: Mine" not in at.selectbox(key="chat_preset").options
+    assert [(p.person, p.name) for p in ledger.presets(presets.CHAT_SYSTEM_PROMPT)] == [(bob.key, "Bob's secret style")]

@@ -14,6 +14,7 @@ import io
 import os
 import tempfile
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,6 +68,11 @@ def _write_atomically(target: Path, data: bytes, *, durable: bool = True) -> Non
 
     ``durable`` (fsync before the rename) is for what cannot be made again; a thumbnail is rebuilt from its
     picture when a crash leaves it missing or empty, and an fsync costs 5-40 ms here, on the path of every result."""
+    _publish(_stage(target, data, durable=durable), target)
+
+
+def _stage(target: Path, data: bytes, *, durable: bool = True) -> str:
+    """``data`` in a hidden temporary file beside ``target`` (readers skip dot files); its path."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".part")
     try:
@@ -75,13 +81,37 @@ def _write_atomically(target: Path, data: bytes, *, durable: bool = True) -> Non
             if durable:
                 fh.flush()
                 os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _publish(tmp: str, target: Path) -> None:
+    try:
         os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        _unlink(tmp)
         raise
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# A picture's bytes are written and fsync'd here while its thread decodes it for the check and the thumbnail:
+# the two overlap (the fsync waits on the disk, the decode on the CPU) instead of adding up on every result.
+_staging = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-write")
+
+
+def _discard(staged: Future) -> None:
+    try:
+        _unlink(staged.result())
+    except OSError:
+        pass
 
 
 def make_thumbnail(image: Image.Image) -> bytes:
@@ -126,24 +156,40 @@ class ImageStore:
                 return ref  # stored before: the bytes are the address, nothing to check or write
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             raise InvalidInput(f"This file is not an image this app can read ({type(exc).__name__}). Use PNG, JPEG or WebP.") from exc
-        with imaging.decode_slot():
-            # The one full decode, within the pixel budget: it checks the whole file and is all the thumbnail needs.
-            picture = imaging.decode_picture(data, fit_within=THUMB_MAX_PX)
-            thumb_bytes = None if has_thumb else make_thumbnail(picture)
-        self._save(ref, None if has_image else data, thumb_bytes)
+        staged = None if has_image else self._stage(ref, data)
+        try:
+            with imaging.decode_slot():
+                # The one full decode, within the pixel budget: it checks the whole file and is all the thumbnail needs.
+                picture = imaging.decode_picture(data, fit_within=THUMB_MAX_PX)
+                thumb_bytes = None if has_thumb else make_thumbnail(picture)
+        except BaseException:
+            if staged is not None:
+                self._unstage(staged)
+            raise
+        self._save(ref, staged, thumb_bytes)
         return ref
+
+    def _image_path(self, sha: str, ext: str) -> Path:
+        return self.images_dir / sha[:2] / f"{sha}.{ext}"
+
+    def _stage(self, ref: ImageRef, data: bytes):
+        """Start writing the picture while it is checked: a hidden file, published by ``_save`` once whole."""
+        return _staging.submit(_stage, self._image_path(ref.sha256, ref.ext), data)
+
+    def _unstage(self, staged) -> None:
+        _discard(staged)
 
     def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
         """Whether the image and its thumbnail are stored."""
-        return (self.images_dir / sha[:2] / f"{sha}.{ext}").exists(), self._thumb_path(sha).exists()
+        return self._image_path(sha, ext).exists(), self._thumb_path(sha).exists()
 
-    def _save(self, ref: ImageRef, data: bytes | None, thumb_bytes: bytes | None) -> None:
-        """Write what is missing (``None``: already there)."""
+    def _save(self, ref: ImageRef, staged: Future | None, thumb_bytes: bytes | None) -> None:
+        """Publish what is missing (``None``: already there): the staged picture, then its thumbnail."""
         sha = ref.sha256
-        target = self.images_dir / sha[:2] / f"{sha}.{ref.ext}"
+        target = self._image_path(sha, ref.ext)
         try:
-            if data is not None:
-                _write_atomically(target, data)
+            if staged is not None:
+                _publish(staged.result(), target)
             if thumb_bytes is not None:
                 _write_atomically(self._thumb_path(sha), thumb_bytes, durable=False)
         except OSError as exc:

@@ -71,6 +71,12 @@ class S3ImageStore(ImageStore):
     def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
         return self._head(self._key("images", sha, ext)), self._head(self._key("thumbs", sha, THUMB_EXT))
 
+    def _stage(self, ref: ImageRef, data: bytes) -> bytes:
+        return data  # nothing is written before the picture is found whole: _save puts it
+
+    def _unstage(self, staged: bytes) -> None:
+        pass
+
     def _save(self, ref: ImageRef, data: bytes | None, thumb_bytes: bytes | None) -> None:
         if data is not None:
             self._put_if_absent(self._key("images", ref.sha256, ref.ext), data, ref.mime)

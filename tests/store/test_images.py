@@ -141,3 +141,13 @@ def test_odd_sha_strings_do_not_touch_the_file_system(store):
     assert store.exists("../../etc/passwd") is False
     with pytest.raises(FileNotFoundError):
         store.path("*")
+
+
+def test_a_cut_off_picture_is_refused_and_leaves_no_file_not_even_the_one_staged_while_it_was_checked(store):
+    from lib.imaging import BrokenPicture
+
+    whole = png(512, 512)
+    with pytest.raises(BrokenPicture):
+        store.put(whole[: len(whole) // 2])
+    assert not store.root.exists() or visible_files(store.root) == []  # hidden temp files count too
+    assert store.read(store.put(whole).sha256) == whole

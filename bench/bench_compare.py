@@ -1,29 +1,32 @@
-"""Concurrency ratio of a comparison: wall time of k targets, each answering after L ms, divided by L.
+"""Concurrency ratio of a comparison: wall time of k targets against the slowest target's own server time.
 
 A sequential compare (one target after the other, the seed's way) gives about k;
-run side by side it should stay near 1 (target: at most 1.10).  Real providers
-(openai_images, KarloClient) talk to a real emulator over loopback with
-``default_latency_ms=L``; every cell writes its images and ledger row to a
-temporary store, as on the page.
+run side by side it should stay near 1.  Real engines (OpenAI, Karlo, Gemini, an
+OpenAI-compatible server) talk to a real emulator over loopback with
+``default_latency_ms=L``; every cell writes its pending row, its pictures and its
+settled row to a temporary store, as on the page.
 
-The emulator waits L and *then* draws and encodes the picture (Karlo's mosaic
-takes tens of ms, more when the 2 CPUs are shared), so a target's real latency is
-L plus that drawing.  To keep the figure honest each (k, L) also gets a second row:
-the emulator's own time for the slowest target of each run (request in to response
-out, measured inside the emulator) and the app's overhead above it; ``wall / that``
-is the concurrency ratio of the runner alone.  A last set of rows (first L only)
-runs the same compares against an emulator in its own process, where its drawing
-no longer shares this process's interpreter (a real server would not; on a small
-machine it still shares the CPUs).
+The emulator waits L and draws the picture within it, so a target's server time is
+about L (more when drawing takes longer).  A middleware in the emulator stamps each
+request's arrival and last byte on ``time.perf_counter`` (system-wide on Linux), so
+per run the bench knows the slowest target's own server time and splits the app's
+overhead (wall - that) into *before its request arrived* (pending rows, request
+building, sending) and *after its last byte* (reading, decoding, storing the picture,
+settling the row, delivery).  ``wall / slowest server time`` is the issue's ratio.
 
-    python -m bench.bench_compare            # everything
-    python -m bench.bench_compare --quick    # 400 ms only, 5 repeats, in-process emulator
+Two emulators: one in its own process (as a real server would be; it still shares the 2 CPUs)
+and one in this process, where its request handling and drawing also take this interpreter's GIL
+from the app's workers (a stress case no real provider causes).
 
-k = 1, 2, 4, 6 targets from a mix of engines (OpenAI, Karlo, Gemini, an OpenAI-compatible server); the
-issue's targets are wall / slowest server time <= 1.05 at k = 2 and 4 and <= 1.08 at k = 6, at 400 ms.
+    python -m bench.bench_compare            # everything (400 ms own process, 400 and 2000 ms in process)
+    python -m bench.bench_compare --quick    # 400 ms only, 5 repeats
+
+k = 1, 2, 4, 6 targets from a mix of engines; the issue's targets are wall / slowest server time
+<= 1.05 at k = 2 and 4 and <= 1.08 at k = 6, at 400 ms.
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import statistics
@@ -72,31 +75,52 @@ def _row(name: str, times_ms: list[float], ratio: float, target: str = "") -> di
 
 
 class _EmulatorClock:
-    """ASGI middleware: how long the emulator spends on each request, from its arrival to the last byte sent."""
+    """ASGI middleware: when each request arrived and when its last byte left, on ``time.perf_counter`` (the
+    system-wide monotonic clock on Linux, so an emulator in another process stamps on the bench's clock too).
+    ``GET /_bench/server-times`` answers the stamps so far and forgets them."""
 
-    def __init__(self, app, times_ms: list[float]) -> None:
-        self.app, self.times_ms = app, times_ms
+    def __init__(self, app, stamps: list[tuple[float, float]]) -> None:
+        self.app, self.stamps = app, stamps
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope["path"] == "/_bench/server-times":
+            body = json.dumps(self.stamps).encode()
+            self.stamps.clear()
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
             return
         started = time.perf_counter()
 
         async def timed_send(message) -> None:
             await send(message)
             if message["type"] == "http.response.body" and not message.get("more_body"):
-                self.times_ms.append((time.perf_counter() - started) * 1000)
+                self.stamps.append((started, time.perf_counter()))
 
         await self.app(scope, receive, timed_send)
 
 
+def serve_timed(port: int, latency_ms: int) -> None:
+    """The emulator in this process with the clock on: ``python -m bench.bench_compare --serve PORT LATENCY``."""
+    import uvicorn
+
+    from emulator.app import create_app
+
+    app = create_app(default_latency_ms=latency_ms)
+    app.state.emulator.public_base_url = f"http://127.0.0.1:{port}"
+    app.add_middleware(_EmulatorClock, stamps=[])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
 @contextmanager
-def _in_process_emulator(latency_ms: int, times_ms: list[float]):
+def _in_process_emulator(latency_ms: int):
     from emulator import start_in_thread
 
     emulator = start_in_thread(default_latency_ms=latency_ms)
-    emulator.app.add_middleware(_EmulatorClock, times_ms=times_ms)  # before the first request builds the stack
+    emulator.app.add_middleware(_EmulatorClock, stamps=[])  # before the first request builds the stack
     try:
         yield emulator.base_url
     finally:
@@ -109,7 +133,7 @@ def _own_process_emulator(latency_ms: int):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port), "--latency-ms", str(latency_ms)],
+        [sys.executable, "-m", "bench.bench_compare", "--serve", str(port), str(latency_ms)],
         cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
@@ -128,6 +152,19 @@ def _own_process_emulator(latency_ms: int):
         process.wait(timeout=10)
 
 
+def _server_stamps(base_url: str, expected: int) -> list[tuple[float, float]]:
+    """The emulator's (arrived, last byte) stamps of the run just made (it notes a time just after its last byte)."""
+    import requests
+
+    found: list[tuple[float, float]] = []
+    settle = time.monotonic() + 2
+    while True:
+        found += [tuple(pair) for pair in requests.get(base_url + "/_bench/server-times", timeout=5).json()]
+        if len(found) >= expected or time.monotonic() > settle:
+            return found
+        time.sleep(0.01)
+
+
 def _compare_timer(base_url: str):
     """A function (prompt, targets) -> wall ms of one ``run_compare`` against the emulator at ``base_url``."""
     from lib.compare import run_compare
@@ -142,68 +179,63 @@ def _compare_timer(base_url: str):
         "flux": ProviderConfig("flux", "live", base_url + "/bfl", API_KEYS["flux"], "environment"),
     }
 
-    def wall_ms(prompt: str, targets) -> float:
+    def timed_run(prompt: str, targets) -> tuple[float, float, float]:
+        """(started, ended, wall ms) of one run, every cell checked ok."""
         started = time.perf_counter()
         result = run_compare(configs, [prompt], targets, timeout_s=60)
-        elapsed = (time.perf_counter() - started) * 1000
+        ended = time.perf_counter()
         failed = [c.error.message for c in result.cells if c.status != "ok"]
         if failed:
             raise RuntimeError(f"a benchmark cell failed: {failed[0]}")
-        return elapsed
+        return started, ended, (ended - started) * 1000
 
-    return wall_ms
+    return timed_run
 
 
-def _measure_in_process(latency_ms: int, repeats: int, with_sequential: bool) -> list[dict]:
+def _measure(base_url: str, latency_ms: int, repeats: int, where: str, with_extras: bool) -> list[dict]:
+    """Per k: wall / L, and wall / the slowest target's own server time with where the rest went: before that
+    target's request arrived (head: pending rows, request building, sending) and after its last byte (tail:
+    reading, decoding, storing, settling its row, delivery)."""
     rows = []
-    emulator_ms: list[float] = []
-    with _in_process_emulator(latency_ms, emulator_ms) as base_url:
-        wall_ms = _compare_timer(base_url)
-        wall_ms("warm up", _targets(max(K_VALUES)) + [_flux_target()])  # imports, connections, first renders
-        overhead_by_k = {}
-        for k in K_VALUES:
-            walls, slowest = [], []
-            for i in range(repeats):
-                emulator_ms.clear()
-                walls.append(wall_ms(f"a lighthouse at dusk, take {i}", _targets(k)))
-                settle = time.monotonic() + 2  # the server notes its time just after the last byte left
-                while len(emulator_ms) < k and time.monotonic() < settle:
-                    time.sleep(0.002)
-                slowest.append(max(emulator_ms))
-            rows.append(_row(f"compare k={k}, L={latency_ms} ms (wall / L)", walls,
-                             statistics.median(walls) / latency_ms, "one target's own overhead" if k == 1 else ""))
-            overheads = [w - s for w, s in zip(walls, slowest)]
-            overhead_by_k[k] = statistics.median(overheads)
-            rows.append(_row(
-                f"  k={k}, L={latency_ms}: wall / slowest target's server time (row: app overhead ms)", overheads,
-                statistics.median(w / s for w, s in zip(walls, slowest)),
-                (f"<= {TARGET_RATIO[k]:.2f}; " if k in TARGET_RATIO else "")
-                + f"server time median {statistics.median(slowest):.0f} ms (the drawing happens within L)",
-            ))
-        top = max(K_VALUES)
-        per_target = (overhead_by_k[top] - overhead_by_k[1]) / (top - 1)
-        rows.append(_row(f"  L={latency_ms}: app overhead per extra target (k=1 -> k={top})", [per_target], per_target,
-                         "ms per target (the ratio column repeats it)"))
-        flux = [wall_ms(f"a heron at dawn, take {i}", [_flux_target()]) for i in range(repeats)]
+    timed_run = _compare_timer(base_url)
+    timed_run("warm up", _targets(max(K_VALUES)) + ([_flux_target()] if with_extras else []))
+    _server_stamps(base_url, 0)
+    overhead_by_k = {}
+    for k in K_VALUES:
+        walls, ratios, overheads, heads, tails, slowest_ms = [], [], [], [], [], []
+        for i in range(repeats):
+            started, ended, wall = timed_run(f"a lighthouse at dusk, take {i}", _targets(k))
+            stamps = _server_stamps(base_url, k)
+            arrived, left = max(stamps, key=lambda pair: pair[1] - pair[0])  # the slowest target's own time
+            server_ms = (left - arrived) * 1000
+            walls.append(wall)
+            slowest_ms.append(server_ms)
+            ratios.append(wall / server_ms)
+            overheads.append(wall - server_ms)
+            heads.append((arrived - started) * 1000)
+            tails.append((ended - left) * 1000)
+        rows.append(_row(f"compare k={k}, L={latency_ms} ms, {where} (wall / L)", walls,
+                         statistics.median(walls) / latency_ms, "one target's own overhead" if k == 1 else ""))
+        overhead_by_k[k] = statistics.median(overheads)
+        rows.append(_row(
+            f"  k={k}: wall / slowest target's server time (row: app overhead ms)", overheads, statistics.median(ratios),
+            (f"<= {TARGET_RATIO[k]:.2f}; " if k in TARGET_RATIO else "")
+            + f"server time median {statistics.median(slowest_ms):.0f} ms; before its request arrived "
+              f"{statistics.median(heads):.1f} ms, after its last byte {statistics.median(tails):.1f} ms"))
+    top = max(K_VALUES)
+    per_target = (overhead_by_k[top] - overhead_by_k[1]) / (top - 1)
+    rows.append(_row(f"  L={latency_ms}, {where}: app overhead per extra target (k=1 -> k={top})", [per_target],
+                     per_target, "ms per target (the ratio column repeats it)"))
+    if with_extras:
+        flux = [timed_run(f"a heron at dawn, take {i}", [_flux_target()])[2] for i in range(repeats)]
         rows.append(_row(f"  FLUX alone, L={latency_ms} ms (wall / L; submit, polls every 0.1 s, delivery)", flux,
                          statistics.median(flux) / latency_ms, "polling adds up to one poll step"))
-        if with_sequential:  # the seed's way, for reference: the same three one after another
-            times = [sum(wall_ms(f"a lighthouse at dusk, seq {i}", [t]) for t in _targets(3))
-                     for i in range(max(3, repeats // 2))]
-            rows.append(_row(f"sequential k=3, L={latency_ms} ms (wall / L)", times,
-                             statistics.median(times) / latency_ms, "about k"))
-    return rows
-
-
-def _measure_own_process(latency_ms: int, repeats: int) -> list[dict]:
-    rows = []
-    with _own_process_emulator(latency_ms) as base_url:
-        wall_ms = _compare_timer(base_url)
-        wall_ms("warm up", _targets(max(K_VALUES)))
-        for k in K_VALUES:
-            walls = [wall_ms(f"a lighthouse at dusk, take {i}", _targets(k)) for i in range(repeats)]
-            rows.append(_row(f"compare k={k}, L={latency_ms} ms, emulator in its own process (wall / L)", walls,
-                             statistics.median(walls) / latency_ms, ""))
+        # the seed's way, for reference: the same three one after another
+        times = [sum(timed_run(f"a lighthouse at dusk, seq {i}", [t])[2] for t in _targets(3))
+                 for i in range(max(3, repeats // 2))]
+        rows.append(_row(f"sequential k=3, L={latency_ms} ms (wall / L)", times,
+                         statistics.median(times) / latency_ms, "about k"))
+    _server_stamps(base_url, 0)
     return rows
 
 
@@ -211,18 +243,24 @@ def run(latencies_ms: tuple[int, ...] = LATENCIES_MS, repeats: int = REPEATS, ow
     """Rows {name, median_ms, min_ms, max_ms, ratio, n, target}; see the module docstring for what each ratio is."""
     os.environ["STUDIO_DATA_DIR"] = tempfile.mkdtemp(prefix="bench-compare-")
     rows = []
+    if own_process:  # the short latency is where the app's own time shows
+        with _own_process_emulator(latencies_ms[0]) as base_url:
+            rows += _measure(base_url, latencies_ms[0], repeats, "emulator in its own process", with_extras=False)
     for latency_ms in latencies_ms:
-        rows += _measure_in_process(latency_ms, repeats, with_sequential=latency_ms == latencies_ms[0])
-    if own_process:
-        rows += _measure_own_process(latencies_ms[0], repeats)  # the short latency is where sharing the CPUs shows
+        with _in_process_emulator(latency_ms) as base_url:
+            rows += _measure(base_url, latency_ms, repeats, "emulator in this process",
+                             with_extras=latency_ms == latencies_ms[0])
     return rows
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve_timed(int(sys.argv[2]), int(sys.argv[3]))
+        sys.exit(0)
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
           f"on {os.cpu_count()} CPUs", flush=True)
-    quick = "--quick" in sys.argv  # 400 ms only, 5 repeats, no separate-process pass: a check while developing
-    for row in (run((400,), 5, own_process=False) if quick else run()):
-        print(f"{row['name']:<72} median {row['median_ms']:8.1f} ms  min {row['min_ms']:8.1f}  "
+    quick = "--quick" in sys.argv  # 400 ms only, 5 repeats: a check while developing
+    for row in (run((400,), 5) if quick else run()):
+        print(f"{row['name']:<76} median {row['median_ms']:8.1f} ms  min {row['min_ms']:8.1f}  "
               f"max {row['max_ms']:8.1f}  ratio {row['ratio']:.3f}  n={row['n']}  {row['target']}", flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -313,7 +313,7 @@ class Ledger:
                     spent += reserve
                     if own_limit is not None:
                         own_spent[row.person] += reserve
-                pending = LedgerRow(**{**asdict(row), "status": "pending"})
+                pending = replace(row, status="pending")  # not asdict: it deep-copies every field
                 seconds = limits.pending_deadline_s() if deadline_s is None else deadline_s
                 deadline = to_utc(row.created_at) + timedelta(seconds=seconds)
                 values.append((*self._values(pending), reserve_usd, owner_token(), _ts(deadline)))

@@ -55,8 +55,12 @@ def url_problem(base_url: str) -> str | None:
             return (f"This Azure deployment URL has no api-version: add ?api-version={IMAGE_API_VERSION} to "
                     "OPENAI_COMPAT_BASE_URL (Azure needs one on deployment URLs).")
         return None
-    if is_azure(base_url) and "/openai/v1" not in (urlparse(base_url).path or ""):
-        host = urlparse(base_url).hostname
+    path = (urlparse(base_url).path or "").rstrip("/")
+    host = urlparse(base_url).hostname
+    if is_azure(base_url) and "/openai/v1/" in path + "/" and not path.endswith("/openai/v1"):
+        return (f"Set OPENAI_COMPAT_BASE_URL to https://{host}/openai/v1 itself: this app adds "
+                "/images/generations (and the rest) to it.")
+    if is_azure(base_url) and "/openai/v1" not in path:
         return (f"For Azure OpenAI set OPENAI_COMPAT_BASE_URL to https://{host}/openai/v1 (the model is then your "
                 f"deployment's name), or to a deployment URL such as https://{host}/openai/deployments/"
                 f"<deployment>/images/generations?api-version={IMAGE_API_VERSION}.")

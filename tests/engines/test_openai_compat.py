@@ -75,6 +75,10 @@ def test_an_azure_url_of_neither_form_says_which_urls_to_use(studio_env, monkeyp
     monkeypatch.setenv("OPENAI_COMPAT_BASE_URL", "https://studio-test.openai.azure.com/openai/deployments/img")
     cfg = config.resolve()["openai_compat"]  # Azure needs an api-version on deployment URLs
     assert cfg.mode == "misconfigured" and "?api-version=2025-04-01-preview" in cfg.problem
+    monkeypatch.setenv("OPENAI_COMPAT_BASE_URL",  # the v1 URL copied with its operation: the app adds that itself
+                       "https://studio-test.openai.azure.com/openai/v1/images/generations?api-version=preview")
+    cfg = config.resolve()["openai_compat"]
+    assert cfg.mode == "misconfigured" and "https://studio-test.openai.azure.com/openai/v1 itself" in cfg.problem
     for usable in ("https://studio-test.openai.azure.com/openai/v1",
                    "https://studio-test.openai.azure.com/openai/deployments/img/images/generations"
                    "?api-version=2025-04-01-preview"):

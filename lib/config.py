@@ -14,7 +14,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 from lib.errors import remember_secret
 
@@ -93,6 +93,56 @@ class ProviderConfig:
         return self.provider == "openai" and urlparse(self.base_url).hostname == "api.openai.com"
 
 
+# The proxy variables every HTTP library here reads (httpx2 in the openai SDK, httpx in google-genai, requests in
+# Karlo and FLUX, lib.fetch): all of them send a user and password written into the URL as Proxy-Authorization.
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+def proxy_credentials(proxy_url: str) -> tuple[str, str] | None:
+    """The (user, password) written into a proxy URL (``http://user:pass@proxy:3128``, percent-decoded), or
+    ``None``. The password, and ``user:password`` (what a Basic header encodes), are remembered as secrets: a
+    message or a reply that echoes them is redacted like a key."""
+    text = (proxy_url or "").strip()
+    if "@" not in text:
+        return None
+    try:
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        user, password = parts.username, parts.password
+    except ValueError:
+        return None
+    if password is None:
+        return (unquote(user), "") if user else None
+    user, password = unquote(user or ""), unquote(password)
+    remember_secret(password)
+    remember_secret(f"{user}:{password}")
+    return user, password
+
+
+def remember_proxy_credentials() -> None:
+    """Remember the password of every proxy the environment sets (see ``proxy_credentials``)."""
+    for var in PROXY_VARIABLES:
+        proxy_credentials(os.environ.get(var, ""))
+
+
+def proxy_problems() -> list[str]:
+    """Sentences for proxy variables the app cannot fully use. Every engine and every picture download honours an
+    http:// proxy (with a user and password in its URL); the SOCKS extras of httpx and requests are not installed,
+    and ``lib.fetch`` speaks plain HTTP to its proxy, so an https:// proxy carries the API calls only."""
+    problems = []
+    for var in PROXY_VARIABLES[::2]:
+        value = (os.environ.get(var) or os.environ.get(var.lower()) or "").strip()
+        scheme = value.split("://", 1)[0].lower() if "://" in value else "http"
+        if not value or scheme == "http":
+            continue
+        if scheme == "https":
+            problems.append(f"{var} names an https:// proxy: API calls go through it, but picture downloads cannot "
+                            f"(they speak plain HTTP to a proxy). Use the proxy's http:// address in {var}.")
+        else:
+            problems.append(f"{var} names a {scheme}:// proxy, which this app cannot use: calls and downloads would "
+                            f"fail. Set {var} to an http:// proxy (http://user:password@host:port).")
+    return problems
+
+
 def data_dir() -> Path:
     return Path(os.environ.get("STUDIO_DATA_DIR", "./data")).expanduser()
 
@@ -141,6 +191,7 @@ def resolve(
     ``key_scope`` (a ``lib.client_cache.KeyScope``) goes on configs whose key came from ``session_keys``.
     """
     session_keys = session_keys or {}
+    remember_proxy_credentials()
     secrets, secrets_problem = read_secrets_file()
     forced = demo_setting()
     configs: dict[str, ProviderConfig] = {}

@@ -332,3 +332,10 @@ class Cancelled(StudioError):
     """The person stopped the call."""
 
     status_label = "cancelled"
+
+
+def proxy_refused(provider: str, name: str) -> ProviderDown:
+    """A 407 from the proxy the environment sets (every engine honours HTTPS_PROXY / HTTP_PROXY / ALL_PROXY)."""
+    return ProviderDown(f"The proxy set in HTTPS_PROXY / HTTP_PROXY refused to pass the call on to {name} (HTTP 407: "
+                        "proxy sign-in needed), so nothing reached it. Check the user and password in the proxy's URL "
+                        "(http://user:password@host:port).", provider=provider, http_status=407, code="proxy_auth")

@@ -10,13 +10,18 @@ service (SSRF), redirect there, send 700 MB, or drip one byte every few seconds.
   that was checked, so a second DNS answer cannot swap it;
 - following at most a few redirects, each one checked as above;
 - reading at most ``max_bytes`` and ending at a total deadline, however slowly the bytes come;
-- through the environment's proxy when one is set (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), as the SDKs do.
+- through the environment's proxy when one is set (HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY), with the
+  user and password written into its URL, as the SDKs do (an http:// proxy: anything else is said in words). The
+  rules above still hold behind a proxy: a URL is refused before anything is sent to it, and a name that resolves
+  here to a private address is refused; only a name this machine cannot resolve is left to the proxy, and only for
+  the provider's own origin or a delivery host.
 
 Every refusal is a ``ProviderDown`` whose message says what happened in words; no key or header of the
 provider call goes with the download (the origin's extra headers do, e.g. a proxy's).
 """
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import re
@@ -29,6 +34,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from lib import limits
+from lib.config import proxy_credentials
 from lib.errors import ProviderDown
 
 _CHUNK = 64 * 1024
@@ -72,13 +78,35 @@ def _is_internal(address: str) -> bool:
     return not ip.is_global or ip.is_multicast
 
 
-def _proxy_for(target: _Target) -> tuple[str, int] | None:
-    """The (host, port) of the proxy the environment sets for this URL (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)."""
-    proxy = urllib.request.getproxies().get(target.scheme)
+@dataclass(frozen=True)
+class _Proxy:
+    host: str
+    port: int
+    authorization: str | None  # the Proxy-Authorization value for a user and password in the URL
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.host, self.port
+
+
+def _proxy_for(target: _Target) -> _Proxy | None:
+    """The proxy the environment sets for this URL (HTTPS_PROXY / HTTP_PROXY, else ALL_PROXY; NO_PROXY), as
+    httpx and requests read them."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(target.scheme) or proxies.get("all")
     if not proxy or urllib.request.proxy_bypass(target.host):
         return None
-    parsed = _split(proxy if "://" in proxy else f"http://{proxy}")
-    return (parsed.host, parsed.port) if parsed else None
+    url = proxy if "://" in proxy else f"http://{proxy}"
+    parsed = _split(url)
+    if parsed is None or parsed.scheme != "http":
+        scheme = url.split("://", 1)[0][:12]
+        raise _refused(f"The proxy set in the environment is a {scheme}:// proxy; pictures are downloaded through "
+                       "http:// proxies only. Set HTTPS_PROXY / HTTP_PROXY to an http:// proxy.", "fetch_failed")
+    credentials = proxy_credentials(url)  # remembered as secrets, so no message can show the password
+    authorization = None
+    if credentials is not None:
+        authorization = "Basic " + base64.b64encode(":".join(credentials).encode("utf-8")).decode("ascii")
+    return _Proxy(parsed.host, parsed.port, authorization)
 
 
 def _refused(message: str, code: str, **more) -> ProviderDown:
@@ -142,11 +170,12 @@ class _Fetch:
         if self.remaining() <= 0:
             raise self.too_slow(target)
         proxy, path = _proxy_for(target), target.path
-        connect_to = proxy or (address, target.port)
+        connect_to = proxy.address if proxy else (address, target.port)
+        proxy_auth = {"Proxy-Authorization": proxy.authorization} if proxy and proxy.authorization else {}
         if target.scheme == "https":
             conn: http.client.HTTPConnection = _PinnedHTTPS(target.host, target.port, connect_to, self.remaining())
-            if proxy:
-                conn.set_tunnel(target.host, target.port)  # CONNECT: the TLS session is still with the host itself
+            if proxy:  # CONNECT: the TLS session is still with the host itself
+                conn.set_tunnel(target.host, target.port, headers=proxy_auth or None)
         else:
             conn = _PinnedHTTP(target.host, target.port, connect_to, self.remaining())
             if proxy:
@@ -157,11 +186,14 @@ class _Fetch:
         watchdog.start()
         try:
             headers = {"Accept": "image/*", "User-Agent": "imagine-studio",
-                       **(self.headers if self.own_origin(target) else {})}
+                       **(self.headers if self.own_origin(target) else {}),
+                       **(proxy_auth if target.scheme == "http" else {})}
             conn.request("GET", path, headers=headers)
             response = conn.getresponse()
             if response.status in (301, 302, 303, 307, 308):
                 return response.status, response.getheader("Location"), b""
+            if response.status == 407:
+                raise self.proxy_refused()
             if response.status != 200:
                 return response.status, None, b""
             declared = response.getheader("Content-Length")
@@ -187,6 +219,8 @@ class _Fetch:
         except (OSError, http.client.HTTPException, ValueError, AttributeError) as exc:
             if self.remaining() <= 0:
                 raise self.too_slow(target) from None
+            if proxy and " 407" in str(exc):  # http.client's "Tunnel connection failed: 407 ..."
+                raise self.proxy_refused() from None
             raise _refused(f"Downloading the picture from {target.host} failed ({type(exc).__name__}). Try again.",
                            "fetch_failed", provider=self.provider) from None
         finally:
@@ -194,6 +228,11 @@ class _Fetch:
             conn.close()
             if conn.live_socket is not None:
                 conn.live_socket.close()
+
+    def proxy_refused(self) -> ProviderDown:
+        return _refused("The proxy set in the environment refused to pass the picture's download on (407: proxy "
+                        "sign-in needed). Check the user and password in HTTPS_PROXY / HTTP_PROXY.", "fetch_failed",
+                        provider=self.provider, http_status=407)
 
     def too_big(self, target: _Target) -> ProviderDown:
         return _refused(f"The picture at {target.host} is larger than {self.max_bytes / 1024 / 1024:g} MB, so it was "

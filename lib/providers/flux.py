@@ -23,7 +23,7 @@ from PIL import Image, UnidentifiedImageError
 
 from lib import catalog, fetch, limits
 from lib.errors import (AuthError, ContentRejected, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded,
-                        StudioError, redact)
+                        StudioError, proxy_refused, redact)
 from lib.prompts import clean_prompt
 from lib.providers.base import GENERATE, OnProgress, Progress, Setting
 from lib.providers.openai_engine import CatalogEngine
@@ -232,6 +232,8 @@ class Flux(CatalogEngine):
         detail = reply.get("detail") if isinstance(reply, dict) else None
         said = redact(detail if isinstance(detail, str) else str(detail or text)[:300], [cfg.key] if cfg.key else [])
         common = {"provider": self.id, "http_status": status, "detail": said}
+        if status == 407:
+            return proxy_refused(self.id, "BFL")
         if status in (401, 403):
             return AuthError("BFL did not accept the API key (HTTP 403). Check BFL_API_KEY or the key in the sidebar "
                              "(from dashboard.bfl.ai).", **common)

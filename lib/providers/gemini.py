@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from lib import catalog, imaging, limits
 from lib.client_cache import ClientCache
 from lib.errors import (AuthError, ContentRejected, InvalidInput, NotAvailable, ProviderDown, QuotaExceeded,
-                        StudioError)
+                        StudioError, proxy_refused)
 from lib.prompts import clean_prompt
 from lib.providers.base import EDIT, GENERATE, VARIATION, Capabilities, EngineModel, OnProgress, Setting
 from lib.providers.openai_engine import CatalogEngine
@@ -326,6 +326,8 @@ def translate_error(exc: Exception, cfg, model: str, timeout: float) -> StudioEr
         reasons = {d.get("reason") for d in details if isinstance(d, dict)}
         retry = next((d.get("retryDelay") for d in details if isinstance(d, dict) and d.get("retryDelay")), None)
         common.update(http_status=code, code=status or None, detail=message[:300])
+        if code == 407:
+            return proxy_refused("gemini", "Gemini")
         if "API_KEY_INVALID" in reasons or code in (401, 403) and "key" in message.lower():
             return AuthError("Google did not accept the Gemini API key. Check GEMINI_API_KEY or the key in the "
                              "sidebar (it comes from aistudio.google.com).", **common)

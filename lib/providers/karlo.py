@@ -36,6 +36,7 @@ from lib.errors import (
     ProviderDown,
     QuotaExceeded,
     StudioError,
+    proxy_refused,
     redact,
 )
 from lib.fetch import fetch_image
@@ -614,6 +615,8 @@ class KarloClient:
 
     def _read(self, resp: requests.Response) -> tuple[dict[str, Any], StudioError | None]:
         secrets = [self.cfg.key] if self.cfg.key else []
+        if resp.status_code == 407:
+            return {}, proxy_refused("karlo", "Karlo")
         try:
             reply = resp.json()
         except ValueError:

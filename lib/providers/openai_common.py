@@ -15,6 +15,7 @@ from lib.errors import (
     ProviderDown,
     QuotaExceeded,
     StudioError,
+    proxy_refused,
     redact,
 )
 
@@ -75,6 +76,8 @@ def translate_error(exc: Exception, cfg: ProviderConfig, *, model: str | None = 
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
+        if status == 407:
+            return proxy_refused("openai", "the OpenAI server")
         body = exc.body if isinstance(exc.body, dict) else {}
         server_msg = redact(str(body.get("message") or exc.message), secrets)
         code = str(exc.code) if exc.code is not None else None

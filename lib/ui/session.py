@@ -85,6 +85,8 @@ def sidebar() -> dict[str, config.ProviderConfig]:
         except Exception as exc:  # the emulator could not start: say so instead of a stack trace
             st.error(f"Demo mode could not start its emulator: {md_literal(exc)}")
             st.stop()
+        for problem in config.proxy_problems():
+            st.warning(md_literal(problem), icon=":material/lan:")
         if any(c.mode == "demo" for c in cfgs.values()):
             choices = list(DEMO_FAULTS)
             st.selectbox(

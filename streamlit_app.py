@@ -46,6 +46,7 @@ try:  # calls left pending by a replica that died get settled on a timer, not on
 except StoreUnavailable:
     pass  # every page that needs the store says so in words
 require_person()  # with sign-in or a trusted proxy configured, nobody gets past here unidentified
+session.keep_widget_values()  # what a person typed on a page is still there after a visit to another page
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)
 budget.budget_warning()

@@ -343,6 +343,8 @@ def render_images(
     timeout_s: float | None = None,
     on_result: Callable | None = None,
     page: str = "pipeline",
+    person: str | None = None,
+    cancel_event=None,
 ):
     """The final prompt on every engine the person picked, all at once, each image row in the run's ledger group.
 
@@ -370,7 +372,7 @@ def render_images(
 
     timeout_s = limits.provider_timeout_s() if timeout_s is None else timeout_s
     return compare.run_compare(configs, [prompt], targets, timeout_s=timeout_s, on_result=on_result,
-                               group_id=group_id, calls=calls, page=page)
+                               group_id=group_id, calls=calls, page=page, person=person, cancel_event=cancel_event)
 
 
 __all__ = [

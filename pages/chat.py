@@ -9,23 +9,21 @@ import streamlit as st
 from lib import catalog, presets
 from lib.providers.openai_chat import ENDPOINT, ChatStream
 from lib.store import record_call
-from lib.ui import session
-from lib.ui.cards import format_cost, format_tokens
+from lib.ui import jobs, session
+from lib.ui.cards import error_box, format_cost, format_tokens
 from lib.ui.people import current_person, person_key
 from lib.errors import redact_known
 from lib.ui.safe_text import chat_markdown, md_literal
 from lib.ui.saved_prompts import system_prompt_editor
 
 PAGE = "chat"
+JOB = "chat"  # the session's one reply in flight (lib.ui.jobs)
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPERATURE = 1.0  # the API's own default: not sent, so models that refuse other values still work
 
 # Session keys: the conversation lives outside widgets so it survives page switches.
 MESSAGES, CONVERSATION, SYSTEM = "chat_messages", "chat_conversation_id", "chat_system"
-# Keep these widgets' values when the person visits another page and comes back.
-for _key in ("chat_model", "chat_temperature", "chat_max_tokens", "chat_preset", SYSTEM):
-    if _key in st.session_state:
-        st.session_state[_key] = st.session_state[_key]
+session.keep("chat_model", "chat_temperature", "chat_max_tokens", "chat_preset", SYSTEM)  # across page visits
 st.session_state.setdefault(MESSAGES, [])
 st.session_state.setdefault(CONVERSATION, uuid.uuid4().hex)
 st.session_state.setdefault(SYSTEM, presets.DEFAULT_SYSTEM_PROMPT)
@@ -65,28 +63,30 @@ def reopen(group_id: str) -> None:
         st.session_state[SYSTEM] = last.params["system"]
 
 
-def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | None, max_tokens: int | None) -> None:
-    """Stream one reply under the history, then write its ledger row and add it to the conversation."""
+def send_reply(cfg, history: list[dict], *, model: str, temperature: float | None, max_tokens: int | None) -> None:
+    """Start streaming one reply under the history on the session's worker (one reply at a time).
+
+    The worker writes the turn's ledger row and appends the reply to ``history`` when the stream ends, however it
+    ends (finished, stopped, broken off, timed out): a click or a page switch meanwhile only reruns the page.
+    """
     turn_index = sum(1 for m in history if m["role"] == "user") - 1
-    person = person_key()  # read now: the finally block below may not touch st.*
+    person = person_key()
     system = st.session_state[SYSTEM].strip()
     group_id = st.session_state[CONVERSATION]
-    st.session_state[MESSAGES] = history  # the reply is appended to this very list, below
+    st.session_state[MESSAGES] = history  # the reply is appended to this very list by the worker
     api_messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": m["role"], "content": m["content"]} for m in history if m["content"]
     ]
     stream = ChatStream(cfg, model=model, messages=api_messages, temperature=temperature, max_tokens=max_tokens)
-    with st.chat_message("assistant"):
+
+    def work(job: jobs.Job):
+        job.on_stop = stream.stop  # Stop breaks off the stream in flight; the text so far is kept
+        text = ""
         try:
-            shown = st.empty()  # redrawn per chunk, so an image in the reply is never drawn, not even for a moment
-            text = ""
             for chunk in stream:
                 text += chunk
-                shown.markdown(chat_markdown(redact_known(text, [cfg.key or ""])))  # stored redacted too
+                job.report(redact_known(text, [cfg.key or ""]))  # shown redacted, as it is stored
         finally:
-            # Runs even when the person presses stop or a click interrupts the run mid-reply: the partial
-            # text is kept and the turn still gets its ledger row.  Streamlit raises its stop again on any
-            # st.* access here (session_state included), so this block touches only plain objects.
             if not stream.done:
                 stream.stop()
             params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages), **stream.params}
@@ -94,6 +94,36 @@ def stream_reply(cfg, history: list[dict], *, model: str, temperature: float | N
                               prompt=history[-1]["content"], params=params, model=model, endpoint=ENDPOINT,
                               group_id=group_id, person=person)
             history.append(reply_message(row))
+        return row
+
+    jobs.start(JOB, work, label="Writing…")
+
+
+def keep_outcome(job: jobs.Job | None) -> None:
+    """The reply is already in the conversation (the worker put it there); only a failure to record it is left."""
+    if job is not None and job.failure is not None:  # record_call itself failed: say so, keep the conversation
+        st.session_state["chat_last_error"] = job.failure_as_error()
+
+
+def take_stopped_reply() -> None:
+    """A reply that ended after the last run stopped waiting for it (Streamlit's own Stop ends a run, not the
+    call): take it in before anything else, so the next message is not held back by it."""
+    job = jobs.running(JOB)
+    if job is not None and job.done.is_set():
+        keep_outcome(jobs.collect(JOB))
+
+
+def show_reply_in_flight() -> None:
+    """The reply being written, as it arrives; then the page runs again with it in the conversation."""
+    waiting = jobs.running(JOB)
+    if waiting is None:
+        return
+    with st.chat_message("assistant"):
+        st.button("Stop", key="chat_stop", icon=":material/stop_circle:", on_click=waiting.stop,
+                  help="Stops the reply here: the text so far is kept and recorded.")
+        shown = st.empty()  # redrawn per chunk, so an image in the reply is never drawn, not even for a moment
+        shown.markdown(chat_markdown(waiting.progress or ""))
+        keep_outcome(jobs.collect(JOB, on_progress=lambda text: shown.markdown(chat_markdown(text))))
     st.rerun()
 
 
@@ -172,9 +202,12 @@ if retiring:  # outside the (usually closed) settings, where a person will see i
 send_temperature = None if temperature == DEFAULT_TEMPERATURE else float(temperature)
 send_max_tokens = int(max_tokens) or None
 
+take_stopped_reply()
 messages: list[dict] = st.session_state[MESSAGES]
+in_flight = jobs.busy(JOB)
 last_reply = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
-regenerating = st.session_state.pop("chat_regenerating", False) and last_reply is not None
+# A click on Regenerate while a reply is still being written only reruns the page: one reply at a time.
+regenerating = st.session_state.pop("chat_regenerating", False) and last_reply is not None and not in_flight
 shown = messages[:last_reply] if regenerating else messages  # a reply being regenerated is replaced, not repeated
 for i, message in enumerate(shown):
     with st.chat_message(message["role"]):
@@ -188,7 +221,7 @@ for i, message in enumerate(shown):
         use_col, regen_col = st.columns([1, 1])
         if message["content"] and use_col.button("Use as image prompt", key=f"chat_use_{i}", icon=":material/image:"):
             use_as_image_prompt(message["content"])
-        if i == last_reply:
+        if i == last_reply and not in_flight:
             regen_col.button("Regenerate", key="chat_regenerate", icon=":material/refresh:",
                              on_click=lambda: st.session_state.update(chat_regenerating=True))
 
@@ -200,12 +233,16 @@ if priced or unpriced:
     st.caption(f"Conversation total: ${sum(priced):,.4f}{extra} · {tokens:,} tokens"
                + (" · demo, nothing charged" if cfg.backend == "demo" else ""))
 
-if regenerating:
-    stream_reply(cfg, messages[:last_reply], model=model, temperature=send_temperature, max_tokens=send_max_tokens)
+if st.session_state.get("chat_last_error") is not None:
+    error_box(st.session_state.pop("chat_last_error"))
 
-prompt = st.chat_input("Ask, imagine, describe…", key="chat_prompt", submit_mode="stop")
-if prompt:
+# Greyed out while a reply is written (one reply at a time); the reply's own Stop button stops it.
+prompt = st.chat_input("Ask, imagine, describe…", key="chat_prompt", submit_mode="disable", disabled=in_flight)
+if regenerating:
+    send_reply(cfg, messages[:last_reply], model=model, temperature=send_temperature, max_tokens=send_max_tokens)
+elif prompt and not jobs.busy(JOB):
     history = messages + [{"role": "user", "content": prompt}]
     with st.chat_message("user"):
         st.markdown(md_literal(prompt))
-    stream_reply(cfg, history, model=model, temperature=send_temperature, max_tokens=send_max_tokens)
+    send_reply(cfg, history, model=model, temperature=send_temperature, max_tokens=send_max_tokens)
+show_reply_in_flight()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 
 import streamlit as st
@@ -13,13 +12,14 @@ from lib.errors import InvalidInput, StudioError
 from lib.pipeline import chat_config
 from lib.providers import registry
 from lib.providers.base import GENERATE
-from lib.ui import session
+from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
 from lib.ui.safe_text import md_literal
-from lib.ui.engine_form import keep_widget_values, pick_model, settings_form
+from lib.ui.engine_form import pick_model, settings_form
 
 PAGE = "compare"
+JOB = "compare"  # the session's one comparison in flight (lib.ui.jobs)
 # Widget keys (kept when the person visits another page and comes back).
 PROMPTS, USE_PIPELINE, TIMEOUT, BLIND = "cmp_prompts", "cmp_pipeline", "cmp_timeout", "cmp_blind"
 ADD, ADD_ENGINE, ADD_FAULT = "cmp_add", "cmp_add_engine", "cmp_add_fault"
@@ -27,10 +27,7 @@ TARGETS, SHOWN, LAST_ERROR = "cmp_targets", "cmp_shown", "cmp_last_error"
 NO_FAULT = "none"
 NOT_IN_COMPARE = ("partial_images",)  # a column shows the finished picture; previews would only cost more
 
-for _key in (PROMPTS, USE_PIPELINE, TIMEOUT, BLIND, "cmp_board_groups", "cmp_board_text"):
-    if _key in st.session_state:
-        st.session_state[_key] = st.session_state[_key]
-keep_widget_values(ADD, ADD_ENGINE, ADD_FAULT)
+session.keep(PROMPTS, USE_PIPELINE, TIMEOUT, BLIND, "cmp_board_groups", "cmp_board_text", ADD_ENGINE, ADD_FAULT)
 st.session_state.setdefault(TIMEOUT, int(limits.provider_timeout_s()))
 
 
@@ -141,20 +138,20 @@ def read_prompts(text: str, upload) -> list[str]:
     return compare.parse_prompts(upload.getvalue() if upload is not None else text)
 
 
-def expand_with_pipeline(cfg, ideas: list[str], group_id: str) -> list[str]:
-    """Each idea through the imagination chain; its final prompt is what the engines get."""
+def expand_with_pipeline(cfg, ideas: list[str], group_id: str, person: str, report) -> list[str]:
+    """Each idea through the imagination chain; its final prompt is what the engines get (runs on the worker)."""
     from lib.pipeline import run_pipeline
 
     prompts = []
-    for idea in ideas:
-        with st.status(f"Imagining: {md_literal(idea[:60])}", expanded=False) as box:
-            run = run_pipeline(cfg, idea, model=compare.default_chat_model(), group_id=group_id, page=PAGE,
-                               on_step=lambda i, step: st.text(f"{i + 1}. {step.name}: {step.output[:120]}"))
-            failed = next((s for s in run.steps if s.error is not None), None)
-            if failed is not None:
-                box.update(state="error")
-                raise failed.error
-            box.update(label=f"Imagined: {md_literal(run.final_prompt[:80])}", state="complete")
+    for number, idea in enumerate(ideas, 1):
+        def on_step(i: int, step, idea=idea, number=number) -> None:
+            report(f"Imagining {number} of {len(ideas)} ({idea[:60]}): {i + 1}. {step.name}")
+
+        run = run_pipeline(cfg, idea, model=compare.default_chat_model(), group_id=group_id, page=PAGE,
+                           person=person, on_step=on_step)
+        failed = next((s for s in run.steps if s.error is not None), None)
+        if failed is not None:
+            raise failed.error
         prompts.append(run.final_prompt)
     return prompts
 
@@ -292,45 +289,84 @@ st.toggle("Blind: hide which engine made which picture, in shuffled order, until
 st.number_input("Give up on a target after (seconds)", 1, 600, key=TIMEOUT,
                 help="A target that has not answered by then shows a timeout in its column; the others are not held up.")
 
-if st.button("Compare", type="primary", icon=":material/compare:", disabled=not st.session_state[TARGETS]):
-    st.session_state.pop(LAST_ERROR, None)
+def start_run(cfgs, prompts: list[str], *, expand: bool) -> None:
+    """Send the comparison on the session's worker: a click meanwhile reruns the page, which goes on drawing it."""
     group_id = compare.new_group_id()
+    targets = list(st.session_state[TARGETS])
+    timeout_s = float(st.session_state[TIMEOUT])
+    person = person_key()
+    run = None if expand else compare.plan(prompts, targets, group_id)
+
+    def work(job: jobs.Job):
+        planned = job.context["run"]
+        if planned is None:  # the chain first; its rows join the comparison's group
+            expanded = expand_with_pipeline(pipeline_cfg, prompts, group_id, person, job.report)
+            planned = job.context["run"] = compare.plan(expanded, targets, group_id)
+        started = time.monotonic()
+        compare.execute(cfgs, planned, timeout_s=timeout_s, cancel_event=job.stopping, person=person,
+                        on_result=lambda cell: job.report(cell))
+        planned.forget_stored_images()  # the store has them; a session need not hold every picture twice
+        return planned, time.monotonic() - started
+
+    st.session_state.pop(SHOWN, None)  # the grid below is this run's from now on
+    jobs.start(JOB, work, label="Comparing…", run=run, blind=bool(st.session_state.get(BLIND)))
+
+
+def show_run_in_flight() -> None:
+    """The grid of the comparison in flight, each cell as it answers, with Cancel; then keep the run."""
+    waiting = jobs.running(JOB)
+    if waiting is None:
+        return
+    st.button("Cancel", icon=":material/stop:", on_click=waiting.stop,
+              help="Finished results are kept; the rest are recorded as cancelled.")
+    progress, grid = st.empty(), st.empty()
+    view: dict = {}
+
+    def draw(news) -> None:
+        run: CompareRun | None = waiting.context.get("run")
+        if run is None:  # still imagining
+            progress.caption(f":material/hourglass_top: {md_literal(news or 'Imagining…')}")
+            return
+        if "slots" not in view:
+            with grid.container():
+                view["slots"] = draw_grid(run, store, ledger, running=True, blind=waiting.context["blind"])
+            # What the grid drew finished is not drawn again (a card's widgets may appear only once a run).
+            view["drawn"] = {c.key for c in run.cells if c.status not in ("pending", "running")}
+        for cell in run.cells:
+            if cell.key not in view["drawn"] and cell.status not in ("pending", "running"):
+                view["drawn"].add(cell.key)
+                with view["slots"][cell.key].container():
+                    if waiting.context["blind"] and len(run.targets) > 1:  # still no name, in its shuffled place
+                        pi, ti = cell.key
+                        draw_blind_cell(cell, store, letter(blind_order(run, pi).index(ti)))
+                    else:
+                        draw_cell(cell, store)
+        done = sum(c.status not in ("pending", "running") for c in run.cells)
+        progress.caption(f":material/hourglass_top: {done} of {len(run.cells)} answered · "
+                         f"{time.monotonic() - waiting.started:,.1f} s")
+
+    draw(waiting.progress)
+    job = jobs.collect(JOB, on_progress=draw)
+    if job.failure is not None:  # e.g. the chain failed: nothing was sent to the engines, every input stays
+        st.session_state[LAST_ERROR] = job.failure if isinstance(job.failure, StudioError) else job.failure_as_error()
+    if job.outcome is not None:
+        run, wall_s = job.outcome
+        st.session_state[SHOWN] = {"run": run, "wall_s": wall_s, "blind": waiting.context["blind"]}
+    st.rerun()
+
+
+in_flight = jobs.busy(JOB)
+if st.button("Compare", type="primary", icon=":material/compare:",
+             disabled=not st.session_state[TARGETS] or in_flight) and not in_flight:
+    st.session_state.pop(LAST_ERROR, None)
     try:
         prompts = read_prompts(st.session_state[PROMPTS], upload)
         if not prompts:
             raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
-        if st.session_state.get(USE_PIPELINE) and pipeline_ok:
-            prompts = expand_with_pipeline(pipeline_cfg, prompts, group_id)
-        run = compare.plan(prompts, list(st.session_state[TARGETS]), group_id)
+        start_run(cfgs, prompts, expand=bool(st.session_state.get(USE_PIPELINE) and pipeline_ok))
     except StudioError as exc:  # nothing sent to the engines; every input stays where it was
         st.session_state[LAST_ERROR] = exc
-    else:
-        # Kept before anything is sent: if the script is stopped mid-run, the next run shows what finished.
-        shown = {"run": run, "running": True, "wall_s": None, "stop": threading.Event(), "stopped": threading.Event(),
-                 "blind": bool(st.session_state.get(BLIND))}
-        st.session_state[SHOWN] = shown
-        progress = st.empty()
-        st.button("Cancel", icon=":material/stop:", help="Finished results are kept; the rest are recorded as cancelled.")
-        slots = draw_grid(run, store, ledger, running=True, blind=shown["blind"])
-        started = time.monotonic()
-
-        def show_result(cell: Cell) -> None:
-            with slots[cell.key].container():
-                draw_cell(cell, store)
-
-        def show_progress(run: CompareRun) -> None:  # drawing here also lets Streamlit stop the script on Cancel
-            done = sum(c.status not in ("pending", "running") for c in run.cells)
-            progress.caption(f":material/hourglass_top: {done} of {len(run.cells)} answered · "
-                             f"{time.monotonic() - started:,.1f} s")
-
-        try:
-            compare.execute(cfgs, run, timeout_s=float(st.session_state[TIMEOUT]), on_result=show_result,
-                            on_wait=show_progress, cancel_event=shown["stop"], person=person_key())
-            shown.update(running=False, wall_s=time.monotonic() - started)
-            run.forget_stored_images()  # the store has them; a session need not hold every picture twice
-        finally:
-            shown["stopped"].set()
-        st.rerun()
+show_run_in_flight()
 
 if st.session_state.get(LAST_ERROR) is not None:
     error_box(st.session_state[LAST_ERROR])
@@ -338,12 +374,6 @@ if st.session_state.get(LAST_ERROR) is not None:
 shown = st.session_state.get(SHOWN)
 if shown is not None:
     run = shown["run"]
-    if shown["running"]:
-        # A click during a run starts this run in a new thread while the old one is still winding down
-        # (Streamlit's fast reruns): stop it, and wait until it has recorded the unfinished cells as cancelled.
-        shown["stop"].set()
-        shown["stopped"].wait(10)
-        shown["running"] = False
     if run.cancelled:
         st.info("Stopped: the finished results are kept, the rest are recorded as cancelled.", icon=":material/stop:")
     st.divider()

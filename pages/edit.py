@@ -23,7 +23,7 @@ from lib.providers.base import EDIT
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
-from lib.ui.engine_form import engine_and_model_or_stop, keep_widget_values, reuse_into, settings_form
+from lib.ui.engine_form import engine_and_model_or_stop, reuse_into, settings_form
 from lib.ui.mask_painter import mask_painter
 from lib.ui.safe_text import md_literal
 
@@ -33,7 +33,7 @@ PASTE_BACK_NOTE = "Kept every pixel outside the mask exactly as in the original 
 # Session keys: results and the last error live outside widgets so they survive reruns.
 ROWS, LAST_ERROR = "edit_row_ids", "edit_last_error"
 JOB, UNRECORDED = "edit_call", "edit_unrecorded"  # the call in flight (lib.ui.jobs); a result the ledger could not take
-keep_widget_values("edit", "edit_prompt", "edit_keep")  # keep values when the person visits another page and comes back
+session.keep("edit_prompt", "edit_keep")  # kept when the person visits another page and comes back
 st.session_state.setdefault(ROWS, [])
 
 

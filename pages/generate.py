@@ -10,7 +10,7 @@ from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
 from lib.ui.safe_text import md_literal
-from lib.ui.engine_form import keep_widget_values, pick_engine, pick_model, reuse_into, settings_form
+from lib.ui.engine_form import pick_engine, pick_model, reuse_into, settings_form
 
 PAGE, PREFIX = "generate", "gen"
 PROMPT = "gen_prompt"
@@ -18,7 +18,7 @@ ROWS, LAST_ERROR = "gen_rows", "gen_last_error"  # this session's results (ledge
 JOB = "gen_call"  # the call in flight (lib.ui.jobs): one at a time, shown even if it lands after a rerun
 UNRECORDED = "gen_unrecorded"  # pictures that came back but could not be written to the ledger, with why
 
-keep_widget_values(PREFIX, PROMPT)
+session.keep(PROMPT)  # the engine form keeps its own widgets
 st.session_state.setdefault(ROWS, [])
 
 

@@ -8,21 +8,19 @@ from lib.compare import Target
 from lib.errors import InvalidInput, StudioError
 from lib.providers import registry
 from lib.providers.base import GENERATE
-from lib.ui import session
+from lib.ui import jobs, session
 from lib.ui.cards import error_box, format_cost, format_tokens, result_card
 from lib.ui.people import person_key
 from lib.ui.safe_text import chat_markdown, md_literal
 
 PAGE = "pipeline"
+CHAIN_JOB, IMAGES_JOB = "pipeline_chain", "pipeline_images"  # one chain and one batch of pictures at a time
+LAST_ERROR = "pipe_last_error"
 QUALITIES = ["low", "medium", "high"]  # applied to the models that take a quality
 LANGUAGES = {"ko": "Korean (the article's own words)", "en": "English"}
 EXAMPLE_IDEAS = {"ko": "인간이 화성에 정착한다면 건축물의 모습은", "en": "the buildings of a human settlement on Mars"}
 MODEL_STEPS = [s.name for s in pipeline.STEPS if s.uses_model]
 
-# Widget values (and edited outputs) outlive a visit to another page; buttons hold no value to keep.
-for _key in [k for k in st.session_state if str(k).startswith("pipe_")]:
-    if not str(_key).startswith(("pipe_rerun_", "pipe_go", "pipe_make", "pipe_open_")):
-        st.session_state[_key] = st.session_state[_key]
 st.session_state.setdefault("pipe_language", "ko")
 st.session_state.setdefault("pipe_idea", EXAMPLE_IDEAS["ko"])
 st.session_state.setdefault("pipe_version", 0)
@@ -46,6 +44,9 @@ def change_language() -> None:
 
 if "pipe_tpl_imagine_user" not in st.session_state:
     set_templates(st.session_state["pipe_language"])
+# Widget values (and edited outputs) outlive a visit to another page; buttons hold no value to keep.
+session.keep(*[k for k in st.session_state if str(k).startswith("pipe_")
+               and not str(k).startswith(("pipe_rerun_", "pipe_go", "pipe_make", "pipe_open_"))])
 
 
 def templates_from_widgets() -> dict[str, pipeline.StepTemplate]:
@@ -55,7 +56,9 @@ def templates_from_widgets() -> dict[str, pipeline.StepTemplate]:
 
 
 def output_key(index: int) -> str:
-    return f"pipe_out_{st.session_state['pipe_version']}_{index}"
+    key = f"pipe_out_{st.session_state['pipe_version']}_{index}"
+    session.keep(key)  # an edited output is still there after a visit to another page
+    return key
 
 
 def request_run(from_step: int) -> None:
@@ -94,37 +97,106 @@ def show_live_step(slot, index: int, step: pipeline.StepResult | None) -> None:
                 st.markdown(chat_markdown(step.output))
 
 
-def execute(cfg, request: dict, model: str) -> None:
-    """Run the chain from the requested step, showing each step as it finishes, then keep the result."""
+def start_chain(cfg, request: dict, model: str) -> None:
+    """Run the chain from the requested step on the session's worker (one chain at a time); a click meanwhile
+    only reruns the page, which goes on showing the steps as they finish."""
     from_step = request["from"]
     previous = st.session_state.get("pipe_run")
-    slots = [st.empty() for _ in pipeline.STEPS]
-    for i in range(from_step):
-        show_live_step(slots[i], i, pipeline.StepResult(pipeline.STEP_NAMES[i], "", request["outputs"][i], note="kept"))
-    show_live_step(slots[from_step], from_step, None)
+    finished: dict[int, pipeline.StepResult] = {}
 
-    def on_step(index: int, step: pipeline.StepResult) -> None:
-        show_live_step(slots[index], index, step)
-        if step.ok and index + 1 < len(slots):
-            show_live_step(slots[index + 1], index + 1, None)
+    def chain(job: jobs.Job) -> pipeline.PipelineRun:
+        def on_step(index: int, step: pipeline.StepResult) -> None:
+            finished[index] = step
+            job.report(dict(finished))  # every step so far: a waiting run may have missed one between looks
 
-    try:
-        run = pipeline.run_pipeline(
-            cfg, st.session_state["pipe_idea"], templates=templates_from_widgets(), model=model,
-            from_step=from_step, previous_outputs=request["outputs"],
-            previous_prompts=[s.prompt_sent for s in previous.steps] if previous and from_step else None,
-            on_step=on_step, condense_max=int(st.session_state["pipe_condense_max"]),
-            style_words=st.session_state["pipe_style_words"], subject=st.session_state["pipe_subject"],
-            group_id=previous.group_id if previous and from_step else None, page=PAGE, person=person_key(),
-        )
-    except StudioError as err:  # e.g. no idea written: nothing was sent
-        error_box(err)
+        return pipeline.run_pipeline(cfg, idea, on_step=on_step, **options)
+
+    options = dict(
+        templates=templates_from_widgets(), model=model, from_step=from_step, previous_outputs=request["outputs"],
+        previous_prompts=[s.prompt_sent for s in previous.steps] if previous and from_step else None,
+        condense_max=int(st.session_state["pipe_condense_max"]),
+        style_words=st.session_state["pipe_style_words"], subject=st.session_state["pipe_subject"],
+        group_id=previous.group_id if previous and from_step else None, page=PAGE, person=person_key(),
+    )
+    idea = st.session_state["pipe_idea"]
+    jobs.start(CHAIN_JOB, chain, label="Running the chain…", from_step=from_step, outputs=request["outputs"])
+
+
+def show_chain_in_flight() -> None:
+    """The steps of the chain in flight as they finish; then keep the run (or say why nothing was sent)."""
+    waiting = jobs.running(CHAIN_JOB)
+    if waiting is None:
         return
+    from_step, outputs = waiting.context["from_step"], waiting.context["outputs"]
+    slots = [st.empty() for _ in pipeline.STEPS]
+
+    def draw(finished: dict | None) -> None:
+        finished = finished or {}
+        for i in range(from_step):
+            show_live_step(slots[i], i, pipeline.StepResult(pipeline.STEP_NAMES[i], "", outputs[i], note="kept"))
+        for i in range(from_step, len(slots)):
+            if i in finished:
+                show_live_step(slots[i], i, finished[i])
+            elif i == from_step or (i - 1 in finished and finished[i - 1].ok):
+                show_live_step(slots[i], i, None)
+                break
+
+    draw(waiting.progress)
+    job = jobs.collect(CHAIN_JOB, on_progress=draw)
+    if job.failure is not None:  # e.g. no idea written: nothing was sent
+        st.session_state[LAST_ERROR] = job.failure if isinstance(job.failure, StudioError) else job.failure_as_error()
+        st.rerun()
+    run = job.outcome
     st.session_state["pipe_run"] = run
     st.session_state["pipe_version"] += 1  # fresh output boxes, filled with this run's text
     for i, step in enumerate(run.steps):
         st.session_state[output_key(i)] = step.output
     st.session_state.pop("pipe_image_rows", None)  # pictures of an earlier prompt stay in the ledger, not here
+    st.rerun()
+
+
+def start_pictures(cfgs, final_prompt: str, targets: list, group_id: str) -> None:
+    """The final prompt on the picked engines, on the session's worker (one batch at a time)."""
+    person = person_key()
+
+    def pictures(job: jobs.Job):
+        arrived = []
+
+        def on_result(cell) -> None:
+            arrived.append(cell)
+            job.report(list(arrived))  # every cell so far: a waiting run may have missed one between looks
+
+        return pipeline.render_images(cfgs, final_prompt, targets, group_id=group_id, person=person,
+                                      cancel_event=job.stopping, on_result=on_result)
+
+    jobs.start(IMAGES_JOB, pictures, label="Drawing…", count=len(targets))
+
+
+def show_pictures_in_flight() -> None:
+    """Each engine's picture (or error) as it arrives; then keep the rows."""
+    waiting = jobs.running(IMAGES_JOB)
+    if waiting is None:
+        return
+    slots = [column.empty() for column in st.columns(waiting.context["count"])]
+    drawn: set[int] = set()
+
+    def show_cells(cells: list | None) -> None:
+        for cell in cells or []:
+            if cell.target_index in drawn:  # each once: a card's widgets may appear only once a run
+                continue
+            drawn.add(cell.target_index)
+            with slots[cell.target_index].container():
+                if cell.row is not None:
+                    result_card(cell.row, store, key=f"pipe_live_{cell.row.id}", show_prompt=False)
+                elif cell.error is not None:
+                    error_box(cell.error)
+
+    show_cells(waiting.progress)
+    job = jobs.collect(IMAGES_JOB, on_progress=show_cells)
+    if job.failure is not None:
+        st.session_state[LAST_ERROR] = job.failure if isinstance(job.failure, StudioError) else job.failure_as_error()
+    else:
+        st.session_state["pipe_image_rows"] = [c.row.id for c in job.outcome.cells if c.row is not None]
     st.rerun()
 
 
@@ -169,12 +241,17 @@ with st.expander("Step instructions", icon=":material/edit_note:"):
     st.button("Back to the article's wording", icon=":material/restart_alt:",
               on_click=lambda: set_templates(st.session_state["pipe_language"]))
 
+chain_in_flight = jobs.busy(CHAIN_JOB)
 st.button("Run the chain", type="primary", icon=":material/play_arrow:", key="pipe_go", on_click=request_run, args=(0,),
-          disabled=not model)
+          disabled=not model or chain_in_flight)
 
 request = st.session_state.pop("pipe_request", None)
-if request is not None and model:
-    execute(cfg, request, model)
+if request is not None and model and not jobs.busy(CHAIN_JOB):  # a click during a run does not start another
+    st.session_state.pop(LAST_ERROR, None)
+    start_chain(cfg, request, model)
+show_chain_in_flight()
+if st.session_state.get(LAST_ERROR) is not None:
+    error_box(st.session_state[LAST_ERROR])
 
 run: pipeline.PipelineRun | None = st.session_state.get("pipe_run")
 if run is not None:
@@ -194,7 +271,7 @@ if run is not None:
             if step.note and step.note != "kept":
                 st.caption(md_literal(step.note))
             st.button("Retry from here" if failed else "Re-run from here", key=f"pipe_rerun_{i}",
-                      icon=":material/replay:", on_click=request_run, args=(i,),
+                      icon=":material/replay:", on_click=request_run, args=(i,), disabled=chain_in_flight,
                       help="Runs this step and every step after it again; the steps above keep their (edited) text.")
 
 if run is not None and run.final_prompt:
@@ -230,8 +307,9 @@ if run is not None and run.final_prompt:
             st.session_state["prompt_for_generate"] = final_prompt
             st.session_state["prompt_for_compare"] = final_prompt
             st.switch_page(page_file)
-    if make_col.button("Generate", type="primary", icon=":material/image:", key="pipe_make", disabled=not picked,
-                       width="stretch"):
+    pictures_in_flight = jobs.busy(IMAGES_JOB)
+    if make_col.button("Generate", type="primary", icon=":material/image:", key="pipe_make",
+                       disabled=not picked or pictures_in_flight, width="stretch") and not pictures_in_flight:
         targets = []
         for key in picked:
             engine, model = offered[key]
@@ -240,19 +318,9 @@ if run is not None and run.final_prompt:
             if quality in qualities:
                 settings["quality"] = quality
             targets.append(Target(engine.target_label(model.id, settings), engine.id, model.id, settings))
-        columns = st.columns(len(targets))
-
-        def show_cell(cell) -> None:
-            with columns[cell.target_index]:
-                if cell.row is not None:
-                    result_card(cell.row, store, key=f"pipe_live_{cell.row.id}", show_prompt=False)
-                elif cell.error is not None:
-                    error_box(cell.error)
-
-        with st.spinner("Drawing…"):
-            images = pipeline.render_images(cfgs, final_prompt, targets, group_id=run.group_id, on_result=show_cell)
-        st.session_state["pipe_image_rows"] = [c.row.id for c in images.cells if c.row is not None]
-        st.rerun()
+        st.session_state.pop(LAST_ERROR, None)
+        start_pictures(cfgs, final_prompt, targets, run.group_id)
+    show_pictures_in_flight()
     rows = [ledger.get(row_id) for row_id in st.session_state.get("pipe_image_rows", [])]
     rows = [r for r in rows if r is not None]
     if rows:

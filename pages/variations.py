@@ -12,7 +12,7 @@ from lib.store import MISSING_MESSAGE, recent_outputs
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, result_card
 from lib.ui.people import person_key
-from lib.ui.engine_form import engine_and_model_or_stop, keep_widget_values, reuse_into, settings_form
+from lib.ui.engine_form import engine_and_model_or_stop, reuse_into, settings_form
 from lib.ui.safe_text import md_literal
 from lib.ui.widgets import keep_valid
 
@@ -23,7 +23,7 @@ RECENT_LIMIT = 40
 # Session keys: the latest run (original sha + ledger row) survives reruns.
 LAST_ROW, LAST_ORIGINAL, LAST_ERROR = "var_last_row", "var_last_original", "var_last_error"
 JOB, UNRECORDED = "var_call", "var_unrecorded"  # the call in flight (lib.ui.jobs); a result the ledger could not take
-keep_widget_values("var", "var_prompt", "var_source")  # kept when the person visits another page and comes back
+session.keep("var_prompt", "var_source")  # kept when the person visits another page and comes back
 
 
 @st.cache_data(max_entries=32, show_spinner="Preparing the image…")

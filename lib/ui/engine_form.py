@@ -13,25 +13,16 @@ import streamlit as st
 
 from lib.providers import registry
 from lib.providers.base import Engine, EngineModel, Setting
+from lib.ui import session
 from lib.ui.widgets import keep_valid
 
 CUSTOM = "Custom…"
 DEFAULT = "default"
 
 
-DRAWN = "_engine_form_keys"  # the widget keys this module has drawn in this session
-
-
-def keep_widget_values(prefix: str, *extra: str) -> None:
-    """Keep this page's engine, model and settings (and ``extra`` keys) when the person visits another page and comes back."""
-    drawn = st.session_state.setdefault(DRAWN, set())
-    for key in [k for k in drawn if k.startswith(prefix + "_")] + [k for k in extra]:
-        if key in st.session_state:
-            st.session_state[key] = st.session_state[key]
-
-
 def _drawn(key: str) -> str:
-    st.session_state.setdefault(DRAWN, set()).add(key)
+    """Every engine, model and setting widget this module draws keeps its value across page visits."""
+    session.keep(key)
     return key
 
 

@@ -40,12 +40,20 @@ class Job:
     progress_seen: int = 0
     progress_count: int = 0
     started: float = field(default_factory=time.monotonic)
+    stopping: threading.Event = field(default_factory=threading.Event)  # the person asked to stop: the worker winds down
+    on_stop: Callable[[], None] | None = None  # set by a worker that can break off a call in flight (e.g. a stream)
 
     def failure_as_error(self) -> StudioError:
         """What to show when the call itself raised (the send path turns every provider failure into an outcome)."""
         name = type(self.failure).__name__ if self.failure is not None else "no outcome"
         return StudioError(f"The call failed unexpectedly ({name}). Your prompt and settings are kept; try again.",
                            code=name)
+
+    def stop(self) -> None:
+        """Ask the worker to stop (the page's Stop or Cancel button)."""
+        self.stopping.set()
+        if self.on_stop is not None:
+            self.on_stop()
 
     def report(self, progress: Any) -> None:
         """For the worker: the newest progress (a waiting run draws it)."""
@@ -91,6 +99,8 @@ def collect(key: str, *, on_progress: Callable[[Any], None] | None = None) -> Jo
     job = _jobs().get(key)
     if job is None:
         return None
+    # A click or a page switch only ends this run (Streamlit stops it to start the next): the call goes on and the
+    # next run of the page waits for it.  Only the page's own Stop/Cancel button (``Job.stop``) stops the call.
     with st.spinner(job.label):
         while not job.done.wait(POLL_S):
             if on_progress is not None and job.progress_count != job.progress_seen:

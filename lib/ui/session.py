@@ -31,6 +31,23 @@ DEMO_FAULTS = {
 }
 
 
+KEPT = "_kept_widget_keys"  # widget keys whose values outlive a visit to another page
+
+
+def keep(*keys: str) -> None:
+    """Keep these widgets' values when the person visits another page and comes back (never buttons or uploads:
+    Streamlit refuses to set those)."""
+    st.session_state.setdefault(KEPT, set()).update(keys)
+
+
+def keep_widget_values() -> None:
+    """For the entry point, on every run of every page: Streamlit forgets a widget's value at the end of a run
+    that did not draw it, unless the run sets it; so every kept value is set again, whichever page runs."""
+    for key in list(st.session_state.get(KEPT, ())):
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def _session_keys() -> dict[str, str]:
     return {p: st.session_state.get(f"session_key_{p}", "") for p in config.PROVIDERS}
 

@@ -1,7 +1,7 @@
-"""Stopping a reply mid-stream in a real browser: only a real Streamlit server can press chat_input's stop button.
+"""Stopping a reply mid-stream in a real browser: the reply's Stop button is pressed while the page waits for it.
 
-AppTest cannot stop a running script, and Streamlit re-raises its stop on any
-``st.*`` access while the page cleans up, so this is the test that proves the
+AppTest runs a page to its end before it can click anything, so only a real
+Streamlit server can press Stop mid-stream; this is the test that proves the
 partial reply is kept and recorded.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_stop_mid_stream_keeps_the_partial_reply_and_records_it_cancelled(app_se
         deadline = time.monotonic() + 30
         while "Picture" not in reply.inner_text() and time.monotonic() < deadline:
             page.wait_for_timeout(50)
-        page.locator("[data-testid='stChatInputStopButton']").click()
+        page.get_by_role("button", name="Stop").click()
 
         _, ledger = open_store(app_server["data_dir"])
         deadline = time.monotonic() + 15

@@ -37,6 +37,7 @@ _BUDGET_LOCK = 7_215_300_003  # pg_advisory_xact_lock key: one hard-budget check
 # Rows written before deadlines were kept (migration 009): no call runs this long (every timeout is far shorter),
 # so a row pending longer has lost its process, even one on another machine, whose liveness this one cannot see.
 STALE_PENDING = timedelta(minutes=30)
+SEARCH_INDEX_MIN_CHARS = 3  # trigram indexes (migration 010) narrow a search from this many characters on
 INTERRUPTED_MESSAGE = ("The app stopped while this call was in flight, so its outcome is unknown. "
                        "The provider may have billed it; its estimated cost still counts against the budget.")
 _PROCESS_TOKEN = os.urandom(6).hex()
@@ -465,14 +466,27 @@ class Ledger:
                     clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
                     params.extend(values)
         if text and text.strip():
-            needle = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            like = self.db.like
-            clauses.append(f"(prompt {like} ? ESCAPE '\\' OR revised_prompt {like} ? ESCAPE '\\' OR negative_prompt {like} ? ESCAPE '\\')")
-            params.extend([needle, needle, needle])
+            clause, values = self._contains(text.strip())
+            clauses.append(clause)
+            params.extend(values)
         if group_id is not None:
             clauses.append("group_id = ?")
             params.append(group_id)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _contains(self, needle: str) -> tuple[str, list[Any]]:
+        """The prompt, revised prompt or negative prompt contains ``needle`` (any case; % and _ are literal).
+
+        From 3 characters on, an index answers (migration 010): SQLite's FTS5 trigram table ``calls_search``
+        (a phrase query, which is a substring match there), PostgreSQL's pg_trgm GIN index (which ILIKE uses);
+        shorter needles, which no trigram index can narrow, scan with LIKE."""
+        if self.db.sqlite and len(needle) >= SEARCH_INDEX_MIN_CHARS:
+            return ("rowid IN (SELECT rowid FROM calls_search WHERE calls_search MATCH ?)",
+                    ['"' + needle.replace('"', '""') + '"'])
+        pattern = "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = self.db.like
+        return (f"(prompt {like} ? ESCAPE '\\' OR revised_prompt {like} ? ESCAPE '\\' OR negative_prompt {like} ? ESCAPE '\\')",
+                [pattern, pattern, pattern])
 
     def frame(self, *, limit: int | None = None, columns: Iterable[str] | None = None, **filters) -> pd.DataFrame:
         """Rows newest first as a DataFrame with real dtypes.

@@ -37,7 +37,7 @@ _BUDGET_LOCK = 7_215_300_003  # pg_advisory_xact_lock key: one hard-budget check
 # Rows written before deadlines were kept (migration 009): no call runs this long (every timeout is far shorter),
 # so a row pending longer has lost its process, even one on another machine, whose liveness this one cannot see.
 STALE_PENDING = timedelta(minutes=30)
-SEARCH_INDEX_MIN_CHARS = 3  # trigram indexes (migration 010) narrow a search from this many characters on
+SEARCH_INDEX_MIN_CHARS = 3  # trigram indexes (migration 011) narrow a search from this many characters on
 INTERRUPTED_MESSAGE = ("The app stopped while this call was in flight, so its outcome is unknown. "
                        "The provider may have billed it; its estimated cost still counts against the budget.")
 _PROCESS_TOKEN = os.urandom(6).hex()
@@ -477,7 +477,7 @@ class Ledger:
     def _contains(self, needle: str) -> tuple[str, list[Any]]:
         """The prompt, revised prompt or negative prompt contains ``needle`` (any case; % and _ are literal).
 
-        From 3 characters on, an index answers (migration 010): SQLite's FTS5 trigram table ``calls_search``
+        From 3 characters on, an index answers (migration 011): SQLite's FTS5 trigram table ``calls_search``
         (a phrase query, which is a substring match there), PostgreSQL's pg_trgm GIN index (which ILIKE uses);
         shorter needles, which no trigram index can narrow, scan with LIKE."""
         if self.db.sqlite and len(needle) >= SEARCH_INDEX_MIN_CHARS:

@@ -94,7 +94,7 @@ class _Finder:
         self.shorts = tuple(sorted({_lower(s) for s in secrets if len(s) < FRAGMENT_CHARS}))  # matched whole
         self.longs = tuple(sorted({*self.plain, *(_lower(f) for s in secrets for f in _base64_forms(s))}))
         self.grams = frozenset(s[i:i + FRAGMENT_CHARS] for s in self.longs for i in range(len(s) - FRAGMENT_CHARS + 1))
-        self.halves = frozenset(g[i:i + half] for g in self.grams for i in range(FRAGMENT_CHARS - half + 1))
+        self.halves = frozenset(s[i:i + half] for s in self.longs for i in range(len(s) - half + 1))  # = the grams' halves
         self.spaced = any(" " in s for s in secrets)  # then "+" may stand for a space (form encoding)
 
     def spans(self, low: str) -> list[tuple[int, int]]:
@@ -186,7 +186,7 @@ def redact_known(text: str | None, secrets: tuple[str, ...] | list[str] = ()) ->
     known = _all_secrets(secrets)
     if not known or len(text) < 4:
         return text
-    finder = _finder(tuple(known))
+    finder = _finder(tuple(sorted(known)))  # one order for one set of keys: one cached finder
     spans = finder.spans(_lower(text))
     if spans:
         text = _cut(text, spans)

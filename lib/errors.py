@@ -84,6 +84,9 @@ def _base64_forms(secret: str) -> set[str]:
     return forms
 
 
+_WINDOWS = re.compile("(?s).{%d}" % (FRAGMENT_CHARS // 2))  # the text cut into windows at 0, 4, 8, ...
+
+
 class _Finder:
     """What finding pieces of the keys needs, built once per set of keys: every ``FRAGMENT_CHARS``-gram of them and
     of their base64 forms (lower case), and every half-gram, so a text is looked up at every 4th position only."""
@@ -107,9 +110,9 @@ class _Finder:
         """
         n, half, grams, spans, covered = FRAGMENT_CHARS, FRAGMENT_CHARS // 2, self.grams, [], 0
         halves, size = self.halves, len(low)
-        for q in range(0, size - half + 1, half):
-            if low[q:q + half] not in halves:
-                continue
+        windows = _WINDOWS.findall(low)
+        hits = () if halves.isdisjoint(windows) else [i * half for i, w in enumerate(windows) if w in halves]
+        for q in hits:  # usually none: isdisjoint runs in C
             for p in range(max(q - half + 1, covered), q + 1):
                 if low[p:p + n] not in grams:
                     continue

@@ -363,19 +363,16 @@ class Ledger:
 
     def _committed_spend(self, conn, since: datetime | None, *, person: str | None = None) -> float:
         """Live cost settled since ``since`` (whole UTC days, from calls_daily) plus what live rows still hold;
-        with ``person``, of that person's calls only (their rows this month, through calls_person)."""
-        if person is not None:  # a settled row holds no reserve and a pending one no cost: one sum of both
-            return float(conn.exec_driver_sql(self.db.q(
-                f"SELECT COALESCE(SUM(cost_usd), 0) + COALESCE(SUM(reserved_usd), 0) FROM calls{self.db.hint('calls_person')} "
-                "WHERE person = ? AND backend = 'live' AND created_at >= ?"),
-                (person, _ts(since) if since is not None else "")).scalar())
+        with ``person``, of that person's calls only (calls_person_daily, migration 011, holds live rows only)."""
         day = to_utc(since).date().isoformat() if since is not None else "0000-00-00"
+        mine, whose = (" AND person = ?", (person,)) if person is not None else ("", ())
+        totals = "calls_person_daily WHERE person = ? AND" if person is not None else "calls_daily WHERE backend = 'live' AND"
         settled = conn.exec_driver_sql(self.db.q(
-            "SELECT COALESCE(SUM(cost_nano_usd), 0) FROM calls_daily WHERE backend = 'live' AND day >= ?"), (day,)).scalar()
+            f"SELECT COALESCE(SUM(cost_nano_usd), 0) FROM {totals} day >= ?"), (*whose, day)).scalar()
         held = conn.exec_driver_sql(self.db.q(
             f"SELECT COALESCE(SUM(reserved_usd), 0) FROM calls{self.db.hint('calls_reserved')} "
-            "WHERE reserved_usd IS NOT NULL AND backend = 'live' AND created_at >= ?"),
-            (_ts(since) if since is not None else "",)).scalar()
+            f"WHERE reserved_usd IS NOT NULL AND backend = 'live'{mine} AND created_at >= ?"),
+            (*whose, _ts(since) if since is not None else "")).scalar()
         return float(settled) / 1e9 + float(held)
 
     def committed_spend(self, since: datetime | None = None, *, person: str | None = None) -> float:
@@ -386,9 +383,16 @@ class Ledger:
 
     def committed_by_person(self, since: datetime) -> dict[str, float]:
         """``committed_spend(since)`` of every person with live calls since ``since`` (the admins' budget table)."""
-        return {person: float(total) for person, total in self.db.fetchall(
-            "SELECT person, COALESCE(SUM(cost_usd), 0) + COALESCE(SUM(reserved_usd), 0) FROM calls "
-            "WHERE backend = 'live' AND created_at >= ? GROUP BY person", (_ts(since),))}
+        found: dict[str, float] = {}
+        for person, nano in self.db.fetchall(
+                "SELECT person, SUM(cost_nano_usd) FROM calls_person_daily WHERE day >= ? GROUP BY person",
+                (to_utc(since).date().isoformat(),)):
+            found[person] = float(nano) / 1e9
+        for person, held in self.db.fetchall(
+                f"SELECT person, SUM(reserved_usd) FROM calls{self.db.hint('calls_reserved')} "
+                "WHERE reserved_usd IS NOT NULL AND backend = 'live' AND created_at >= ? GROUP BY person", (_ts(since),)):
+            found[person] = found.get(person, 0.0) + float(held)
+        return found
 
     def version(self) -> tuple[int, ...]:
         """A value that changes whenever rows are added, settled or deleted (the ledger page's cache key)."""

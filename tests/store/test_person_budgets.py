@@ -131,3 +131,26 @@ def test_a_batch_of_calls_is_refused_past_each_persons_own_budget_in_order(store
     assert refused == [4] and found[4].code == "person_budget"  # alice's third cell; bob's all go out
     assert ledger.committed_spend(person=ALICE.key) == pytest.approx(0.80)
     assert ledger.committed_spend(person=BOB.key) == pytest.approx(1.20)
+
+
+def test_each_persons_running_total_follows_inserts_settles_and_deletes(store_dir):
+    from dataclasses import replace
+
+    from lib.store.ledger import LedgerRow, new_id, utc_now
+
+    _, ledger = open_store(store_dir)
+
+    def row(person, cost, backend="live"):
+        return LedgerRow(id=new_id(), created_at=utc_now(), page="generate", action="generate", provider="openai",
+                         backend=backend, person=person.key, cost_usd=cost, cost_source="computed")
+
+    kept, gone = ledger.insert(row(ALICE, 0.25)), ledger.insert(row(ALICE, 0.50))
+    ledger.insert(row(ALICE, 9.0, backend="demo"))  # demo costs nothing
+    ledger.insert(row(BOB, 0.125))
+    call_id = begin_call("generate", "generate", cfg(), prompt="in flight", estimate_usd=1.0, person=ALICE.key,
+                         data_dir=store_dir)
+    assert ledger.committed_spend(person=ALICE.key) == pytest.approx(1.75)  # 0.75 settled + 1.00 held
+    ledger.settle(replace(row(ALICE, 0.0625), id=call_id))  # the reserve gives way to the real cost
+    ledger.delete([gone.id])
+    assert ledger.committed_spend(person=ALICE.key) == pytest.approx(0.3125)
+    assert ledger.committed_by_person(budgets.clock.month_start()) == pytest.approx({ALICE.key: 0.3125, BOB.key: 0.125})

@@ -7,7 +7,7 @@ from lib import presets
 from lib.errors import InvalidInput
 from lib.people import NotAllowed, Person
 from lib.store import open_store
-from lib.store.ledger import Ledger
+from lib.store.db import _split_statements, migrations
 
 ALICE = Person("oidc:https://id.example|a-1", "Alice", "alice@example.org", False)
 BOB = Person("header:bob", "bob", None, False)
@@ -75,16 +75,12 @@ def test_bad_names_and_texts_are_refused_in_words_and_nothing_is_saved(store_dir
 def test_the_team_wide_saved_prompts_of_an_older_version_become_the_local_users(store_dir):
     _, ledger = open_store(store_dir)
     ledger.set_setting("chat.system_prompts", {"Mars architect": "You design Martian houses.", "Poet": "Rhymes."})
-    if ledger.db.sqlite:  # as if this ledger had never seen migration 010
-        ledger.db.execute("PRAGMA user_version = 9")
-    else:
-        ledger.db.execute("DELETE FROM schema_version WHERE version >= 10")
-    again = Ledger(ledger.path, url=ledger.url)
-    try:
-        local = Person("local", "Local user", None, True)
-        assert [(p.person, p.name, p.value) for p in presets.saved(again, local)] == [
-            ("local", "Mars architect", "You design Martian houses."), ("local", "Poet", "Rhymes.")]
-        assert again.get_setting("chat.system_prompts") is None
-        assert presets.saved(again, ALICE) == []
-    finally:
-        again.close()
+    # Migration 010 once more, on a ledger holding the old setting (as an upgraded one does).
+    sql = next(sql for number, _name, sql in migrations(ledger.db.dialect) if number == 10)
+    ledger.db.retrying(lambda conn: [conn.exec_driver_sql(statement)
+                                     for statement in (_split_statements(sql) if ledger.db.sqlite else [sql])])
+    local = Person("local", "Local user", None, True)
+    assert [(p.person, p.name, p.value) for p in presets.saved(ledger, local)] == [
+        ("local", "Mars architect", "You design Martian houses."), ("local", "Poet", "Rhymes.")]
+    assert ledger.get_setting("chat.system_prompts") is None
+    assert presets.saved(ledger, ALICE) == []

@@ -120,10 +120,15 @@ def begin_outcomes(calls: list[tuple[Any, Outcome]], *, timeout: float | None = 
     ``BudgetExceeded`` that refused it (nothing may be sent for that one)."""
     from lib.store import begin_calls
 
+    estimates: dict[tuple, float | None] = {}  # a Compare batch repeats each target once per prompt
+
     def pending_row(cfg, request: Request) -> dict[str, Any]:
         engine = registry.get(request.engine)
+        same = (request.engine, request.model, repr(sorted(request.settings.items())))
         try:
-            estimate = engine.estimate_usd(request.model, dict(request.settings)) if engine is not None else None
+            if same not in estimates:
+                estimates[same] = engine.estimate_usd(request.model, dict(request.settings)) if engine else None
+            estimate = estimates[same]
         except Exception:  # noqa: BLE001  (an estimate is advice; a broken one must not stop the call)
             estimate = None
         return dict(

@@ -201,19 +201,19 @@ def _measure(base_url: str, latency_ms: int, repeats: int, where: str, with_extr
     timed_run("warm up", _targets(max(K_VALUES)) + ([_flux_target()] if with_extras else []))
     _server_stamps(base_url, 0)
     overhead_by_k = {}
-    for k in K_VALUES:
-        walls, ratios, overheads, heads, tails, slowest_ms = [], [], [], [], [], []
-        for i in range(repeats):
+    runs: dict[int, list[tuple[float, float, float, float]]] = {k: [] for k in K_VALUES}
+    for i in range(repeats):  # every k in each round, so a change in the machine's load falls on all of them alike
+        for k in K_VALUES:
             started, ended, wall = timed_run(f"a lighthouse at dusk, take {i}", _targets(k))
             stamps = _server_stamps(base_url, k)
             arrived, left = max(stamps, key=lambda pair: pair[1] - pair[0])  # the slowest target's own time
-            server_ms = (left - arrived) * 1000
-            walls.append(wall)
-            slowest_ms.append(server_ms)
-            ratios.append(wall / server_ms)
-            overheads.append(wall - server_ms)
-            heads.append((arrived - started) * 1000)
-            tails.append((ended - left) * 1000)
+            runs[k].append((wall, (left - arrived) * 1000, (arrived - started) * 1000, (ended - left) * 1000))
+    for k in K_VALUES:
+        walls = [r[0] for r in runs[k]]
+        slowest_ms = [r[1] for r in runs[k]]
+        ratios = [w / server for w, server, _, _ in runs[k]]
+        overheads = [w - server for w, server, _, _ in runs[k]]
+        heads, tails = [r[2] for r in runs[k]], [r[3] for r in runs[k]]
         rows.append(_row(f"compare k={k}, L={latency_ms} ms, {where} (wall / L)", walls,
                          statistics.median(walls) / latency_ms, "one target's own overhead" if k == 1 else ""))
         overhead_by_k[k] = statistics.median(overheads)

@@ -363,7 +363,7 @@ class Ledger:
 
     def _committed_spend(self, conn, since: datetime | None, *, person: str | None = None) -> float:
         """Live cost settled since ``since`` (whole UTC days, from calls_daily) plus what live rows still hold;
-        with ``person``, of that person's calls only (calls_person_daily, migration 011, holds live rows only)."""
+        with ``person``, of that person's calls only (calls_person_daily, migration 012, holds live rows only)."""
         day = to_utc(since).date().isoformat() if since is not None else "0000-00-00"
         mine, whose = (" AND person = ?", (person,)) if person is not None else ("", ())
         totals = "calls_person_daily WHERE person = ? AND" if person is not None else "calls_daily WHERE backend = 'live' AND"

@@ -7,7 +7,7 @@ from lib import config
 from lib.providers import registry
 from lib.store import StoreUnavailable, open_store, sweeper
 from lib.ui import budget, session
-from lib.ui.people import require_person
+from lib.ui.people import current_person, require_person, show_person
 
 ROOT = Path(__file__).parent
 
@@ -34,7 +34,8 @@ navigation = st.navigation(
     {
         section: [st.Page(path, title=title, icon=icon, default=(path == "pages/home.py")) for path, title, icon in pages if (ROOT / path).exists()]
         for section, pages in PAGES.items()
-    }
+    },
+    position="sidebar" if current_person() else "hidden",  # someone not yet signed in sees the sign-in prompt alone
 )
 settings_problems = config.settings_problems()  # every page depends on these: say so once, in words
 for problem in settings_problems:
@@ -45,7 +46,7 @@ try:  # calls left pending by a replica that died get settled on a timer, not on
     sweeper.keep_settling(open_store()[1])
 except StoreUnavailable:
     pass  # every page that needs the store says so in words
-require_person()  # with sign-in or a trusted proxy configured, nobody gets past here unidentified
+show_person(require_person())  # with sign-in or a trusted proxy configured, nobody gets past here unidentified
 session.keep_widget_values()  # what a person typed on a page is still there after a visit to another page
 provider_configs = session.sidebar()
 session.demo_banner(provider_configs)

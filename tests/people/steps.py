@@ -6,6 +6,13 @@ import pandas as pd
 from tests.browser_support import assert_no_exception, wait_for_app
 
 
+def visible(locator) -> None:
+    """Wait (Playwright's own expect, up to its time-out) until ``locator`` shows: a rerun may still be drawing."""
+    from playwright.sync_api import expect
+
+    expect(locator).to_be_visible(timeout=30_000)
+
+
 def main(page):
     return page.locator("[data-testid='stMain']")
 

@@ -4,6 +4,8 @@ by every engine; the proxy password is redacted like a key wherever a provider e
 still hold (the proxy is never a way to reach an internal address)."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import base64
 import urllib.parse
 
@@ -211,3 +213,18 @@ def test_proxies_the_app_cannot_use_are_named_in_words(monkeypatch):
     said = " ".join(proxy_problems())
     assert "ALL_PROXY names a socks5h:// proxy" in said and "HTTPS_PROXY names an https:// proxy" in said
     assert "sockspassword" not in said
+
+
+def test_demo_mode_works_behind_a_proxy_that_cannot_reach_this_machine(studio_env, proxy, monkeypatch):
+    """Demo mode's emulator runs in the app's own process: its calls never go through the proxy."""
+    from lib.config import resolve
+
+    use_proxy(monkeypatch, proxy.url, "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy")
+    cfgs = resolve()
+    nowhere = SimpleNamespace(openai_base_url="", karlo_base_url="", gemini_base_url="", flux_base_url="")
+    requests = {name: request for name, (_cfg, request, _path) in engine_calls(nowhere).items()}  # the requests only
+    for name, request in requests.items():
+        assert cfgs[name].mode == "demo"
+        outcome = send(cfgs[name], request)
+        assert outcome.error is None, f"{name} in demo mode behind a proxy: {outcome.error.message}"
+    assert proxy.requests == [], "demo calls went to the proxy"

@@ -139,6 +139,19 @@ def test_a_visitor_not_signed_in_sees_the_sign_in_button_and_nothing_else(signed
     screenshot(page, "people-00-not-signed-in")
 
 
+def test_a_visitor_who_denies_at_the_provider_comes_back_to_the_sign_in_button(signed_in_app, people):
+    page = people["visitor"]
+    open_page(page, signed_in_app, "/")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(signed_in_app["provider"] + "/oauth2/authorize**")
+    page.get_by_role("button", name="Deny").click()
+    page.wait_for_url(signed_in_app["url"] + "/**")
+    wait_for_app(page)
+    assert_no_exception(page)
+    visible(page.get_by_role("button", name="Sign in"))
+    assert "Signed in as" not in page.inner_text("body")
+
+
 def _sign_in(page, app, name: str) -> None:
     open_page(page, app, "/")
     page.get_by_role("button", name="Sign in").click()

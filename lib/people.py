@@ -77,7 +77,10 @@ def from_oidc(user: Mapping[str, object]) -> Person | None:
         return None
     email = str(info["email"]) if info.get("email") else None
     name = str(info.get("name") or email or subject)
-    return Person(f"oidc:{issuer}|{subject}", name, email, _is_admin(email, str(info.get("preferred_username") or "")))
+    # An address the provider says it has not verified names nobody: anyone could have typed the admin's.
+    vouched_email = email if info.get("email_verified") is not False else None
+    return Person(f"oidc:{issuer}|{subject}", name, email,
+                  _is_admin(vouched_email, str(info.get("preferred_username") or "")))
 
 
 def identify(*, headers: Mapping[str, str] | None = None, user: Mapping[str, object] | None = None,

@@ -237,15 +237,29 @@ def _messages(name: str, template: StepTemplate, idea: str, outputs: list[str], 
     return system + [{"role": "assistant", "content": previous}, {"role": "user", "content": user}]
 
 
+def _begin(cfg, messages: list[dict], index: int, *, model: str, group_id: str, page: str, params: dict,
+           person: str | None) -> tuple[str | None, StudioError | None]:
+    """A model step's pending row before it is sent: ``(call id, None)``, or ``(None, the budget's refusal)``."""
+    from lib import send
+
+    try:
+        return send.begin_chat(cfg=cfg, page=page, action="pipeline-step", model=model, messages=messages,
+                               prompt=messages[-1]["content"], group_id=group_id, person=person,
+                               params={"step": STEP_NAMES[index], "step_index": index + 1, **params},
+                               endpoint=openai_chat.ENDPOINT), None
+    except StudioError as refused:
+        return None, refused
+
+
 def _record(cfg, step: StepResult, index: int, *, model: str, group_id: str, page: str, params: dict,
-            person: str | None = None) -> str | None:
+            person: str | None = None, call_id: str | None = None) -> str | None:
     from lib.store import record_call  # imported late: the chain itself works without a data dir
 
     row = record_call(
         page=page, action="pipeline-step", cfg=cfg, result=step.turn, error=step.error, prompt=step.prompt_sent,
         params={"step": step.name, "step_index": index + 1, **params}, model=model, endpoint=openai_chat.ENDPOINT,
         group_id=group_id, output_text=step.output or None,
-        latency_ms=step.turn.latency_ms if step.turn else None, person=person,
+        latency_ms=step.turn.latency_ms if step.turn else None, person=person, call_id=call_id,
     )
     return getattr(row, "id", None)
 
@@ -299,12 +313,20 @@ def run_pipeline(
     for index in range(from_step, len(STEPS)):
         name = STEP_NAMES[index]
         template = templates[name]
-        step = _run_step(cfg, name, template, idea, outputs, prompts, model=model, n=condense_max,
-                         style_words=style_words, subject=subject, temperature=temperature)
+        call_id, refused = None, None
+        if record and STEPS[index].uses_model:  # pending before it goes out, and a hard budget may stop it here
+            messages = _messages(name, template, idea, outputs, prompts, condense_max)
+            call_id, refused = _begin(cfg, messages, index, model=model, group_id=group_id, page=page, params=params,
+                                      person=person)
+        if refused is not None:
+            step = StepResult(name, messages[-1]["content"], "", error=refused)
+        else:
+            step = _run_step(cfg, name, template, idea, outputs, prompts, model=model, n=condense_max,
+                             style_words=style_words, subject=subject, temperature=temperature)
         if record and (step.turn is not None or step.error is not None):
             try:
                 step.ledger_id = _record(cfg, step, index, model=model, group_id=group_id, page=page, params=params,
-                                         person=person)
+                                         person=person, call_id=call_id)
             except StudioError as exc:  # the ledger could not be written: the person still gets the text
                 step.note = f"not recorded in the ledger: {exc.message}"
         steps.append(step)

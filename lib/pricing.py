@@ -235,6 +235,16 @@ def estimate(provider: str, model: str, settings: dict[str, Any]) -> float | Non
 
 
 ESTIMATE_PROMPT_TOKENS = 60  # a typical prompt's text tokens, for an estimate made before sending
+ESTIMATE_REPLY_TOKENS = 1_000  # a chat reply's output tokens when no max_tokens caps it, for the same estimate
+ESTIMATE_CHARS_PER_TOKEN = 3  # fewer than English's ~4, so Korean and other scripts are not under-estimated
+
+
+def estimate_chat(provider: str, model: str, messages: list[dict], max_tokens: int | None = None) -> float | None:
+    """What a chat call should cost before it is sent: its text's tokens in, ``max_tokens`` (or a typical reply) out."""
+    chars = sum(len(str(m.get("content") or "")) for m in messages)
+    usage = Usage(input_tokens=-(-chars // ESTIMATE_CHARS_PER_TOKEN), output_tokens=max_tokens or ESTIMATE_REPLY_TOKENS)
+    cost, source = price(provider, model, usage)
+    return cost if source != "unpriced" else None
 
 
 def image_output_tokens(provider: str, model: str, quality: str | None, size: str | None) -> int | None:

@@ -102,6 +102,29 @@ def _record(**fields):
     return record_call(**fields)
 
 
+def begin_chat(*, cfg, page: str, action: str, model: str, messages: list[dict], max_tokens: int | None = None,
+               prompt: str | None = None, params: dict | None = None, group_id: str | None = None,
+               person: str | None = None, endpoint: str | None = None) -> str | None:
+    """A chat-model call's ``pending`` row before it goes out (Chat's turns, the pipeline's steps), holding its
+    estimated cost; its id is for ``record_call(call_id=...)``.  A hard budget it would pass raises
+    ``BudgetExceeded`` (record it with ``record_call(error=...)``; nothing may be sent).  ``None`` when the ledger
+    cannot be written: the call goes on and its row is tried again when it settles."""
+    from lib import pricing
+    from lib.store import BudgetExceeded, begin_call
+
+    try:
+        estimate = pricing.estimate_chat(cfg.provider, model, messages, max_tokens)
+    except Exception:  # noqa: BLE001  (an estimate is advice; a broken one must not stop the call)
+        estimate = None
+    try:
+        return begin_call(page, action, cfg, prompt=prompt, params=params, model=model, endpoint=endpoint,
+                          group_id=group_id, estimate_usd=estimate, person=person)
+    except BudgetExceeded:
+        raise
+    except StudioError:
+        return None
+
+
 def begin_outcome(cfg, outcome: Outcome, *, timeout: float | None = None) -> None:
     """Write the call's ``pending`` row before it goes out, holding its estimated cost (lib.store.begin_call);
     ``timeout`` is the call's time limit (None: ``lib.limits.provider_timeout_s()``), which bounds the row's deadline.

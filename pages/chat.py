@@ -6,13 +6,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib import catalog, presets
+from lib import catalog, presets, send
 from lib.providers.openai_chat import ENDPOINT, ChatStream
 from lib.store import record_call
 from lib.ui import jobs, session
 from lib.ui.cards import error_box, format_cost, format_tokens
 from lib.ui.people import current_person, person_key
-from lib.errors import redact_known
+from lib.errors import StudioError, redact_known
 from lib.ui.safe_text import chat_markdown, md_literal
 from lib.ui.saved_prompts import system_prompt_editor
 
@@ -80,6 +80,15 @@ def send_reply(cfg, history: list[dict], *, model: str, temperature: float | Non
     stream = ChatStream(cfg, model=model, messages=api_messages, temperature=temperature, max_tokens=max_tokens)
 
     def work(job: jobs.Job):
+        params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages), **stream.params}
+        facts = dict(page=PAGE, action="chat", cfg=cfg, prompt=history[-1]["content"], model=model, endpoint=ENDPOINT,
+                     group_id=group_id, person=person)
+        try:  # pending before it goes out; a hard budget it would pass stops it here, said in the reply's place
+            call_id = send.begin_chat(messages=api_messages, max_tokens=max_tokens, params=params, **facts)
+        except StudioError as refused:
+            row = record_call(error=refused, params=params, **facts)
+            history.append(reply_message(row))
+            return row
         job.on_stop = stream.stop  # Stop breaks off the stream in flight; the text so far is kept
         text = ""
         try:
@@ -89,10 +98,7 @@ def send_reply(cfg, history: list[dict], *, model: str, temperature: float | Non
         finally:
             if not stream.done:
                 stream.stop()
-            params = {"turn": turn_index, "system": system, "messages_sent": len(api_messages), **stream.params}
-            row = record_call(page=PAGE, action="chat", cfg=cfg, result=stream.turn, error=stream.error,
-                              prompt=history[-1]["content"], params=params, model=model, endpoint=ENDPOINT,
-                              group_id=group_id, person=person)
+            row = record_call(result=stream.turn, error=stream.error, params=params, call_id=call_id, **facts)
             history.append(reply_message(row))
         return row
 

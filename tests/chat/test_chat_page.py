@@ -182,3 +182,27 @@ def test_saved_prompts_are_each_persons_own_and_a_member_deletes_only_theirs(stu
     assert not at.exception, at.exception
     assert "Saved: Mine" not in at.selectbox(key="chat_preset").options
     assert [(p.person, p.name) for p in ledger.presets(presets.CHAT_SYSTEM_PROMPT)] == [(bob.key, "Bob's secret style")]
+
+
+def test_a_hard_budget_stops_a_live_turn_before_it_is_sent_and_keeps_the_message(live_env, emulator_calls, monkeypatch):
+    _, ledger = open_store()
+    ledger.set_setting("monthly_budget_usd", 0.000001)  # live money already spent this month: past it at once
+    ledger.set_setting("monthly_budget_hard", True)
+    from lib import config
+    from lib.compare import default_chat_model
+    from lib.store import record_call
+    from lib.types import ChatTurn, Usage
+
+    model = default_chat_model()
+    record_call(page="chat", action="chat", cfg=config.resolve()["openai"], model=model, prompt="earlier",
+                result=ChatTurn(model=model, text="hi", usage=Usage(input_tokens=1000, output_tokens=1000)))
+    monkeypatch.setattr("lib.ui.session._leave_legacy_pages_mode", lambda: None, raising=False)
+    app = AppTest.from_file(APP, default_timeout=30)
+    app.switch_page("pages/chat.py").run()
+    sent_before = len(emulator_calls)
+    send(app, "Imagine a tower of glass")
+    assert len(emulator_calls) == sent_before  # nothing went out
+    assert transcript(app)[0] == ("user", "Imagine a tower of glass")
+    assert any(e.value.startswith("No reply.") and "hard limit" in e.value for e in app.chat_message[-1].error)
+    row = chat_rows()[-1]
+    assert row.status == "rejected" and row.prompt == "Imagine a tower of glass" and row.cost_usd in (None, 0)

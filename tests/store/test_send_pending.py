@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from lib import config, send
 from lib.providers.base import GENERATE
 from lib.store import BudgetExceeded, open_store
@@ -64,3 +66,29 @@ def test_compare_cells_are_pending_first_and_a_hard_budget_refuses_them_unsent(l
     assert len(emulator_calls) == sent_before
     assert [c.status for c in refused.cells] == ["rejected", "rejected"]
     assert all("hard limit" in r.error_message for r in ledger.rows(group_id=refused.group_id))
+
+
+def test_a_hard_budget_stops_chat_turns_and_pipeline_steps_before_they_are_sent(live_env, emulator_calls):
+    """Chat and the pipeline's model steps are pending first and held to the hard budget like pictures are."""
+    from lib import pipeline
+    from lib.compare import default_chat_model
+
+    cfg, model = config.resolve()["openai"], default_chat_model()
+    _, ledger = open_store()
+    run = pipeline.run_pipeline(cfg, "a village on Mars", model=model)
+    assert run.final_prompt and all(row.status == "ok" for row in ledger.rows())
+    spent = sum(row.cost_usd for row in ledger.rows())
+    assert spent > 0 and ledger.committed_spend() == spent  # no estimate left held once the steps settled
+    ledger.set_setting("monthly_budget_usd", spent / 2)
+    ledger.set_setting("monthly_budget_hard", True)
+    sent_before = len(emulator_calls)
+    refused = pipeline.run_pipeline(cfg, "a harbour on Europa", model=model)
+    assert refused.final_prompt is None
+    [step] = refused.steps
+    assert isinstance(step.error, BudgetExceeded) and "hard limit" in step.error.message
+    assert len(emulator_calls) == sent_before  # nothing went out
+    last = ledger.rows()[-1]
+    assert last.status == "rejected" and last.action == "pipeline-step" and last.error_message == step.error.message
+    with pytest.raises(BudgetExceeded, match="hard limit"):  # Chat's turns take the same door
+        send.begin_chat(cfg=cfg, page="chat", action="chat", model=model,
+                        messages=[{"role": "user", "content": "hello"}], prompt="hello")

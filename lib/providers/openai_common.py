@@ -50,34 +50,45 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
         return None
 
 
+def _named(cfg: ProviderConfig) -> tuple[str, str, str]:
+    """Who answered and which variables set its key and address, for messages (OpenAI, or a compatible server)."""
+    from lib.providers import registry  # late: the engines import this module
+
+    engine = registry.get(cfg.provider)
+    if engine is None:
+        return "OpenAI", "OPENAI_API_KEY", "OPENAI_BASE_URL"
+    return engine.label, (engine.key_vars or ("OPENAI_API_KEY",))[0], engine.base_url_var or "OPENAI_BASE_URL"
+
+
 def translate_error(exc: Exception, cfg: ProviderConfig, *, model: str | None = None, timeout: float | None = None) -> StudioError:
     """One of our errors, with a message a person can act on, for any exception the SDK raises."""
     secrets = [cfg.key] if cfg.key else []
     where = cfg.base_url
+    name, key_var, base_var = _named(cfg)
     common = {"provider": "openai"}
     if isinstance(exc, openai.APITimeoutError):
         limit = f" within {timeout:g} s" if timeout else ""
         return ProviderDown(
-            f"OpenAI did not answer{limit}. Try again, or ask for a smaller size, lower quality or fewer images.",
+            f"{name} did not answer{limit}. Try again, or ask for a smaller size, lower quality or fewer images.",
             code="timeout", **common,
         )
     if isinstance(exc, openai.APIConnectionError):
         # A connection that was never made (refused, no such host) sent nothing: safe to try again.
         never_sent = type(exc.__cause__).__name__ == "ConnectError"
         return ProviderDown(
-            f"Could not reach {where}. Check OPENAI_BASE_URL and that the server is running.",
+            f"Could not reach {where}. Check {base_var} and that the server is running.",
             code="connection_refused" if never_sent else "connection_error", detail=redact(str(exc), secrets), **common,
         )
     if isinstance(exc, openai.APIResponseValidationError):
         return ProviderDown(
-            "OpenAI sent a reply this app could not read. Try again; if it keeps happening the server at "
+            f"{name} sent a reply this app could not read. Try again; if it keeps happening the server at "
             f"{where} is not speaking the OpenAI protocol.",
             code="malformed_response", http_status=getattr(exc, "status_code", None), **common,
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
         if status == 407:
-            return proxy_refused("openai", "the OpenAI server")
+            return proxy_refused("openai", f"the {name} server")
         body = exc.body if isinstance(exc.body, dict) else {}
         server_msg = redact(str(body.get("message") or exc.message), secrets)
         code = str(exc.code) if exc.code is not None else None
@@ -86,7 +97,7 @@ def translate_error(exc: Exception, cfg: ProviderConfig, *, model: str | None = 
                       request_id=exc.request_id, **common)
         if status == 401:
             return AuthError(
-                "OpenAI refused the API key (401). Check OPENAI_API_KEY, or paste a valid key in the sidebar.", **fields
+                f"{name} refused the API key (401). Check {key_var}, or paste a valid key in the sidebar.", **fields
             )
         if status == 403:
             return AuthError(
@@ -104,32 +115,32 @@ def translate_error(exc: Exception, cfg: ProviderConfig, *, model: str | None = 
             if details.get("categories"):
                 stage = f" (flagged: {', '.join(map(str, details['categories']))})"
             return ContentRejected(
-                f"OpenAI's safety system rejected this request{stage}. Reword the prompt; your text is kept.", **fields
+                f"{name}'s safety system rejected this request{stage}. Reword the prompt; your text is kept.", **fields
             )
         if status == 429:
             if code == "insufficient_quota":
                 return QuotaExceeded(
-                    "This OpenAI account is out of credit. Add billing credit, or switch to demo mode.",
+                    f"This {name} account is out of credit. Add billing credit, or switch to demo mode.",
                     retry_after=_retry_after(exc), **fields,
                 )
             wait = _retry_after(exc)
             when = f" in {wait:g} s" if wait else " in a moment"
-            return QuotaExceeded(f"OpenAI's rate limit was hit. Try again{when}.", retry_after=wait, **fields)
+            return QuotaExceeded(f"{name}'s rate limit was hit. Try again{when}.", retry_after=wait, **fields)
         if status >= 500:
             return ProviderDown(
-                f"OpenAI had a server error ({status}). Nothing was charged for a failed call; try again shortly.", **fields
+                f"{name} had a server error ({status}). Nothing was charged for a failed call; try again shortly.", **fields
             )
         if status in (400, 422):
             named = f" the parameter `{param}`" if param else " the request"
-            return InvalidInput(f"OpenAI rejected{named}: {server_msg}", **fields)
-        return StudioError(f"OpenAI answered {status}: {server_msg}", **fields)
+            return InvalidInput(f"{name} rejected{named}: {server_msg}", **fields)
+        return StudioError(f"{name} answered {status}: {server_msg}", **fields)
     if isinstance(exc, openai.APIError):  # e.g. an error event inside a stream
         return ProviderDown(
-            f"The stream from OpenAI broke: {redact(str(exc.message), secrets)}", code=str(exc.code or "stream_error"), **common
+            f"The stream from {name} broke: {redact(str(exc.message), secrets)}", code=str(exc.code or "stream_error"), **common
         )
     if isinstance(exc, (json.JSONDecodeError, ValueError)):
         return ProviderDown(
-            "OpenAI sent a reply this app could not read. Try again.", code="malformed_response",
+            f"{name} sent a reply this app could not read. Try again.", code="malformed_response",
             detail=redact(str(exc), secrets), **common,
         )
     return ProviderDown(f"The call to OpenAI failed: {redact(str(exc), secrets)}", code=type(exc).__name__, **common)

@@ -136,3 +136,14 @@ def test_an_unknown_deployment_or_api_version_on_azure_is_said_in_words(deployme
     cfg = deployment(api_version="2019-01-01")
     made = send.send(cfg, send.Request("openai_compat", GENERATE, "gpt-image-1.5", "a kite", {"size": "1024x1024"}))
     assert "api-version 2019-01-01" in made.error.message and "?api-version=2025-04-01-preview" in made.error.message
+
+
+@pytest.mark.parametrize("fault, says", [("401", "OPENAI_COMPAT_API_KEY"), ("500", "OpenAI-compatible server had")])
+def test_a_compatible_servers_errors_name_that_server_and_its_variables(compat, fault, says):
+    """Its refusals point at what to change for *it*: OPENAI_COMPAT_*, not OpenAI's own variables."""
+    cfg = config.ProviderConfig("openai_compat", "live", compat.base_url, None, "environment",
+                                extra_headers={"X-Emulator-Fault": fault})
+    made = send.send(cfg, send.Request("openai_compat", GENERATE, "dall-e-3", "a lighthouse",
+                                       registry.get("openai_compat").default_compare_settings("dall-e-3")))
+    assert says in made.error.message and "OPENAI_API_KEY" not in made.error.message
+    assert made.row.status in ("error", "rejected") and made.row.error_message == made.error.message

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 from lib.store.db import migrations
 from lib.store.ledger import Ledger, LedgerRow, new_id, utc_now
 

@@ -31,6 +31,14 @@ _known_lock = threading.Lock()
 _KNOWN_MAX = 256
 
 
+def remember_storage_secret(secret: str | None) -> None:
+    """A database password or bucket secret, redacted like a key when it is at least ``FRAGMENT_CHARS`` long.
+    A shorter one (a test server's ``test``) is left alone: cutting every "test" from every message would mangle
+    more than it hides, and a real bucket secret (40 characters) or database password is long."""
+    if secret and len(secret.strip()) >= FRAGMENT_CHARS:
+        remember_secret(secret)
+
+
 def remember_secret(secret: str | None) -> None:
     """Add a key to the ones every ``redact`` cuts out."""
     secret = (secret or "").strip()

@@ -58,7 +58,13 @@ def studio_env(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no stray .streamlit/secrets.toml from the repo
     for var in PROVIDER_VARIABLES:
         monkeypatch.delenv(var, raising=False)
-    return tmp_path / "data"
+    # Streamlit reads the secrets once per process from the working folder: forget what an earlier test's
+    # folder held (e.g. an [auth] section, which would put every later page behind sign-in), before and after.
+    from streamlit.runtime.secrets import secrets_singleton
+
+    secrets_singleton._reset()
+    yield tmp_path / "data"
+    secrets_singleton._reset()
 
 
 @pytest.fixture

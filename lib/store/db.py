@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from lib.errors import remember_secret
+from lib.errors import remember_storage_secret
 from lib.store.images import StoreUnavailable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -105,7 +105,7 @@ class Database:
         else:
             self.path = Path(sa.make_url(url).database) if str(url).startswith("sqlite") and sa.make_url(url).database else None
         self.url = sa.make_url(str(url))
-        remember_secret(self.url.password)  # a database error that quotes its URL is redacted like a provider key
+        remember_storage_secret(self.url.password)  # a database error that quotes its URL is redacted like a key
         self.dialect = self.url.get_backend_name()
         if self.dialect not in ("sqlite", "postgresql"):
             raise StoreUnavailable(f"STUDIO_DATABASE_URL must be an SQLite or PostgreSQL URL, not {self.dialect!r}.")

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 
 from PIL import Image
 
-from lib.errors import remember_secret
+from lib.errors import remember_storage_secret
 from lib.store.images import (
     MISSING_MESSAGE, THUMB_EXT, THUMB_MIME, ImageRef, ImageStore, PictureMissing, StoreUnavailable, make_thumbnail,
 )
@@ -213,7 +213,7 @@ def _client():
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or None
     for secret in ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):  # redacted wherever a message quotes them
-        remember_secret(os.environ.get(secret))
+        remember_storage_secret(os.environ.get(secret))
     config = Config(max_pool_connections=32, retries={"max_attempts": 3, "mode": "standard"},
                     s3={"addressing_style": "path" if endpoint else "auto"})  # an IP or localhost has no bucket subdomains
     return boto3.session.Session().client("s3", endpoint_url=endpoint, config=config,

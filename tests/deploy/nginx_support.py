@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.servers import free_port, unavailable
+from tests.servers import free_port, stop_process, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "deploy" / "nginx" / "studio.conf"
@@ -58,9 +58,4 @@ class Nginx:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)

@@ -20,6 +20,7 @@ import requests
 from lib.people import NotAllowed, Person
 from lib.store import open_store
 from tests.browser_support import _free_port, assert_no_exception, screenshot, start_app, stop_app, wait_for_app
+from tests.servers import stop_process
 
 from .steps import chat, exported, generate, main, open_page, search_ledger, sidebar, visible
 
@@ -39,15 +40,6 @@ def _skip_or_fail(message: str) -> None:
     if os.environ.get("STUDIO_REQUIRE_BROWSER") == "1":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +68,7 @@ def oidc_provider(chromium_path, tmp_path_factory):
             time.sleep(0.2)
         yield url
     finally:
-        _stop(proc)
+        stop_process(proc)
         log.close()
 
 

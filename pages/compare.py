@@ -348,7 +348,7 @@ def show_run_in_flight() -> None:
     draw(waiting.progress)
     job = jobs.collect(JOB, on_progress=draw)
     if job.failure is not None:  # e.g. the chain failed: nothing was sent to the engines, every input stays
-        st.session_state[LAST_ERROR] = job.failure if isinstance(job.failure, StudioError) else job.failure_as_error()
+        st.session_state[LAST_ERROR] = job.failure_as_error()
     if job.outcome is not None:
         run, wall_s = job.outcome
         st.session_state[SHOWN] = {"run": run, "wall_s": wall_s, "blind": waiting.context["blind"]}

@@ -5,7 +5,7 @@ import streamlit as st
 
 from lib import catalog, pipeline
 from lib.compare import Target
-from lib.errors import InvalidInput, StudioError
+from lib.errors import InvalidInput
 from lib.providers import registry
 from lib.providers.base import GENERATE
 from lib.ui import jobs, session
@@ -144,7 +144,7 @@ def show_chain_in_flight() -> None:
     draw(waiting.progress)
     job = jobs.collect(CHAIN_JOB, on_progress=draw)
     if job.failure is not None:  # e.g. no idea written: nothing was sent
-        st.session_state[LAST_ERROR] = job.failure if isinstance(job.failure, StudioError) else job.failure_as_error()
+        st.session_state[LAST_ERROR] = job.failure_as_error()
         st.rerun()
     run = job.outcome
     st.session_state["pipe_run"] = run
@@ -194,7 +194,7 @@ def show_pictures_in_flight() -> None:
     show_cells(waiting.progress)
     job = jobs.collect(IMAGES_JOB, on_progress=show_cells)
     if job.failure is not None:
-        st.session_state[LAST_ERROR] = job.failure if isinstance(job.failure, StudioError) else job.failure_as_error()
+        st.session_state[LAST_ERROR] = job.failure_as_error()
     else:
         st.session_state["pipe_image_rows"] = [c.row.id for c in job.outcome.cells if c.row is not None]
     st.rerun()

@@ -44,7 +44,10 @@ class Job:
     on_stop: Callable[[], None] | None = None  # set by a worker that can break off a call in flight (e.g. a stream)
 
     def failure_as_error(self) -> StudioError:
-        """What to show when the call itself raised (the send path turns every provider failure into an outcome)."""
+        """What to show when the call itself raised: our own error as it is (e.g. the chain's "write an idea
+        first"), anything else in general words (the send path turns every provider failure into an outcome)."""
+        if isinstance(self.failure, StudioError):
+            return self.failure
         name = type(self.failure).__name__ if self.failure is not None else "no outcome"
         return StudioError(f"The call failed unexpectedly ({name}). Your prompt and settings are kept; try again.",
                            code=name)

@@ -15,7 +15,7 @@ if str(ROOT) not in sys.path:
 # Tests never talk to the internet and never wait for demo latency.
 os.environ.setdefault("STUDIO_DEMO_LATENCY_MS", "0")
 
-# The day every test runs on, whatever the machine's clock says (the suite also runs under faketime).
+# The day every test runs on, whatever the machine's clock says (CI also runs the suite with the clock moved 400 days on: tests/moved_clock).
 # Date-dependent assertions are written relative to this day and to the catalog's rows.
 PINNED_TODAY = date(2026, 12, 1)
 os.environ["STUDIO_TODAY"] = PINNED_TODAY.isoformat()  # also seen by apps the browser tests start

@@ -198,7 +198,7 @@ class Call:
     today: date = field(default_factory=date.today)
 
 
-async def _read(request: Request, multipart: bool) -> tuple[dict | None, dict, dict]:
+async def read_body(request: Request, multipart: bool) -> tuple[dict | None, dict, dict]:
     """(body fields or None if unreadable, uploads, what to log) for a JSON or multipart request."""
     if request.method == "GET":
         return {}, {}, {}
@@ -251,7 +251,7 @@ def wrap(state, handler, face: str, path: str, *, chat: bool = False, multipart:
                 state.log_call(request, {})
                 raise invalid_url(request)
             try:
-                body, files, logged = await _read(request, multipart)
+                body, files, logged = await read_body(request, multipart)
             except Exception:  # a broken multipart body
                 body, files, logged = None, {}, {"raw": "<unreadable multipart body>"}
             state.log_call(request, logged)

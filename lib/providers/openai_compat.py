@@ -7,8 +7,9 @@ base64 answers; nothing is "retired" on a server that still serves it), plus
 whatever image models the server's ``GET /v1/models`` lists.  Azure preset (``lib.providers.azure``): the v1
 path (``https://{resource}.openai.azure.com/openai/v1``) gets its key in the ``api-key`` header too; a deployment
 URL (``…/openai/deployments/{deployment}/images/generations?api-version=…``) goes through the SDK's
-``AzureOpenAI`` client and offers that deployment as the one model; Azure's content-filter codes
-(``contentFilter``, ``content_policy_violation``), unknown deployments and api-versions are said in words.
+``AzureOpenAI`` client and offers that deployment as the one model (generate and edits); Azure's content-filter
+codes (``contentFilter``, ``content_policy_violation``), its 401 and 403 resource block, unknown deployments and
+api-versions are said in words that name the variable to change.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import re
 from typing import Any
 
 from lib import catalog
-from lib.errors import ContentRejected, InvalidInput, NotAvailable, StudioError
+from lib.errors import AuthError, ContentRejected, InvalidInput, NotAvailable, StudioError
 from lib.providers import azure
 from lib.providers.base import EngineModel, GENERATE, Capabilities
 from lib.providers.openai_engine import OpenAIImages, engine_model
@@ -142,6 +143,18 @@ class OpenAICompatible(OpenAIImages):
                     f"The server's content filter refused {what} (Azure: {err.code or 'content filter'}). "
                     "Rephrase the prompt, or use other pictures.", **same) from None
             deployment = azure.deployment(cfg.base_url)
+            on_azure = deployment is not None or is_azure(cfg.base_url)
+            if on_azure and err.http_status == 401:
+                raise AuthError(
+                    "Azure OpenAI refused the key (401: an invalid key, or a key of another resource). Set "
+                    "OPENAI_COMPAT_API_KEY to one of this resource's keys (Keys and Endpoint in the Azure portal) and "
+                    "check that OPENAI_COMPAT_BASE_URL names the same resource.", **same) from None
+            if on_azure and err.http_status == 403 and err.code == "Forbidden":
+                raise AuthError(
+                    "Azure has temporarily blocked pictures on this resource for suspected content-policy "
+                    "violations (403 Forbidden); it is not a problem with the key. Ask Azure support to lift the "
+                    "block (https://aka.ms/aoaicodeofconduct), or point OPENAI_COMPAT_BASE_URL at another "
+                    "resource.", **same) from None
             if deployment is not None and err.code == "DeploymentNotFound":
                 raise NotAvailable(
                     f"Azure has no deployment named {deployment.name!r} on this resource (404). Check the deployment "

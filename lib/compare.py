@@ -29,7 +29,7 @@ import pandas as pd
 
 from lib.config import ProviderConfig
 from lib.errors import AuthError, Cancelled, InvalidInput, ProviderDown, StudioError, redact
-from lib.pipeline import chat_config, looks_non_english, translate_to_english
+from lib.pipeline import begin_translation, chat_config, looks_non_english, translate_to_english
 from lib.spreadsheet import formula_safe
 from lib.types import ImageResult
 
@@ -38,6 +38,7 @@ DEFAULT_MAX_WORKERS = 8  # enough to run a typical row of targets at once withou
 
 FAULT_HEADER = "X-Emulator-Fault"  # demo/test only: a target can ask the emulator to misbehave for it alone
 TIE, BOTH_BAD = "tie", "both bad"
+BUDGET_REFUSALS = ("team_budget", "person_budget")  # lib.store's BudgetExceeded codes: refused before sending
 
 # A target's call: (provider config, prompt as sent, settings incl. "model" and "timeout") -> ImageResult.
 # By default every target goes through its engine (lib.send.call_engine); tests and the pipeline may override one.
@@ -205,23 +206,29 @@ class _Translations:
                 "Write the prompt in English, or add an OpenAI key.", provider="openai",
             )
         started = time.monotonic()
-        turn, error = None, None
+        turn, error, call_id = None, None, None
+        model, params = default_chat_model(), {"purpose": "translate the prompt to English for an English-only engine"}
         try:
-            english, turn = translate_to_english(cfg, prompt, model=default_chat_model(), timeout=timeout_s)
+            if self._record is _record_with_store:  # pending and budget-checked first, like every model call
+                call_id = begin_translation(cfg, prompt, model=model, page=self._page, group_id=self._group_id,
+                                            person=self._person, params=params)
+            english, turn = translate_to_english(cfg, prompt, model=model, timeout=timeout_s)
         except StudioError as exc:
             error = exc
         try:
             self._record(
                 page=self._page, action="translate", cfg=cfg, result=turn, error=error, prompt=prompt,
-                model=getattr(turn, "model", None), params={"purpose": "translate the prompt to English for an English-only engine"},
+                model=getattr(turn, "model", None) or model, params=params,
                 group_id=self._group_id, output_text=getattr(turn, "text", None),
                 latency_ms=(time.monotonic() - started) * 1000, **({"person": self._person} if self._person else {}),
+                **({"call_id": call_id} if call_id else {}),
             )
         except Exception:
             pass  # the engine cell's own row still records what was sent
         if error is not None:
+            what = "was not sent" if error.code in BUDGET_REFUSALS else "failed"
             raise type(error)(
-                f"This engine reads English only, and translating the prompt failed: {error.message}",
+                f"This engine reads English only, and translating the prompt {what}: {error.message}",
                 provider=error.provider, http_status=error.http_status, code=error.code, request_id=error.request_id,
             )
         return english.strip() or prompt

@@ -9,7 +9,8 @@ first step that fails with everything before it kept.  Every model call is one
 ledger row (action ``pipeline-step``) in the run's group.
 
 ``translate_to_english`` and ``looks_non_english`` stand on their own: the Karlo
-page uses them for a Korean prompt, and ``karlo_prompt`` fits a prompt to
+page (``translate_on_ledger``) and Compare (``begin_translation``) use them for a Korean prompt, each translation
+one ledger row through the one send path (pending and budget-checked first); ``karlo_prompt`` fits a prompt to
 Karlo's English-only, 256-character field.
 """
 from __future__ import annotations
@@ -172,18 +173,63 @@ def karlo_prompt(text: str, limit: int = KARLO_PROMPT_MAX) -> str:
     return cleaned[:cut].rstrip(" ,")
 
 
-def translate_to_english(
-    cfg: ProviderConfig, text: str, *, model: str, timeout: float | None = None
-) -> tuple[str, ChatTurn]:
-    """English for ``text`` and the chat turn that made it (the caller records it in the ledger)."""
-    if not text.strip():
-        raise InvalidInput("There is no text to translate.", provider="openai", param="prompt")
-    messages = [
+def translation_messages(text: str) -> list[dict]:
+    """What a translation to English sends to the chat model."""
+    return [
         {"role": "system", "content": _TRANSLATING + " Reply with the English translation only, nothing else."},
         {"role": "user", "content": f"Translate into English:\n\n{text}"},
     ]
-    turn = openai_chat.complete(cfg, model=model, messages=messages, timeout=timeout)
+
+
+def translate_to_english(
+    cfg: ProviderConfig, text: str, *, model: str, timeout: float | None = None
+) -> tuple[str, ChatTurn]:
+    """English for ``text`` and the chat turn that made it: the call alone, on no ledger (see ``translate_on_ledger``)."""
+    if not text.strip():
+        raise InvalidInput("There is no text to translate.", provider="openai", param="prompt")
+    turn = openai_chat.complete(cfg, model=model, messages=translation_messages(text), timeout=timeout)
     return turn.text.strip(), turn
+
+
+def begin_translation(cfg: ProviderConfig, text: str, *, model: str, page: str, group_id: str | None = None,
+                      person: str | None = None, params: dict | None = None) -> str | None:
+    """A translation's ``pending`` row before it goes out, through the one send path (``lib.send.begin_chat``: its
+    estimated cost, the hard budgets).  Raises ``BudgetExceeded`` when a hard budget would be passed: nothing may be
+    sent.  ``None`` when the ledger cannot be written (the call goes on; its row is tried again when it settles)."""
+    from lib import send
+
+    return send.begin_chat(cfg=cfg, page=page, action="translate", model=model, messages=translation_messages(text),
+                           prompt=text, params=params, group_id=group_id, person=person, endpoint=openai_chat.ENDPOINT)
+
+
+def translate_on_ledger(cfg: ProviderConfig, text: str, *, model: str, page: str, person: str | None = None,
+                        group_id: str | None = None, params: dict | None = None,
+                        timeout: float | None = None) -> str:
+    """English for ``text`` as one ledger row: pending (and checked against the hard budgets) before the call,
+    settled after with its tokens, cost and person.  Raises the ``StudioError`` that stopped it (a budget's refusal
+    is recorded as a ``rejected`` row and nothing is sent)."""
+    from lib.store import record_call  # late: translating works without a data dir for callers on no ledger
+
+    if not text.strip():
+        raise InvalidInput("There is no text to translate.", provider="openai", param="prompt")
+    call_id, english, turn, error = None, "", None, None
+    try:
+        call_id = begin_translation(cfg, text, model=model, page=page, group_id=group_id, person=person, params=params)
+        english, turn = translate_to_english(cfg, text, model=model, timeout=timeout)
+    except StudioError as exc:
+        error = exc
+    try:
+        record_call(page=page, action="translate", cfg=cfg, result=turn, error=error, prompt=text, model=model,
+                    params=params, endpoint=openai_chat.ENDPOINT, group_id=group_id,
+                    output_text=turn.text if turn else None, latency_ms=turn.latency_ms if turn else None,
+                    person=person, **({"call_id": call_id} if call_id else {}))
+    except StudioError:
+        if error is None and english:
+            return english  # paid for and usable; its pending row is settled as interrupted by the sweeper
+        raise
+    if error is not None:
+        raise error
+    return english
 
 
 # -- text steps -----------------------------------------------------------------------------------------
@@ -399,6 +445,6 @@ def render_images(
 
 __all__ = [
     "STEPS", "STEP_NAMES", "StepTemplate", "StepResult", "PipelineRun", "default_templates", "run_pipeline",
-    "translate_to_english", "looks_non_english", "karlo_prompt", "render_images", "condense", "tidy_prompt", "fill",
+    "translate_to_english", "translate_on_ledger", "begin_translation", "translation_messages", "looks_non_english", "karlo_prompt", "render_images", "condense", "tidy_prompt", "fill",
     "KARLO_PROMPT_MAX", "DEFAULT_STYLE_WORDS", "DEFAULT_CONDENSE_MAX",
 ]

@@ -112,11 +112,9 @@ def translate(field: str) -> None:
     st.session_state[TRANSLATE_ERROR] = None
     try:
         model = catalog.chat_models(openai_cfg)[0].id
-        english, turn = pipeline.translate_to_english(openai_cfg, text, model=model)
-        record_call(page=PAGE, action="translate", cfg=openai_cfg, result=turn, prompt=text, person=person)
-        st.session_state[field] = english
+        # One ledger row, pending and checked against the hard budget before the call (the prompt stays if refused).
+        st.session_state[field] = pipeline.translate_on_ledger(openai_cfg, text, model=model, page=PAGE, person=person)
     except StudioError as err:
-        record_call(page=PAGE, action="translate", cfg=openai_cfg, error=err, prompt=text, person=person)
         st.session_state[TRANSLATE_ERROR] = err
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from lib.config import ProviderConfig
-from lib.errors import InvalidInput, StudioError
+from lib.errors import AuthError, InvalidInput, StudioError
 from lib.providers import openai_chat
 from lib.types import ChatTurn
 
@@ -202,16 +202,27 @@ def begin_translation(cfg: ProviderConfig, text: str, *, model: str, page: str, 
                            prompt=text, params=params, group_id=group_id, person=person, endpoint=openai_chat.ENDPOINT)
 
 
-def translate_on_ledger(cfg: ProviderConfig, text: str, *, model: str, page: str, person: str | None = None,
-                        group_id: str | None = None, params: dict | None = None,
+def translate_on_ledger(cfg: ProviderConfig | None, text: str, *, page: str, model: str | None = None,
+                        person: str | None = None, group_id: str | None = None, params: dict | None = None,
                         timeout: float | None = None) -> str:
     """English for ``text`` as one ledger row: pending (and checked against the hard budgets) before the call,
-    settled after with its tokens, cost and person.  Raises the ``StudioError`` that stopped it (a budget's refusal
-    is recorded as a ``rejected`` row and nothing is sent)."""
+    settled after with its tokens, cost and person.  ``model``: the catalog's default chat model for ``cfg``.
+    Raises the ``StudioError`` that stopped it (a budget's refusal is recorded as a ``rejected`` row and nothing
+    is sent; a chat provider that is not set up is refused before anything is written or sent)."""
+    from lib import catalog
     from lib.store import record_call  # late: translating works without a data dir for callers on no ledger
 
     if not text.strip():
         raise InvalidInput("There is no text to translate.", provider="openai", param="prompt")
+    if cfg is None or not cfg.usable:
+        problem = (cfg.problem if cfg is not None and cfg.problem else "add an OpenAI key.").rstrip()
+        raise AuthError(f"Translating needs OpenAI's chat model, which is not set up: {problem} Or write the prompt "
+                        "in English.", provider="openai")
+    offered = [] if model else catalog.chat_models(cfg)
+    if not model and not offered:
+        raise InvalidInput("No chat model is offered to translate with; write the prompt in English.",
+                           provider="openai", param="model")
+    model = model or offered[0].id
     call_id, english, turn, error = None, "", None, None
     try:
         call_id = begin_translation(cfg, text, model=model, page=page, group_id=group_id, person=person, params=params)

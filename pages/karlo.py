@@ -104,16 +104,15 @@ def english_check(text: str, what: str) -> bool:
 
 def translate(field: str) -> None:
     """Button callback: replace a Korean prompt with its English translation from the chat model."""
-    from lib import catalog, pipeline  # here, not at the top: the OpenAI SDK takes seconds to import
+    from lib import pipeline  # here, not at the top: the OpenAI SDK takes seconds to import
 
     openai_cfg = pipeline.chat_config(session.configs())
     text = st.session_state.get(field, "")
     person = person_key()  # the translation is this person's call too
     st.session_state[TRANSLATE_ERROR] = None
     try:
-        model = catalog.chat_models(openai_cfg)[0].id
         # One ledger row, pending and checked against the hard budget before the call (the prompt stays if refused).
-        st.session_state[field] = pipeline.translate_on_ledger(openai_cfg, text, model=model, page=PAGE, person=person)
+        st.session_state[field] = pipeline.translate_on_ledger(openai_cfg, text, page=PAGE, person=person)
     except StudioError as err:
         st.session_state[TRANSLATE_ERROR] = err
 

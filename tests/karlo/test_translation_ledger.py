@@ -60,3 +60,18 @@ def test_a_translation_is_a_priced_row_of_its_person_and_a_hard_budget_refuses_t
     assert [c for c in emulator_calls if c["method"] == "POST"] == []  # nothing sent: neither the chat model nor Karlo
     refused = [r for r in translations() if r.prompt == SECOND]
     assert [(r.status, r.person, r.cost_usd or 0) for r in refused] == [("rejected", ALICE.key, 0)]
+
+
+def test_without_openai_the_translation_is_refused_in_words_before_anything_is_sent(studio_env, emulator,
+                                                                                    emulator_calls, monkeypatch):
+    monkeypatch.setenv("STUDIO_DEMO", "0")  # Karlo live, OpenAI not set up at all
+    monkeypatch.setenv("KAKAO_REST_API_KEY", "kakao-test-live-key-0123456789")
+    monkeypatch.setenv("KARLO_BASE_URL", emulator.karlo_base_url)
+    at = open_karlo_page()
+    at.text_area(key="karlo_prompt").set_value(FIRST).run()
+    at.button(key="karlo_prompt_translate").click().run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "Translating needs OpenAI's chat model, which is not set up" in shown and "OPENAI_API_KEY" in shown, shown
+    assert at.text_area(key="karlo_prompt").value == FIRST
+    assert [c for c in emulator_calls if c["method"] == "POST"] == [] and translations() == []

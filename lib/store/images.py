@@ -107,6 +107,16 @@ def _unlink(path: str) -> None:
 _staging = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-write")
 
 
+# Thumbnails are drawn here, after their picture is checked and stored: a result's row is settled and its cell
+# shown without waiting for one (drawing and encoding it took 2-3 ms of the interpreter per picture, on the path of
+# every result).  ``thumbnail()`` and ``delete()`` wait for a thumbnail still being drawn; one lost in a crash is
+# drawn again when it is first asked for.
+_thumbnails = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
+_THUMBS_QUEUED_MAX = 64  # past this many waiting, a put draws its own (each waiting one holds at most ~0.5 MB)
+_drawing: dict[str, Future] = {}  # thumbnail address -> its drawing, while under way
+_drawing_lock = threading.Lock()
+
+
 def _discard(staged: Future) -> None:
     try:
         _unlink(staged.result())
@@ -114,14 +124,20 @@ def _discard(staged: Future) -> None:
         pass
 
 
-def make_thumbnail(image: Image.Image) -> bytes:
-    """A WebP no larger than ``THUMB_MAX_PX`` on its long side; transparency kept; ``image`` itself is not changed."""
+def _thumbnail_pixels(image: Image.Image) -> Image.Image:
+    """``image`` as RGB(A), box-filtered to under twice ``THUMB_MAX_PX`` (a new image when anything was done)."""
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
     factor = max(image.size) // THUMB_MAX_PX
-    thumb = image.reduce(factor) if factor >= 2 else image.copy()  # a box filter into a new, small image
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def make_thumbnail(image: Image.Image) -> bytes:
+    """A WebP no larger than ``THUMB_MAX_PX`` on its long side; transparency kept; ``image`` itself is not changed."""
+    small = _thumbnail_pixels(image)
+    thumb = small.copy() if small is image else small
     thumb.thumbnail((THUMB_MAX_PX, THUMB_MAX_PX))
     out = io.BytesIO()
     thumb.save(out, THUMB_FORMAT, quality=70, method=2)  # method 4 takes ~1 ms more per image for 3-6 % fewer bytes
@@ -159,15 +175,50 @@ class ImageStore:
         staged = None if has_image else self._stage(ref, data)
         try:
             with imaging.decode_slot():
-                # The one full decode, within the pixel budget: it checks the whole file and is all the thumbnail needs.
+                # The one full decode, within the pixel budget: it checks the whole file, and its pixels, cut down
+                # to a few hundred px while the slot is held, are all the thumbnail needs.
                 picture = imaging.decode_picture(data, fit_within=THUMB_MAX_PX)
-                thumb_bytes = None if has_thumb else make_thumbnail(picture)
+                small = None if has_thumb else _thumbnail_pixels(picture)
+                del picture
         except BaseException:
             if staged is not None:
                 self._unstage(staged)
             raise
-        self._save(ref, staged, thumb_bytes)
+        self._save(ref, staged)
+        if small is not None:
+            self._draw_thumbnail(sha, small)
         return ref
+
+    def _draw_thumbnail(self, sha: str, small: Image.Image) -> None:
+        """Draw and save the thumbnail on the thumbnails thread (here, when many are waiting)."""
+        address = self._thumb_address(sha)
+
+        def draw() -> None:
+            try:
+                self._save_thumbnail(sha, make_thumbnail(small))
+            except Exception:  # noqa: BLE001  (thumbnail() draws it again when it is asked for)
+                pass
+            finally:
+                with _drawing_lock:
+                    if drawing is not None and _drawing.get(address) is drawing:
+                        del _drawing[address]
+
+        with _drawing_lock:
+            if address in _drawing:
+                return  # the same bytes are being drawn already
+            if len(_drawing) >= _THUMBS_QUEUED_MAX:
+                drawing = None
+            else:
+                drawing = _drawing[address] = _thumbnails.submit(draw)
+        if drawing is None:
+            draw()
+
+    def _thumbnail_drawn(self, sha: str) -> None:
+        """Wait for this picture's thumbnail if it is being drawn (so a reader or a delete comes after it)."""
+        with _drawing_lock:
+            drawing = _drawing.get(self._thumb_address(sha))
+        if drawing is not None:
+            drawing.result()
 
     def _image_path(self, sha: str, ext: str) -> Path:
         return self.images_dir / sha[:2] / f"{sha}.{ext}"
@@ -180,28 +231,43 @@ class ImageStore:
         _discard(staged)
 
     def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
-        """Whether the image and its thumbnail are stored."""
-        return self._image_path(sha, ext).exists(), self._thumb_path(sha).exists()
+        """Whether the image and its thumbnail are stored (a thumbnail being drawn counts)."""
+        return self._image_path(sha, ext).exists(), self._thumb_path(sha).exists() or self._drawing(sha)
 
-    def _save(self, ref: ImageRef, staged: Future | None, thumb_bytes: bytes | None) -> None:
-        """Publish what is missing (``None``: already there): the staged picture, then its thumbnail."""
+    def _drawing(self, sha: str) -> bool:
+        with _drawing_lock:
+            return self._thumb_address(sha) in _drawing
+
+    def _thumb_address(self, sha: str) -> str:
+        return str(self._thumb_path(sha))
+
+    def _save(self, ref: ImageRef, staged: Future | None) -> None:
+        """Publish the staged picture (``None``: already there)."""
         sha = ref.sha256
         target = self._image_path(sha, ref.ext)
-        try:
-            if staged is not None:
+        if staged is not None:
+            try:
                 _publish(staged.result(), target)
-            if thumb_bytes is not None:
-                _write_atomically(self._thumb_path(sha), thumb_bytes, durable=False)
-        except OSError as exc:
-            raise StoreUnavailable(
-                f"Could not save an image under {self.root} ({exc.strerror or type(exc).__name__}). "
-                "Check that STUDIO_DATA_DIR points to a writable folder with free space."
-            ) from exc
+            except OSError as exc:
+                raise self._unsaved(exc) from exc
         with self._lock:
             self._paths[sha] = target
 
+    def _save_thumbnail(self, sha: str, data: bytes) -> None:
+        try:
+            _write_atomically(self._thumb_path(sha), data, durable=False)
+        except OSError as exc:
+            raise self._unsaved(exc) from exc
+
+    def _unsaved(self, exc: OSError) -> StoreUnavailable:
+        return StoreUnavailable(
+            f"Could not save an image under {self.root} ({exc.strerror or type(exc).__name__}). "
+            "Check that STUDIO_DATA_DIR points to a writable folder with free space.")
+
     def delete(self, sha: str) -> bool:
         """Remove the image and its thumbnail; ``True`` if the image was there."""
+        if _is_sha(sha):
+            self._thumbnail_drawn(sha)
         path = self._find(sha)
         with self._lock:
             self._paths.pop(sha, None)
@@ -250,6 +316,8 @@ class ImageStore:
     def thumbnail(self, sha: str) -> bytes:
         """The thumbnail's bytes, rebuilt from the image if the thumbnail went missing (or a crash left it empty)."""
         thumb = self._thumb_path(sha)
+        if _is_sha(sha):
+            self._thumbnail_drawn(sha)
         try:
             data = thumb.read_bytes()
             if data:
@@ -278,7 +346,7 @@ class ImageStore:
         return self.thumbs_dir / sha[:2] / f"{sha}.{THUMB_EXT}"
 
     def _find(self, sha: str) -> Path | None:
-        if not sha or len(sha) < 3 or not all(c in "0123456789abcdef" for c in sha):
+        if not _is_sha(sha):
             return None  # also keeps odd strings from walking the file system
         with self._lock:
             cached = self._paths.get(sha)
@@ -290,3 +358,7 @@ class ImageStore:
                     self._paths[sha] = candidate
                 return candidate
         return None
+
+
+def _is_sha(sha: str) -> bool:
+    return bool(sha) and len(sha) >= 3 and all(c in "0123456789abcdef" for c in sha)

@@ -70,7 +70,11 @@ class S3ImageStore(ImageStore):
 
     # --- writing -----------------------------------------------------------
     def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
-        return self._head(self._key("images", sha, ext)), self._head(self._key("thumbs", sha, THUMB_EXT))
+        return (self._head(self._key("images", sha, ext)),
+                self._drawing(sha) or self._head(self._key("thumbs", sha, THUMB_EXT)))
+
+    def _thumb_address(self, sha: str) -> str:
+        return f"s3://{self.bucket}/{self._key('thumbs', sha, THUMB_EXT)}"
 
     def _stage(self, ref: ImageRef, data: bytes) -> bytes:
         return data  # nothing is written before the picture is found whole: _save puts it
@@ -78,13 +82,14 @@ class S3ImageStore(ImageStore):
     def _unstage(self, staged: bytes) -> None:
         pass
 
-    def _save(self, ref: ImageRef, data: bytes | None, thumb_bytes: bytes | None) -> None:
+    def _save(self, ref: ImageRef, data: bytes | None) -> None:
         if data is not None:
             self._put_if_absent(self._key("images", ref.sha256, ref.ext), data, ref.mime)
-        if thumb_bytes is not None:
-            self._put_if_absent(self._key("thumbs", ref.sha256, THUMB_EXT), thumb_bytes, THUMB_MIME)
         with self._lock:
             self._extensions[ref.sha256] = ref.ext
+
+    def _save_thumbnail(self, sha: str, data: bytes) -> None:
+        self._put_if_absent(self._key("thumbs", sha, THUMB_EXT), data, THUMB_MIME)
 
     def _put_if_absent(self, key: str, data: bytes, mime: str) -> None:
         from botocore.exceptions import ClientError
@@ -99,6 +104,8 @@ class S3ImageStore(ImageStore):
             raise self._unavailable(exc, "save a picture in") from exc
 
     def delete(self, sha: str) -> bool:
+        if _is_sha(sha):
+            self._thumbnail_drawn(sha)
         key = self._image_key(sha)
         with self._lock:
             self._extensions.pop(sha, None)
@@ -148,6 +155,8 @@ class S3ImageStore(ImageStore):
         return key.rsplit(".", 1)[-1] if key else None
 
     def thumbnail(self, sha: str) -> bytes:
+        if _is_sha(sha):
+            self._thumbnail_drawn(sha)
         found = self._get(self._key("thumbs", sha, THUMB_EXT)) if _is_sha(sha) else None
         if found is not None:
             return found

@@ -22,3 +22,10 @@ def jpeg(width: int = 64, height: int = 48, colour=(30, 200, 30)) -> bytes:
 
 def cfg(provider: str = "openai", mode: str = "live", key: str | None = "sk-test-helper-key-0123456789") -> ProviderConfig:
     return ProviderConfig(provider, mode, "http://127.0.0.1:9/v1", key, "environment" if mode == "live" else "demo")
+
+
+def thumbnails_drawn() -> None:
+    """Wait until every thumbnail queued so far is drawn and saved (they are drawn after the put, on one thread)."""
+    from lib.store import images
+
+    images._thumbnails.submit(lambda: None).result(timeout=30)

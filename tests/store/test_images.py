@@ -61,9 +61,37 @@ def test_thumbnail_is_small_and_a_usable_data_url(store):
 def test_missing_thumbnail_is_rebuilt(store):
     ref = store.put(png())
     thumb_file = store.thumbs_dir / ref.sha256[:2] / f"{ref.sha256}.webp"
+    store.thumbnail(ref.sha256)  # drawn after the put: wait for it, then lose it
     thumb_file.unlink()
     assert store.thumbnail_data_url(ref.sha256).startswith("data:image/webp")
     assert thumb_file.exists()
+
+
+def test_a_put_does_not_wait_for_its_thumbnail_and_readers_and_deletes_do(store, monkeypatch):
+    drawing, may_finish = threading.Event(), threading.Event()
+    real_make = images_module.make_thumbnail
+
+    def slow_make(image):
+        drawing.set()
+        assert may_finish.wait(10)
+        return real_make(image)
+
+    monkeypatch.setattr(images_module, "make_thumbnail", slow_make)
+    ref = store.put(png(300, 200))  # returns while its thumbnail is still being drawn
+    assert drawing.wait(10) and store.read(ref.sha256) == png(300, 200)
+    assert store.put(png(300, 200)) == ref  # the same bytes again: nothing drawn twice
+    read = []
+    reader = threading.Thread(target=lambda: read.append(store.thumbnail_data_url(ref.sha256)))
+    reader.start()
+    reader.join(0.2)
+    assert reader.is_alive()  # waits for the drawing instead of drawing its own
+    may_finish.set()
+    reader.join(10)
+    assert read[0].startswith("data:image/webp;base64,")
+
+    second = store.put(png(400, 100))
+    assert store.delete(second.sha256) is True  # waits for its thumbnail, so none is left behind
+    assert not (store.thumbs_dir / second.sha256[:2] / f"{second.sha256}.webp").exists()
 
 
 def test_not_an_image_is_refused_and_nothing_is_written(store):

@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lib import clock
 from lib.types import Usage
 
 PRICES_FILE = Path(__file__).with_name("data") / "prices.toml"
@@ -116,6 +117,17 @@ def _genai_provider(provider: str) -> str | None:
 
 
 def _genai_price(model: str, counts: dict[str, int], when: datetime | None, provider_id: str = "openai") -> float | None:
+    # Remembered: a Compare run prices every target twice (its estimate, then its usage) and the next run asks the
+    # same again; each answer took genai-prices ~0.3 ms of the interpreter, on the path of every cell.  Undated
+    # calls are priced as of now by genai-prices, so they are remembered for the day only.
+    return _genai_price_remembered(model, tuple(sorted(counts.items())), when, provider_id,
+                                   clock.today() if when is None else None)
+
+
+@lru_cache(maxsize=512)
+def _genai_price_remembered(model: str, counts: tuple[tuple[str, int], ...], when: datetime | None, provider_id: str,
+                            _day) -> float | None:
+    counts = dict(counts)
     try:
         from genai_prices import Usage as GenaiUsage, calc_price
     except ImportError:  # pragma: no cover - genai-prices is a declared dependency

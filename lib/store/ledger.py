@@ -331,14 +331,20 @@ class Ledger:
         Idempotent: a row already settled is returned as it is; a pending row deleted meanwhile (or never
         begun) is inserted, so a billed call is never missing.  The row keeps its ``created_at``.
         """
-        def work(c):
+        def work(c) -> str | None:
+            """The settled row's created_at as stored, ``None`` when the row was already settled before."""
             values = [v for name, v in zip(COLUMNS, self._values(row)) if name not in ("id", "created_at")]
-            updated = c.exec_driver_sql(self.db.q(self._SETTLE), (*values, row.id)).rowcount
-            if not updated:
-                c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None, None))
+            updated = c.exec_driver_sql(self.db.q(self._SETTLE + " RETURNING created_at"), (*values, row.id)).fetchall()
+            if updated:
+                return updated[0][0]
+            inserted = c.exec_driver_sql(self.db.q(self._INSERT), (*self._values(row), None, None, None)).rowcount
+            return _ts(row.created_at) if inserted else None
 
-        self.db.retrying(work, conn=conn)
-        return self.get(row.id) or row
+        created_at = self.db.retrying(work, conn=conn)
+        if created_at is None:  # settled before (a retried record): the row as it was first settled
+            return self.get(row.id) or row
+        # As written (no read back): its values are JSON-safe already (record_call), and it keeps the pending row's time.
+        return replace(row, created_at=datetime.strptime(created_at, _TS_FORMAT).replace(tzinfo=timezone.utc))
 
     def settle_interrupted(self) -> int:
         """Settle as ``interrupted`` the pending calls that are in flight nowhere: on this host, those of a process

@@ -396,6 +396,12 @@ def execute(
                 return
             work(cell)
 
+    from lib.store.images import thumbnails_held
+
+    # The cells' thumbnails are drawn once every cell is delivered: drawing them while answers were still arriving
+    # took the interpreter from the cells still being checked and recorded.
+    held = thumbnails_held()
+    held.__enter__()
     for n in range(max(1, min(max_workers, len(run.cells)))):
         threading.Thread(target=worker, name=f"compare-{run.group_id}-{n}", daemon=True).start()
     delivered = 0
@@ -427,6 +433,8 @@ def execute(
         cancel_event.set()  # queued cells that start anyway return at once
         _cancel_rest(run, claim, settle, finished)
         raise
+    finally:
+        held.__exit__(None, None, None)
 
 
 def _usable(cfg: ProviderConfig | None) -> bool:

@@ -15,6 +15,7 @@ import os
 import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,12 +110,52 @@ _staging = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-write")
 
 # Thumbnails are drawn here, after their picture is checked and stored: a result's row is settled and its cell
 # shown without waiting for one (drawing and encoding it took 2-3 ms of the interpreter per picture, on the path of
-# every result).  ``thumbnail()`` and ``delete()`` wait for a thumbnail still being drawn; one lost in a crash is
-# drawn again when it is first asked for.
+# every result).  While ``thumbnails_held()`` is held they wait, and are drawn when the last holder lets go.
+# ``thumbnail()`` waits for one being drawn (or draws a held one itself) and ``delete()`` for one being drawn (a
+# held one is dropped); one lost in a crash is drawn again when it is first asked for.
 _thumbnails = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
 _THUMBS_QUEUED_MAX = 64  # past this many waiting, a put draws its own (each waiting one holds at most ~0.5 MB)
-_drawing: dict[str, Future] = {}  # thumbnail address -> its drawing, while under way
 _drawing_lock = threading.Lock()
+_drawing: dict[str, "_Drawing"] = {}  # thumbnail address -> its drawing, until drawn
+_holders = 0  # thumbnails_held() entered and not yet left
+
+
+class _Drawing:
+    """One thumbnail to draw and save; ``sent`` once it is on the thumbnails thread."""
+
+    def __init__(self, address: str, draw) -> None:
+        self.address, self.draw, self.sent = address, draw, None
+
+    def send(self) -> None:
+        self.sent = _thumbnails.submit(self.run)
+
+    def run(self) -> None:
+        try:
+            self.draw()
+        except Exception:  # noqa: BLE001  (thumbnail() draws it again when it is asked for)
+            pass
+        finally:
+            with _drawing_lock:
+                if _drawing.get(self.address) is self:
+                    del _drawing[self.address]
+
+
+@contextmanager
+def thumbnails_held():
+    """Hold the drawing of thumbnails while results that arrive together are checked and recorded (a Compare run):
+    drawing them meanwhile took the interpreter from the results still waiting for it.  Re-entrant, any thread."""
+    global _holders
+    with _drawing_lock:
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _drawing_lock:
+            _holders -= 1
+            if _holders == 0:
+                for drawing in _drawing.values():
+                    if drawing.sent is None:
+                        drawing.send()
 
 
 def _discard(staged: Future) -> None:
@@ -191,34 +232,31 @@ class ImageStore:
 
     def _draw_thumbnail(self, sha: str, small: Image.Image) -> None:
         """Draw and save the thumbnail on the thumbnails thread (here, when many are waiting)."""
-        address = self._thumb_address(sha)
-
-        def draw() -> None:
-            try:
-                self._save_thumbnail(sha, make_thumbnail(small))
-            except Exception:  # noqa: BLE001  (thumbnail() draws it again when it is asked for)
-                pass
-            finally:
-                with _drawing_lock:
-                    if drawing is not None and _drawing.get(address) is drawing:
-                        del _drawing[address]
-
+        drawing = _Drawing(self._thumb_address(sha), lambda: self._save_thumbnail(sha, make_thumbnail(small)))
         with _drawing_lock:
-            if address in _drawing:
+            if drawing.address in _drawing:
                 return  # the same bytes are being drawn already
-            if len(_drawing) >= _THUMBS_QUEUED_MAX:
-                drawing = None
-            else:
-                drawing = _drawing[address] = _thumbnails.submit(draw)
-        if drawing is None:
-            draw()
+            queued = len(_drawing) < _THUMBS_QUEUED_MAX
+            if queued:
+                _drawing[drawing.address] = drawing
+                if _holders == 0:
+                    drawing.send()
+        if not queued:
+            drawing.run()
 
-    def _thumbnail_drawn(self, sha: str) -> None:
-        """Wait for this picture's thumbnail if it is being drawn (so a reader or a delete comes after it)."""
+    def _thumbnail_drawn(self, sha: str, *, draw_held: bool = True) -> None:
+        """Wait for this picture's thumbnail if it is being drawn (so a reader or a delete comes after it); one held
+        is drawn here (``draw_held``) or dropped."""
         with _drawing_lock:
             drawing = _drawing.get(self._thumb_address(sha))
-        if drawing is not None:
-            drawing.result()
+            if drawing is not None and drawing.sent is None:
+                del _drawing[drawing.address]
+        if drawing is None:
+            return
+        if drawing.sent is not None:
+            drawing.sent.result()
+        elif draw_held:
+            drawing.run()
 
     def _image_path(self, sha: str, ext: str) -> Path:
         return self.images_dir / sha[:2] / f"{sha}.{ext}"
@@ -232,9 +270,9 @@ class ImageStore:
 
     def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
         """Whether the image and its thumbnail are stored (a thumbnail being drawn counts)."""
-        return self._image_path(sha, ext).exists(), self._thumb_path(sha).exists() or self._drawing(sha)
+        return self._image_path(sha, ext).exists(), self._thumb_path(sha).exists() or self._being_drawn(sha)
 
-    def _drawing(self, sha: str) -> bool:
+    def _being_drawn(self, sha: str) -> bool:
         with _drawing_lock:
             return self._thumb_address(sha) in _drawing
 
@@ -267,7 +305,7 @@ class ImageStore:
     def delete(self, sha: str) -> bool:
         """Remove the image and its thumbnail; ``True`` if the image was there."""
         if _is_sha(sha):
-            self._thumbnail_drawn(sha)
+            self._thumbnail_drawn(sha, draw_held=False)
         path = self._find(sha)
         with self._lock:
             self._paths.pop(sha, None)

@@ -71,7 +71,7 @@ class S3ImageStore(ImageStore):
     # --- writing -----------------------------------------------------------
     def _has(self, sha: str, ext: str) -> tuple[bool, bool]:
         return (self._head(self._key("images", sha, ext)),
-                self._drawing(sha) or self._head(self._key("thumbs", sha, THUMB_EXT)))
+                self._being_drawn(sha) or self._head(self._key("thumbs", sha, THUMB_EXT)))
 
     def _thumb_address(self, sha: str) -> str:
         return f"s3://{self.bucket}/{self._key('thumbs', sha, THUMB_EXT)}"
@@ -105,7 +105,7 @@ class S3ImageStore(ImageStore):
 
     def delete(self, sha: str) -> bool:
         if _is_sha(sha):
-            self._thumbnail_drawn(sha)
+            self._thumbnail_drawn(sha, draw_held=False)
         key = self._image_key(sha)
         with self._lock:
             self._extensions.pop(sha, None)

@@ -69,3 +69,26 @@ def test_a_hard_budget_lets_the_first_targets_through_and_refuses_the_rest_in_wo
     assert all("budget" in cell.error.message for cell in run.cells[2:])
     rows = ledger.frame()
     assert len(rows) == 4 and sorted(rows["status"]) == ["ok", "ok", "rejected", "rejected"]
+
+
+def test_the_cells_thumbnails_are_drawn_after_the_last_cell_is_delivered(studio_env):
+    from tests.store.helpers import thumbnails_drawn
+
+    images, _ = open_store()
+
+    def call(cfg, prompt, settings):
+        return ImageResult(provider="openai", model="gpt-image-2", endpoint="/stub", params={"size": "16x16"},
+                           images=[GeneratedImage(png(60 + len(prompt)), width=16, height=16)], usage=Usage(10, 20))
+
+    def thumb(sha: str):
+        return images.thumbs_dir / sha[:2] / f"{sha}.webp"
+
+    delivered_without_thumbnails = []
+    run = run_compare({"openai": OPENAI}, ["a lighthouse", "a lighthouse at dusk"], targets(2), timeout_s=10,
+                      calls={"openai": call},
+                      on_result=lambda cell: delivered_without_thumbnails.append(
+                          not thumb(cell.row.output_refs[0]).exists()))
+    assert delivered_without_thumbnails == [True] * 4  # none drawn while the cells were still arriving
+    thumbnails_drawn()
+    shas = {cell.row.output_refs[0] for cell in run.cells}
+    assert len(shas) == 2 and all(thumb(sha).exists() for sha in shas)  # one picture per prompt, each with its own

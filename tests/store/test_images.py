@@ -14,7 +14,7 @@ from lib.errors import InvalidInput
 from lib.store import images as images_module
 from lib.store.images import ImageStore, THUMB_MAX_PX
 
-from .helpers import jpeg, png
+from .helpers import jpeg, png, thumbnails_drawn
 
 
 @pytest.fixture
@@ -92,6 +92,18 @@ def test_a_put_does_not_wait_for_its_thumbnail_and_readers_and_deletes_do(store,
     second = store.put(png(400, 100))
     assert store.delete(second.sha256) is True  # waits for its thumbnail, so none is left behind
     assert not (store.thumbs_dir / second.sha256[:2] / f"{second.sha256}.webp").exists()
+
+
+def test_held_thumbnails_are_drawn_when_let_go_or_by_a_reader(store):
+    with images_module.thumbnails_held():
+        first, second, third = store.put(png(300, 200)), store.put(png(200, 300)), store.put(png(100, 100))
+        thumbs = {ref.sha256: store.thumbs_dir / ref.sha256[:2] / f"{ref.sha256}.webp" for ref in (first, second, third)}
+        thumbnails_drawn()
+        assert not any(path.exists() for path in thumbs.values())  # nothing drawn while held
+        assert store.thumbnail_data_url(first.sha256).startswith("data:image/webp")  # a reader does not wait for it
+        assert store.delete(second.sha256) is True  # a held one of a deleted picture is dropped
+    thumbnails_drawn()
+    assert thumbs[first.sha256].exists() and not thumbs[second.sha256].exists() and thumbs[third.sha256].exists()
 
 
 def test_not_an_image_is_refused_and_nothing_is_written(store):

@@ -94,7 +94,9 @@ def target_picker(cfgs) -> None:
             st.warning(model.warning, icon=":material/event_busy:")
         settings = settings_form(ADD, engine, model.id, GENERATE, skip=NOT_IN_COMPARE)
         estimate = engine.estimate_usd(model.id, settings)
-        if estimate is not None:
+        if estimate == 0:
+            st.caption("No charge for a picture" + (" (demo)" if cfg.mode == "demo" else ""))
+        elif estimate is not None:
             st.caption(f"About ${estimate:,.4f} a prompt" + (" (demo: nothing is charged)" if cfg.mode == "demo" else ""))
         fault = None
         if cfg.mode == "demo":
@@ -119,7 +121,8 @@ def target_list(prompt_count: int) -> None:
         name.markdown(f"**{i + 1}.** {md_literal(target.label)}")
         each = estimate(target)
         estimates.append(each)
-        cost.caption("cost unknown until it answers" if each is None else f"about ${each:,.4f} a prompt")
+        cost.caption("cost unknown until it answers" if each is None
+                     else "no charge for a picture" if each == 0 else f"about ${each:,.4f} a prompt")
         if remove.button("Remove", key=f"cmp_remove_{i}", icon=":material/close:"):
             st.session_state[TARGETS].pop(i)
             st.rerun()

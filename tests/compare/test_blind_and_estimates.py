@@ -27,8 +27,9 @@ def test_each_target_and_the_whole_run_show_an_estimate_before_anything_is_sent(
     each = [registry.get(t.provider).estimate_usd(t.model, t.settings) for t in targets]
     assert all(e is not None for e in each)
     captions = [c.value for c in at.caption]
-    for value in each:
-        assert f"about ${value:,.4f} a prompt" in captions
+    for value in each:  # Karlo's pictures cost nothing (its free quota): said so, not "$0.0000"
+        assert (f"about ${value:,.4f} a prompt" if value else "no charge for a picture") in captions
+    assert 0 in each and not any("$0.0000" in c for c in captions)
     total = f"about ${sum(each) * 2:,.4f} for 2 prompts × {len(targets)} targets"
     assert any(total in c for c in captions), captions
     assert open_store()[1].rows() == []  # nothing was sent to make the estimate

@@ -2,8 +2,9 @@
 
 Every request is checked against the catalog before it is sent, so a person
 hears "use 992 or 1008" rather than a 400 from the server. GPT image models
-always answer in base64; the legacy DALL-E contract answers with URLs that
-expire, so those are downloaded at once. With ``partial_images`` the call
+always answer in base64; the legacy DALL-E contract is asked for base64 too
+(``response_format=b64_json``), and a URL answered anyway (they expire) is
+downloaded at once. With ``partial_images`` the call
 streams and hands each preview to ``on_partial`` as it arrives.
 """
 from __future__ import annotations
@@ -294,6 +295,11 @@ def _call(
     timeout = limits.provider_timeout_s() if timeout is None else timeout
     client = _client(cfg)
     streaming = bool(params.get("partial_images"))
+    spec = catalog.image_model(model)
+    if spec is not None and spec.legacy:
+        # The DALL-E contract answers with a link unless asked: the picture inline saves a second request per result
+        # (and the link's expiry); a server that answers with a link anyway is still followed (_image_from_item).
+        body_extra = {**body_extra, "response_format": "b64_json"}
     started = time.perf_counter()
 
     def attempt(seconds_left: float):

@@ -84,16 +84,55 @@ def test_streaming_usage_is_not_counted_twice_for_two_images(cfg):
     assert streamed.usage.output_tokens == plain.usage.output_tokens
 
 
-def test_legacy_dalle3_downloads_its_url_and_keeps_the_revised_prompt(compat_cfg, emulator, emulator_calls):
+def test_legacy_dalle3_asks_for_its_picture_inline_and_keeps_the_revised_prompt(compat_cfg, emulator, emulator_calls):
     result = oi.generate(compat_cfg, model="dall-e-3", prompt="a lighthouse", size="1792x1024", quality="hd")
     image = result.images[0]
     assert (image.width, image.height, image.mime) == (1792, 1024, "image/png")
     assert image.revised_prompt and image.revised_prompt.startswith("a lighthouse")
     assert result.usage is None  # DALL-E reports no tokens: unknown, not zero
     sent = emulator_calls[0]["body"]
-    assert not {"response_format", "output_format", "moderation", "background"} & set(sent)
-    served = [data for token, (data, _mime, _expires) in emulator.state.served_files.items() if token.startswith("oai-")]
-    assert image.data in served  # the bytes came from the result URL, fetched at once
+    assert sent["response_format"] == "b64_json"  # no second request for a link that expires
+    assert not {"output_format", "moderation", "background"} & set(sent)
+    assert len(emulator_calls) == 1 and "response_format" not in result.params  # not a setting to reuse
+
+
+def test_a_dalle_server_that_answers_with_a_link_anyway_is_downloaded_at_once(compat_cfg):
+    """Some compatible servers ignore response_format: the link in the answer is followed, from the server's origin."""
+    import http.server
+    import json
+    import threading
+
+    picture = png(256, 256)
+
+    class LinkOnly(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            link = f"http://127.0.0.1:{self.server.server_port}/files/result.png"
+            self._send(json.dumps({"created": 1760000000, "data": [{"url": link, "revised_prompt": "a kite"}]}).encode(),
+                       "application/json")
+
+        def do_GET(self):  # noqa: N802
+            self._send(picture, "image/png")
+
+        def _send(self, body, kind):
+            self.send_response(200)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), LinkOnly)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cfg = dataclasses.replace(compat_cfg, base_url=f"http://127.0.0.1:{server.server_port}/v1")
+        result = oi.generate(cfg, model="dall-e-2", prompt="a kite", size="256x256")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.images[0].data == picture and result.images[0].revised_prompt == "a kite"
 
 
 def test_edit_with_mask_repaints_the_area_and_paste_back_restores_the_rest(cfg, emulator_calls):

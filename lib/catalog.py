@@ -32,6 +32,8 @@ CAPABILITIES = (
 )
 # Derived: a model can make variations either through the legacy endpoint or by editing with a prompt.
 VARIATION = "variation"
+# Derived: a model edits (the Edit page's engines) through OpenAI-style edits or by inpainting (Karlo: mask required).
+ANY_EDIT = "any_edit"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class ImageModel:
     def can(self, capability: str) -> bool:
         if capability == VARIATION:
             return bool({"variation", "variation_endpoint", "edit"} & self.capabilities)
+        if capability == ANY_EDIT:
+            return bool({"edit", "inpaint"} & self.capabilities)
         return capability in self.capabilities
 
     def is_retired(self, today: date | None = None) -> bool:

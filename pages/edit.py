@@ -146,7 +146,10 @@ if images and caps.edit_mask:
     mask = painted_mask if paint_tab.open else uploaded_mask
     if mask is not None and mask.coverage == 0.0:
         problems.append(mask.warnings[0])
-    if mask is None:
+    if mask is None and caps.reference_images == 0:  # it repaints inside a mask and nowhere else (Karlo)
+        problems.append(f"{chosen.label} repaints only inside a mask: upload or paint one.")
+        st.info(md_literal(problems[-1]), icon=":material/brush:")
+    elif mask is None:
         st.caption("No mask: the model may change the whole picture.")
 
 # ---------------------------------------------------------------- settings

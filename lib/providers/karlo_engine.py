@@ -11,11 +11,11 @@ from typing import Any
 from lib import catalog
 from lib.errors import InvalidInput
 from lib.providers import karlo
-from lib.providers.base import GENERATE, INPAINT, VARIATION, OnProgress, Setting
+from lib.providers.base import EDIT, GENERATE, INPAINT, VARIATION, OnProgress, Setting
 from lib.providers.openai_engine import CatalogEngine
 from lib.types import ImageResult
 
-_ENDPOINTS = {GENERATE: "t2i", VARIATION: "variations", INPAINT: "inpainting"}
+_ENDPOINTS = {GENERATE: "t2i", VARIATION: "variations", INPAINT: "inpainting", EDIT: "inpainting"}
 _ACTIONS = {GENERATE: "t2i"}  # the ledger's long-standing word for Karlo's text to image
 
 
@@ -39,7 +39,9 @@ class Karlo(CatalogEngine):
                                  help=f"Any WIDTHxHEIGHT from {lo} to {hi} px, multiples of {spec.size_multiple}."))
         found.append(Setting("n", "Images per call", "int", default=1, minimum=spec.n_min, maximum=spec.n_max,
                              help="Each image counts against the monthly quota."))
-        found.append(Setting("image_format", "Format", "choice", spec.output_formats, "webp", widget="format"))
+        # PNG where a picture is repainted, so what lies outside the mask comes back pixel for pixel.
+        found.append(Setting("image_format", "Format", "choice", spec.output_formats,
+                             "png" if action in (INPAINT, EDIT) else "webp", widget="format"))
         if action != VARIATION:
             found.append(Setting("negative_prompt", "Negative prompt", "text", default="", widget="negative",
                                  help="What to keep out of the picture (English)."))
@@ -53,7 +55,7 @@ class Karlo(CatalogEngine):
         if spec is None:
             return problems
         text = prompt or ""
-        if action in (GENERATE, INPAINT) and not text.strip():
+        if action in (GENERATE, INPAINT, EDIT) and not text.strip():
             problems.insert(0, ("prompt", "Write a prompt first: describe the picture you want (in English)."))
         elif len(text) > spec.prompt_max:
             problems.insert(0, ("prompt", f"The prompt is {len(text)} characters; {spec.label} takes at most "
@@ -109,6 +111,16 @@ class Karlo(CatalogEngine):
         for name in ("prior_num_inference_steps", "prior_guidance_scale"):  # variations have no prior
             kwargs.pop(name, None)
         return self._client(cfg, timeout).transform_image(image, prompt=prompt or None, **kwargs)
+
+    def edit(self, cfg, *, model: str, prompt: str, images: list[bytes], mask: bytes | None, settings: dict[str, Any],
+             timeout: float | None = None, on_progress: OnProgress | None = None) -> ImageResult:
+        """The Edit page's call: Karlo's inpainting of ``images[0]`` (it takes no reference pictures)."""
+        if mask is None:
+            raise InvalidInput("Karlo repaints only inside a mask: upload or paint one.", provider=self.id, param="mask")
+        if len(images) > 1:
+            raise InvalidInput("Karlo edits one picture: remove the others.", provider=self.id, param="image")
+        return self.inpaint(cfg, model=model, prompt=prompt, image=images[0], mask=mask, settings=settings,
+                            timeout=timeout, on_progress=on_progress)
 
     def inpaint(self, cfg, *, model: str, prompt: str, image: bytes, mask: bytes, settings: dict[str, Any],
                 timeout: float | None = None, on_progress: OnProgress | None = None) -> ImageResult:

@@ -8,7 +8,7 @@ from lib.providers import openai_images
 from lib.providers.base import EDIT, GENERATE, VARIATION, Capabilities, Engine, EngineModel, OnProgress, Progress, Setting
 from lib.types import ImageResult
 
-_ACTION_CAPABILITY = {GENERATE: "generate", EDIT: "edit", VARIATION: catalog.VARIATION}
+_ACTION_CAPABILITY = {GENERATE: "generate", EDIT: catalog.ANY_EDIT, VARIATION: catalog.VARIATION}
 
 
 def capabilities_of(spec: catalog.ImageModel) -> Capabilities:
@@ -16,7 +16,7 @@ def capabilities_of(spec: catalog.ImageModel) -> Capabilities:
     refs = spec.max_input_images if spec.can("multi_image_edit") else (1 if spec.can("edit") else 0)
     return Capabilities(
         generate=spec.can("generate"),
-        edit_mask=spec.can("mask") and spec.can("edit"),
+        edit_mask=(spec.can("mask") and spec.can("edit")) or spec.can("inpaint"),  # inpaint: a mask edit, mask required
         reference_images=refs if spec.can("edit") else 0,
         variation=spec.can(catalog.VARIATION),
         inpaint=spec.can("inpaint"),

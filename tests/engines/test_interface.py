@@ -66,8 +66,9 @@ def test_capabilities_say_what_each_model_does():
     assert dalle2.variation and dalle2.reference_images == 1
     k = karlo_engine.capabilities("karlo-v2.1")
     assert k.generate and k.inpaint and k.variation and k.seed and k.negative_prompt and k.english_only and k.upscale
-    assert not k.edit and "mask" in gpt.edit_kind() and k.edit_kind() == "cannot edit"
-    assert [m.id for m in karlo_engine.models(None, EDIT)] == []
+    # Karlo edits by inpainting only: inside a mask, no reference pictures (the Edit page then requires a mask)
+    assert k.edit and k.reference_images == 0 and "mask" in gpt.edit_kind() and k.edit_kind() == "edits inside a mask"
+    assert [m.id for m in karlo_engine.models(None, EDIT)] == ["karlo-v2.1", "karlo-v2.0"]
     assert {m.id for m in karlo_engine.models(None, INPAINT)} == {"karlo-v2.1", "karlo-v2.0"}
     assert "dall-e-2" in {m.id for m in openai_engine.models(None, VARIATION)}
 

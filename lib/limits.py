@@ -32,6 +32,10 @@ DOWNLOAD_TIMEOUT_S = 30.0  # the whole download, however slowly the bytes drip
 DOWNLOAD_MAX_BYTES = 50 * 1024 * 1024  # the largest picture any engine returns is a few tens of MB (a 4K PNG)
 DOWNLOAD_MAX_REDIRECTS = 3
 
+# A streamed chat reply as a whole (each silence within it is bounded by the provider time limit): past this the
+# studio stops reading, keeps the text, and says so; the reply's pending row is over by then too.
+CHAT_REPLY_MAX_S = 600.0
+
 # Compare: one target's whole call, unless the page asks for another
 COMPARE_TIMEOUT_S = DEFAULT_PROVIDER_TIMEOUT_S
 

@@ -104,9 +104,10 @@ def _record(**fields):
 
 def begin_chat(*, cfg, page: str, action: str, model: str, messages: list[dict], max_tokens: int | None = None,
                prompt: str | None = None, params: dict | None = None, group_id: str | None = None,
-               person: str | None = None, endpoint: str | None = None) -> str | None:
+               person: str | None = None, endpoint: str | None = None, timeout_s: float | None = None) -> str | None:
     """A chat-model call's ``pending`` row before it goes out (Chat's turns, the pipeline's steps), holding its
-    estimated cost; its id is for ``record_call(call_id=...)``.  A hard budget it would pass raises
+    estimated cost; its id is for ``record_call(call_id=...)``.  ``timeout_s`` bounds the whole call (default the
+    provider time limit; a streamed reply passes its own, ``ChatStream.reply_limit_s``).  A hard budget it would pass raises
     ``BudgetExceeded`` (record it with ``record_call(error=...)``; nothing may be sent).  ``None`` when the ledger
     cannot be written: the call goes on and its row is tried again when it settles."""
     from lib import pricing
@@ -118,7 +119,7 @@ def begin_chat(*, cfg, page: str, action: str, model: str, messages: list[dict],
         estimate = None
     try:
         return begin_call(page, action, cfg, prompt=prompt, params=params, model=model, endpoint=endpoint,
-                          group_id=group_id, estimate_usd=estimate, person=person)
+                          group_id=group_id, estimate_usd=estimate, person=person, timeout_s=timeout_s)
     except BudgetExceeded:
         raise
     except StudioError:

@@ -84,7 +84,8 @@ def send_reply(cfg, history: list[dict], *, model: str, temperature: float | Non
         facts = dict(page=PAGE, action="chat", cfg=cfg, prompt=history[-1]["content"], model=model, endpoint=ENDPOINT,
                      group_id=group_id, person=person)
         try:  # pending before it goes out; a hard budget it would pass stops it here, said in the reply's place
-            call_id = send.begin_chat(messages=api_messages, max_tokens=max_tokens, params=params, **facts)
+            call_id = send.begin_chat(messages=api_messages, max_tokens=max_tokens, params=params,
+                                      timeout_s=stream.reply_limit_s, **facts)
         except StudioError as refused:
             row = record_call(error=refused, params=params, **facts)
             history.append(reply_message(row))

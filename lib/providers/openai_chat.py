@@ -100,6 +100,7 @@ class ChatStream:
         self.max_tokens = max_tokens
         # The time limit for the call to start answering, and for each silence within the stream.
         self.timeout = limits.provider_timeout_s() if timeout is None else timeout
+        self.reply_limit_s = limits.CHAT_REPLY_MAX_S  # the whole reply: a stream that never ends is cut here
         self.max_retries = max_retries
         self.params: dict[str, Any] = {
             k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None
@@ -165,6 +166,15 @@ class ChatStream:
             detail=cause.detail if cause is not None else None,
         )
 
+    def _too_long(self) -> ProviderDown:
+        minutes = self.reply_limit_s / 60
+        span = f"{minutes:g} minutes" if minutes >= 1 else f"{self.reply_limit_s:g} s"
+        return ProviderDown(
+            f"The reply was still coming after {span}, so the studio stopped reading it. The text received so far "
+            "is kept; ask for a shorter answer (or set a lower maximum length) and regenerate.",
+            provider="openai", code="reply_too_long", request_id=self.request_id,
+        )
+
     def _finish_cancelled(self) -> None:
         if not self.done:
             self.error = Cancelled(
@@ -213,6 +223,9 @@ class ChatStream:
                         self._parts.append(piece)
                         yield piece
                 if self._stop_requested.is_set():
+                    return
+                if self.finish_reason is None and time.perf_counter() - started > self.reply_limit_s:
+                    self.error = self._too_long()
                     return
             if self.finish_reason is None and not self._stop_requested.is_set():
                 # The SDK ends quietly when the server closes the connection early: no finish_reason means cut short.

@@ -94,6 +94,45 @@ def test_stream_broken_midway_keeps_the_partial_reply_as_an_error_row(at):
     assert any("tokens unknown" in c.value and "unpriced" in c.value for c in reply.caption)
 
 
+def test_a_reply_that_goes_on_past_the_limit_is_cut_with_its_text_kept_and_its_row_deadline_covers_it(at, monkeypatch):
+    from lib import limits
+    from lib.store.ledger import to_utc
+
+    import time as real_time
+
+    class SlowClock:  # every look at the clock is a second later: the reply passes 4 s after a few pieces
+        ticks = 0.0
+
+        def perf_counter(self):
+            SlowClock.ticks += 1.0
+            return SlowClock.ticks
+
+        def __getattr__(self, name):
+            return getattr(real_time, name)
+
+    monkeypatch.setattr(limits, "CHAT_REPLY_MAX_S", 4.0)
+    monkeypatch.setattr("lib.providers.openai_chat.time", SlowClock())
+    seen = {}
+    real_begin = __import__("lib.send", fromlist=["begin_chat"]).begin_chat
+
+    def begin_and_look(**kwargs):
+        call_id = real_begin(**kwargs)
+        _, ledger = open_store()
+        seen["created"], seen["deadline"] = ledger.db.fetchone(
+            "SELECT created_at, deadline_at FROM calls WHERE id = ?", (call_id,))
+        return call_id
+
+    monkeypatch.setattr("lib.send.begin_chat", begin_and_look)
+    send(at, "Imagine a city under the sea")
+    row = chat_rows()[-1]
+    assert row.status == "error" and row.error_code == "reply_too_long"
+    assert row.output_text and len(row.output_text.split()) < 8  # what came before the cut is kept, and only that
+    assert transcript(at)[-1] == ("assistant", row.output_text.strip())
+    assert any("stopped reading it" in e.value for e in at.chat_message[-1].error)
+    span = to_utc(seen["deadline"]) - to_utc(seen["created"])  # the pending row's deadline is the reply's limit
+    assert span == timedelta(seconds=4.0 + limits.DEADLINE_GRACE_S + limits.PENDING_SETTLE_MARGIN_S)
+
+
 def test_regenerate_replaces_the_last_reply_and_keeps_both_rows(at):
     send(at, "Imagine a tree house")
     at.session_state["demo_fault"] = "chat stream breaks"

@@ -382,8 +382,6 @@ def execute(
         if ready:
             begin(ready)
 
-    # Daemon workers, not a ThreadPoolExecutor: a call left behind by a timeout or a cancel must not keep
-    # the process (Streamlit, pytest) waiting for it at exit.
     todo: queue.SimpleQueue[Cell] = queue.SimpleQueue()
     for cell in run.cells:
         todo.put(cell)
@@ -402,8 +400,7 @@ def execute(
     # took the interpreter from the cells still being checked and recorded.
     held = thumbnails_held()
     held.__enter__()
-    for n in range(max(1, min(max_workers, len(run.cells)))):
-        threading.Thread(target=worker, name=f"compare-{run.group_id}-{n}", daemon=True).start()
+    _workers.start(worker, max(1, min(max_workers, len(run.cells))))
     delivered = 0
     try:
         while delivered < len(run.cells) and not cancel_event.is_set():
@@ -435,6 +432,52 @@ def execute(
         raise
     finally:
         held.__exit__(None, None, None)
+
+
+class _Workers:
+    """Worker threads kept between runs.  A thread started per run and cell cost every call a thread start, and a
+    hand-over of the interpreter, one after the other before the calls went out; kept threads take the cells at once.
+
+    Daemon threads, not a ThreadPoolExecutor: a call left behind by a timeout or a cancel must not keep the process
+    (Streamlit, pytest) waiting for it at exit, and it keeps only its own thread busy (a run that finds no idle
+    thread starts one).  A thread idle for ``limits.COMPARE_WORKER_IDLE_S`` ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle = 0  # threads waiting for a job that no start() has counted on yet
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+
+    def start(self, job: Callable[[], None], count: int) -> None:
+        """Run ``job`` on ``count`` threads (each job returns when its run has no cell left for it)."""
+        with self._lock:
+            reused = min(self._idle, count)
+            self._idle -= reused
+            for _ in range(count):
+                self._jobs.put(job)
+        for _ in range(count - reused):
+            threading.Thread(target=self._serve, name="compare-worker", daemon=True).start()
+
+    def _serve(self) -> None:
+        from lib import limits
+
+        while True:
+            try:
+                job = self._jobs.get(timeout=limits.COMPARE_WORKER_IDLE_S)
+            except queue.Empty:
+                with self._lock:  # start() puts its jobs under this lock: an empty queue here has none coming
+                    if self._jobs.empty():
+                        self._idle -= 1
+                        return
+                continue
+            try:
+                job()
+            except BaseException:  # noqa: BLE001  (work() keeps every failure in its cell; the thread stays)
+                pass
+            with self._lock:
+                self._idle += 1
+
+
+_workers = _Workers()
 
 
 def _usable(cfg: ProviderConfig | None) -> bool:

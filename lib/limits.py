@@ -38,6 +38,7 @@ CHAT_REPLY_MAX_S = 600.0
 
 # Compare: one target's whole call, unless the page asks for another
 COMPARE_TIMEOUT_S = DEFAULT_PROVIDER_TIMEOUT_S
+COMPARE_WORKER_IDLE_S = 300.0  # a Compare worker thread with nothing to do for this long ends (lib.compare._Workers)
 
 # A call is written as a pending ledger row before it goes out, with the moment it must be over by: its own time
 # limit plus DEADLINE_GRACE_S, plus this margin for what follows the answer (downloading URL results within

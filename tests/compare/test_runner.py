@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 import zipfile
 from types import SimpleNamespace
 
@@ -98,6 +99,36 @@ def test_a_failing_and_a_hung_target_stay_in_their_own_cells(release):
     assert {r.page for r in ledger.rows} == {"compare"} and {r.action for r in ledger.rows} == {"generate"}
     # The timeout passed to the engine is the run's timeout, so real providers stop on their own too.
     assert {s["timeout"] for _, _, s in engine.seen} == {0.5}
+
+
+def test_worker_threads_are_kept_between_runs_and_a_hung_call_holds_only_its_own(release):
+    def workers():
+        return sum(t.name == "compare-worker" for t in threading.enumerate())
+
+    def hang(cfg, prompt, settings):
+        release.wait(20)
+        return image_result("hang")
+
+    engine = stub_engine({"ok": lambda c, p, s: image_result("ok"), "hang": hang})
+    three = [Target(f"fine {i}", "openai", "ok") for i in range(3)]
+    def idle(at_least: int) -> None:  # a run is back once its cells are; its threads go idle just after
+        deadline = time.monotonic() + 5
+        while compare._workers._idle < at_least and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    run_compare(CONFIGS, ["a red fox"], three, timeout_s=5, calls={"openai": engine}, record=Ledger())
+    idle(3)
+    kept = workers()
+    assert kept >= 3
+    run = run_compare(CONFIGS, ["a blue fox"], three, timeout_s=5, calls={"openai": engine}, record=Ledger())
+    assert {c.status for c in run.cells} == {"ok"} and workers() == kept  # the same threads took the next run
+
+    hung = run_compare(CONFIGS, ["a red fox"], [Target("hangs", "openai", "hang")], timeout_s=0.3,
+                       calls={"openai": engine}, record=Ledger())
+    assert hung.cell(0, 0).status == "error"  # timed out; its thread is still in the call
+    run = run_compare(CONFIGS, ["a red fox"], three, timeout_s=5, calls={"openai": engine}, record=Ledger())
+    assert {c.status for c in run.cells} == {"ok"}  # the others went on without it
+    assert workers() <= kept + 1
 
 
 def test_results_arrive_in_completion_order_on_the_calling_thread(release):

@@ -27,6 +27,8 @@ _EXT = {"png": "png", "jpeg": "jpg", "jpg": "jpg", "webp": "webp", "gif": "gif"}
 def format_cost(cost_usd: float | None, cost_source: str | None) -> str:
     if cost_usd is None:
         return "unpriced"
+    if cost_usd == 0:
+        return "no charge"  # Karlo's free quota: "$0.0000 (table)" read like a missing price
     return f"${cost_usd:,.4f} ({cost_source})"
 
 

@@ -38,7 +38,8 @@ def test_karlo_inpainting_changes_only_the_masked_pixels_and_records_a_row(studi
     store, book = ledger()
     row = book.get(at.session_state["edit_row_ids"][0])
     assert row.status == "ok" and row.provider == "karlo" and row.page == "edit" and row.mask_ref
-    assert row.cost_usd == 0  # within Karlo's free quota
+    assert row.cost_usd == 0  # within Karlo's free quota, and the card says so in words
+    assert any("no charge" in c.value and "$0.0000" not in c.value for c in at.caption)
     out, original = pixels(store.read(row.output_refs[0])), pixels(upload)
     keep = np.ones((H, W), bool)
     keep[HOLE] = False

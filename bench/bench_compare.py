@@ -23,6 +23,16 @@ from the app's workers (a stress case no real provider causes).
 
 k = 1, 2, 4, 6 targets from a mix of engines; the issue's targets are wall / slowest server time
 <= 1.05 at k = 2 and 4 and <= 1.08 at k = 6, at 400 ms.
+
+Where the app's overhead goes (py-spy --gil and per-cell timelines, k = 6, 2026-12-01): every answer lands within
+~30 ms of the others and all of them take the one interpreter lock in turn.  Before the slowest target's request
+arrives: the pending rows (one transaction, ~4 ms for six), then each SDK building its request (2-5 ms each, Gemini's
+the most).  After its last byte: each SDK reading and parsing its reply (1.5-4 ms; JSON and a big base64 string),
+the picture's check (a full decode within the pixel budget: 1.3 ms at 256 px, 6 ms for Gemini's 512 px PNG, libspng
+holding the lock) and its settled row (~1-2 ms).  Already taken off that path: thumbnails (drawn after the last cell,
+lib.store.images.thumbnails_held), DALL-E's second request for a link (asked b64_json), a thread start per cell (kept
+workers), a read-back per settled row, repeated genai-prices answers.  Tried and not kept (no gain measured here):
+Pillow's decoder, which lets go of the lock but is 20-35 % slower, for the check.
 """
 from __future__ import annotations
 

@@ -158,6 +158,11 @@ def thumbnails_held():
                         drawing.send()
 
 
+def thumbnails_drawn() -> None:
+    """Wait until every thumbnail sent to the thumbnails thread so far is drawn and saved (benchmarks, tests)."""
+    _thumbnails.submit(lambda: None).result(timeout=60)
+
+
 def _discard(staged: Future) -> None:
     try:
         _unlink(staged.result())

@@ -28,4 +28,4 @@ def thumbnails_drawn() -> None:
     """Wait until every thumbnail queued so far is drawn and saved (they are drawn after the put, on one thread)."""
     from lib.store import images
 
-    images._thumbnails.submit(lambda: None).result(timeout=30)
+    images.thumbnails_drawn()

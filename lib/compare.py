@@ -400,9 +400,9 @@ def execute(
     # took the interpreter from the cells still being checked and recorded.
     held = thumbnails_held()
     held.__enter__()
-    _workers.start(worker, max(1, min(max_workers, len(run.cells))))
     delivered = 0
     try:
+        _workers.start(worker, max(1, min(max_workers, len(run.cells))))
         while delivered < len(run.cells) and not cancel_event.is_set():
             _time_out_overdue(run, timeout_s, claim, settle, finished)
             try:

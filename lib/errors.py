@@ -69,9 +69,10 @@ def _lower(text: str) -> str:
 
 
 # A provider may echo a key percent-encoded (a URL or query string), JSON- or HTML-escaped, or in base64 (an echoed
-# "Authorization: Basic base64(user:key)", a token built from it). Escapes are decoded into a view of the text
-# whose characters remember where they came from; base64 needs no decoding: every key's base64 forms (standard and
-# URL-safe, at each of the 3 byte alignments) are searched like the key itself, and a hit cuts its whole run.
+# "Authorization: Basic base64(user:key)", a token built from it, that token in base64 again) or in hex. Escapes are decoded into a view of the text
+# whose characters remember where they came from; base64 and hex need no decoding: every key's base64 forms (standard
+# and URL-safe, at each of the 3 byte alignments), their own base64 forms and its hex are searched like the key
+# itself, and a hit cuts its whole run.
 # (escaped twice, as a URL inside a query string or JSON inside JSON is, counts as one: %2573, \\u0073)
 _ESCAPE = re.compile(r"%(?:25)*[0-9A-Fa-f]{2}|\\+u[0-9A-Fa-f]{4}|\\+x[0-9A-Fa-f]{2}|\\+/|&#[0-9]{1,7};"
                      r"|&#[xX][0-9A-Fa-f]{1,6};")
@@ -92,6 +93,13 @@ def _base64_forms(secret: str) -> set[str]:
     return forms
 
 
+def _encoded_forms(secret: str) -> set[str]:
+    """Every form of ``secret`` searched like the key itself: its base64 forms, their base64 forms (a token inside a
+    token: ``Bearer base64(Basic base64(user:key))``) and its hex (lower case; the search ignores case)."""
+    once = _base64_forms(secret)
+    return {*once, *(twice for form in once for twice in _base64_forms(form)), secret.encode("utf-8").hex()}
+
+
 _WINDOWS = re.compile("(?s).{%d}" % (FRAGMENT_CHARS // 2))  # the text cut into windows at 0, 4, 8, ...
 
 
@@ -103,7 +111,7 @@ class _Finder:
         half = FRAGMENT_CHARS // 2
         self.plain = tuple(sorted({_lower(s) for s in secrets if len(s) >= FRAGMENT_CHARS}))
         self.shorts = tuple(sorted({_lower(s) for s in secrets if len(s) < FRAGMENT_CHARS}))  # matched whole
-        self.longs = tuple(sorted({*self.plain, *(_lower(f) for s in secrets for f in _base64_forms(s))}))
+        self.longs = tuple(sorted({*self.plain, *(_lower(f) for s in secrets for f in _encoded_forms(s))}))
         self.grams = frozenset(s[i:i + FRAGMENT_CHARS] for s in self.longs for i in range(len(s) - FRAGMENT_CHARS + 1))
         self.halves = frozenset(s[i:i + half] for s in self.longs for i in range(len(s) - half + 1))  # = the grams' halves
         self.spaced = any(" " in s for s in secrets)  # then "+" may stand for a space (form encoding)
@@ -189,8 +197,8 @@ def _origin(text: str) -> list[int]:
 
 def redact_known(text: str | None, secrets: tuple[str, ...] | list[str] = ()) -> str | None:
     """Cut the known keys (``secrets`` and every remembered one) out of ``text``, whole or in pieces of
-    ``FRAGMENT_CHARS`` or more, in any case, as written or percent-encoded, JSON/HTML-escaped or in base64; unlike
-    ``redact`` it leaves words that merely look like keys alone (for prompts)."""
+    ``FRAGMENT_CHARS`` or more, in any case, as written or percent-encoded, JSON/HTML-escaped, in base64 (once or
+    twice) or hex; unlike ``redact`` it leaves words that merely look like keys alone (for prompts)."""
     if text is None:
         return None
     text = str(text)

@@ -202,24 +202,38 @@ def echo_encodings(key: str) -> dict[str, str]:
         "base64 in a URL": "Basic%20" + urllib.parse.quote(b64(f"u:{key}"), safe=""),
         "json escaped": "".join(f"\\u{ord(c):04x}" for c in key),
         "html references": "".join(f"&#{ord(c)};" for c in key[:16]) + "".join(f"&#x{ord(c):x};" for c in key[16:]),
+        "hex": "key=" + key.encode().hex(),
+        "hex, upper case, a piece": "0x" + key[3:19].encode().hex().upper(),
+        "base64 twice (a token inside a token)": "Bearer " + b64(b64(f"u:{key}")),
     }
+
+
+def _base64_readings(text: str) -> list[str]:
+    """Every base64-looking run of ``text`` decoded from each of its first 4 characters."""
+    readings = []
+    for run in re.findall(r"[A-Za-z0-9+/_-]{11,}", text):
+        run = run.replace("-", "+").replace("_", "/")
+        for shift in range(4):
+            part = run[shift:]
+            part = part[:-1] if len(part) % 4 == 1 else part + "=" * (-len(part) % 4)
+            try:
+                readings.append(base64.b64decode(part).decode("latin-1"))
+            except (binascii.Error, ValueError):
+                pass
+    return readings
 
 
 def decoded_views(text: str) -> list[str]:
     """``text`` and every reading of it a person could get back a key from: percent-decoded, JSON- and
-    HTML-unescaped, and every base64-looking run decoded from each of its first 4 characters (brute force, unlike
-    the app's redaction, so the tests do not share its shortcut)."""
+    HTML-unescaped, hex-decoded, and every base64-looking run decoded from each of its first 4 characters, once and
+    twice (brute force, unlike the app's redaction, so the tests do not share its shortcut)."""
     views = [text, urllib.parse.unquote(text), urllib.parse.unquote_plus(text), html.unescape(text),
              urllib.parse.unquote(urllib.parse.unquote(text)),
              re.sub(r"\\+u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), text)]
-    for view in list(views):
-        for run in re.findall(r"[A-Za-z0-9+/_-]{11,}", view):
-            run = run.replace("-", "+").replace("_", "/")
-            for shift in range(4):
-                part = run[shift:]
-                part = part[:-1] if len(part) % 4 == 1 else part + "=" * (-len(part) % 4)
-                try:
-                    views.append(base64.b64decode(part).decode("latin-1"))
-                except (binascii.Error, ValueError):
-                    pass
+    for run in re.findall(r"[0-9A-Fa-f]{16,}", text):  # hex, from either nibble
+        for shift in range(2):
+            part = run[shift:len(run) - (len(run) - shift) % 2]
+            views.append(bytes.fromhex(part).decode("latin-1"))
+    once = [reading for view in views for reading in _base64_readings(view)]
+    views += once + [reading for view in once for reading in _base64_readings(view)]  # base64 inside base64
     return views

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from lib import catalog
-from lib.errors import AuthError, ContentRejected, InvalidInput, NotAvailable, StudioError
+from lib.errors import AuthError, ContentRejected, InvalidInput, NotAvailable, QuotaExceeded, StudioError
 from lib.providers import azure
 from lib.providers.base import EngineModel, GENERATE, Capabilities
 from lib.providers.openai_engine import OpenAIImages, engine_model
@@ -155,6 +155,12 @@ class OpenAICompatible(OpenAIImages):
                     "violations (403 Forbidden); it is not a problem with the key. Ask Azure support to lift the "
                     "block (https://aka.ms/aoaicodeofconduct), or point OPENAI_COMPAT_BASE_URL at another "
                     "resource.", **same) from None
+            if on_azure and err.http_status == 429 and err.code != "insufficient_quota":
+                when = f"in {err.retry_after:g} s" if err.retry_after else "in a moment"
+                raise QuotaExceeded(
+                    f"Azure OpenAI's rate limit for this deployment was hit (its calls per minute). Try again {when}, "
+                    "or raise the deployment's quota in the Azure portal (Quotas).", retry_after=err.retry_after,
+                    **same) from None
             if deployment is not None and err.code == "DeploymentNotFound":
                 raise NotAvailable(
                     f"Azure has no deployment named {deployment.name!r} on this resource (404). Check the deployment "

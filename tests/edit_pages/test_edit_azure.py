@@ -77,6 +77,8 @@ def test_several_reference_pictures_go_to_one_edit_on_the_v1_path(azure_deployme
     (dict(api_version="2019-01-01"), "a red balloon", ["api-version 2019-01-01", "OPENAI_COMPAT_BASE_URL"]),
     (dict(), "a red balloon [fault:401]", ["Azure OpenAI refused the key", "OPENAI_COMPAT_API_KEY"]),
     (dict(), "a red balloon [fault:blocked]", ["Azure has temporarily blocked", "403 Forbidden"]),
+    (dict(), "a red balloon [fault:429]", ["Azure OpenAI's rate limit for this deployment", "Try again in 1 s",
+                                           "quota in the Azure portal"]),
 ])
 def test_azures_refusals_on_the_edit_page_name_what_to_change(azure_deployment, setup, prompt, says):
     azure_deployment(**setup)

@@ -398,40 +398,37 @@ def execute(
 
     # The cells' thumbnails are drawn once every cell is delivered: drawing them while answers were still arriving
     # took the interpreter from the cells still being checked and recorded.
-    held = thumbnails_held()
-    held.__enter__()
-    delivered = 0
-    try:
-        _workers.start(worker, max(1, min(max_workers, len(run.cells))))
-        while delivered < len(run.cells) and not cancel_event.is_set():
-            _time_out_overdue(run, timeout_s, claim, settle, finished)
-            try:
-                cell = finished.get(timeout=0.05)
-            except queue.Empty:
-                if on_wait is not None:
-                    on_wait(run)
-                continue
-            delivered += 1
-            if on_result is not None:
-                on_result(cell)
-        if delivered < len(run.cells):  # cancelled: close every open cell, then deliver the rest
-            _cancel_rest(run, claim, settle, finished)
-            while delivered < len(run.cells):
-                try:  # cells claimed by a worker just before the cancel are only writing their ledger row
-                    cell = finished.get(timeout=5)
+    with thumbnails_held():
+        delivered = 0
+        try:
+            _workers.start(worker, max(1, min(max_workers, len(run.cells))))
+            while delivered < len(run.cells) and not cancel_event.is_set():
+                _time_out_overdue(run, timeout_s, claim, settle, finished)
+                try:
+                    cell = finished.get(timeout=0.05)
                 except queue.Empty:
-                    break
+                    if on_wait is not None:
+                        on_wait(run)
+                    continue
                 delivered += 1
                 if on_result is not None:
                     on_result(cell)
-        return run
-    except BaseException:
-        # An exception from a callback (e.g. Streamlit stopping the script for a rerun): keep what finished.
-        cancel_event.set()  # queued cells that start anyway return at once
-        _cancel_rest(run, claim, settle, finished)
-        raise
-    finally:
-        held.__exit__(None, None, None)
+            if delivered < len(run.cells):  # cancelled: close every open cell, then deliver the rest
+                _cancel_rest(run, claim, settle, finished)
+                while delivered < len(run.cells):
+                    try:  # cells claimed by a worker just before the cancel are only writing their ledger row
+                        cell = finished.get(timeout=5)
+                    except queue.Empty:
+                        break
+                    delivered += 1
+                    if on_result is not None:
+                        on_result(cell)
+            return run
+        except BaseException:
+            # An exception from a callback (e.g. Streamlit stopping the script for a rerun): keep what finished.
+            cancel_event.set()  # queued cells that start anyway return at once
+            _cancel_rest(run, claim, settle, finished)
+            raise
 
 
 class _Workers:

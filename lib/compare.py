@@ -30,6 +30,7 @@ import pandas as pd
 from lib.config import ProviderConfig
 from lib.errors import AuthError, Cancelled, InvalidInput, ProviderDown, StudioError, redact
 from lib.pipeline import begin_translation, chat_config, looks_non_english, translate_to_english
+from lib.providers import openai_chat
 from lib.spreadsheet import formula_safe
 from lib.types import ImageResult
 
@@ -218,7 +219,7 @@ class _Translations:
         try:
             self._record(
                 page=self._page, action="translate", cfg=cfg, result=turn, error=error, prompt=prompt,
-                model=getattr(turn, "model", None) or model, params=params,
+                model=getattr(turn, "model", None) or model, params=params, endpoint=openai_chat.ENDPOINT,
                 group_id=self._group_id, output_text=getattr(turn, "text", None),
                 latency_ms=(time.monotonic() - started) * 1000, **({"person": self._person} if self._person else {}),
                 **({"call_id": call_id} if call_id else {}),

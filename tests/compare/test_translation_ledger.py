@@ -31,6 +31,7 @@ def test_a_translation_is_a_priced_row_of_its_person_and_a_hard_budget_refuses_i
     assert cell.prompt_sent.isascii()
     [row] = [r for r in ledger.rows(group_id=run.group_id) if r.action == "translate"]
     assert (row.status, row.person, row.prompt, row.backend) == ("ok", "header:alice", FIRST, "live")
+    assert row.endpoint == "/v1/chat/completions"  # as its pending row and the Karlo page's translation say
     assert row.input_tokens > 0 and row.output_tokens > 0 and row.output_text.strip() == cell.prompt_sent
     expected, source = pricing.price("openai", row.model, Usage(row.input_tokens, row.output_tokens))
     assert source != "unpriced" and row.cost_usd == expected and row.cost_usd > 0

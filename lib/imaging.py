@@ -357,6 +357,60 @@ def decode_picture(data: bytes, *, label: str = "The picture", fit_within: int |
     return _decode(data, _result(label), fit_within=fit_within)[0]
 
 
+def verify_picture(data: bytes, *, label: str = "The picture") -> Image.Image | None:
+    """Check that the whole picture decodes, within the budget; ``BrokenPicture`` in words if it does not.
+
+    Returns the decoded picture when checking it meant decoding it, and ``None`` for an 8-bit RGB(A) PNG (what
+    providers usually send), which is checked without decoding its pixels: its chunks are whole, its image data
+    inflates to at least the bytes its header promises (no more is ever inflated), and every row names one of PNG's
+    five filters -- all a decoder can fail on, since unfiltering any such bytes gives pixels.  The inflating runs
+    without the interpreter lock and takes a third less time than libspng's full decode, which held the lock
+    throughout (1.6 ms for a 256 px picture, 6 ms at 512 px): when several results landed at once (Compare), each
+    one's check waited for the others'.  Other pictures (interlaced, palette, 16-bit, transparent or animated PNGs,
+    other formats) are decoded in full.
+    """
+    source = _result(label)
+    img = _header(data, source)
+    if img.format == "PNG" and getattr(img, "n_frames", 1) == 1 and _source_rawmode(img) == img.mode in ("RGB", "RGBA") \
+            and "transparency" not in img.info and data[28:29] == b"\x00":  # IHDR's interlace method: none
+        _check_png_data(data, img.width, img.height, len(img.mode), source)
+        return None
+    return _decode(data, source)[0]
+
+
+def _check_png_data(data: bytes, width: int, height: int, channels: int, source: _Source) -> None:
+    """An 8-bit, non-interlaced PNG's image data, as ``verify_picture`` says; as lenient as libspng where it is
+    (image data past the last row is not read, the image data's CRCs are not checked) and never inflating more."""
+    broken = source.error(f"{source.label} is damaged (its image data is corrupt). {source.again}", "broken_image")
+    cut_off = source.error(f"{source.label} is cut off: the file ends before the picture does. {source.again}",
+                           "truncated_image")
+    view, pos, parts, last = memoryview(data), 8, [], b""
+    while True:
+        if pos + 12 > len(data):
+            raise cut_off
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            raise cut_off
+        if kind == b"IDAT":
+            if parts and last != b"IDAT":
+                raise broken  # image data in pieces with other chunks between them: decoders refuse it
+            parts.append(view[pos + 8:end])
+        last, pos = kind, end + 4
+        if kind == b"IEND":
+            break
+    stride = 1 + width * channels
+    expected = height * stride
+    try:
+        rows = zlib.decompressobj().decompress(b"".join(parts), expected)  # never more than the picture holds
+    except zlib.error:
+        raise broken from None
+    if len(rows) < expected:
+        raise broken
+    if int(np.frombuffer(rows, np.uint8)[::stride].max(initial=0)) > 4:
+        raise broken
+
+
 def _ends_whole(data: bytes, fmt: str | None) -> bool:
     """Whether the file reaches its format's end marker: a cheap test for a cut-off download, without decoding."""
     if fmt == "PNG":

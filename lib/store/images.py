@@ -114,7 +114,7 @@ _staging = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-write")
 # ``thumbnail()`` waits for one being drawn (or draws a held one itself) and ``delete()`` for one being drawn (a
 # held one is dropped); one lost in a crash is drawn again when it is first asked for.
 _thumbnails = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
-_THUMBS_QUEUED_MAX = 64  # past this many waiting, a put draws its own (each waiting one holds at most ~0.5 MB)
+_THUMBS_QUEUED_MAX = 64  # past this many waiting, a put draws its own (each holds its pixels, at most ~0.5 MB, or the bytes it was given)
 _drawing_lock = threading.Lock()
 _drawing: dict[str, "_Drawing"] = {}  # thumbnail address -> its drawing, until drawn
 _holders = 0  # thumbnails_held() entered and not yet left
@@ -221,23 +221,32 @@ class ImageStore:
         staged = None if has_image else self._stage(ref, data)
         try:
             with imaging.decode_slot():
-                # The one full decode, within the pixel budget: it checks the whole file, and its pixels, cut down
-                # to a few hundred px while the slot is held, are all the thumbnail needs.
-                picture = imaging.decode_picture(data, fit_within=THUMB_MAX_PX)
-                small = None if has_thumb else _thumbnail_pixels(picture)
+                # The one check that the whole file decodes, within the pixel budget (imaging.verify_picture). When
+                # it decoded the pixels, cut down to a few hundred px while the slot is held they are all the
+                # thumbnail needs; a PNG checked without decoding is decoded when its thumbnail is drawn.
+                picture = imaging.verify_picture(data)
+                small = None if has_thumb or picture is None else _thumbnail_pixels(picture)
                 del picture
         except BaseException:
             if staged is not None:
                 self._unstage(staged)
             raise
         self._save(ref, staged)
-        if small is not None:
-            self._draw_thumbnail(sha, small)
+        if not has_thumb:
+            self._draw_thumbnail(sha, small, data)
         return ref
 
-    def _draw_thumbnail(self, sha: str, small: Image.Image) -> None:
-        """Draw and save the thumbnail on the thumbnails thread (here, when many are waiting)."""
-        drawing = _Drawing(self._thumb_address(sha), lambda: self._save_thumbnail(sha, make_thumbnail(small)))
+    def _draw_thumbnail(self, sha: str, small: Image.Image | None, data: bytes) -> None:
+        """Draw and save the thumbnail on the thumbnails thread (here, when many are waiting), from ``small`` or,
+        without it, from the picture's bytes (the caller's own object, not a copy)."""
+        def draw() -> None:
+            pixels = small
+            if pixels is None:
+                with imaging.decode_slot():
+                    pixels = _thumbnail_pixels(imaging.decode_picture(data, fit_within=THUMB_MAX_PX))
+            self._save_thumbnail(sha, make_thumbnail(pixels))
+
+        drawing = _Drawing(self._thumb_address(sha), draw)
         with _drawing_lock:
             if drawing.address in _drawing:
                 return  # the same bytes are being drawn already

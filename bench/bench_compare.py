@@ -34,11 +34,11 @@ about 3.5 ms of interpreter time per target (the picture's full decode 1.6 ms at
 PNG, its settled row ~1.2 ms of SQLAlchemy and SQLite, the pending rows ~0.6 ms), and with every answer landing in
 the same few milliseconds on one interpreter those add up.  Already taken off that path: thumbnails (drawn after
 the last cell, lib.store.images.thumbnails_held), DALL-E's second request for a link (asked b64_json), a thread
-start per cell (kept workers), a read-back per settled row, repeated genai-prices answers.  Tried and not kept (no
-gain in paired runs): Pillow's decoder for the check, which lets go of the lock but takes it back per 64 KB; a PNG
-check that inflates without the lock instead of decoding (30 % less CPU, but each of its lock hand-overs waits for
-the threads parsing other answers); a 1 ms switch interval; no fsync of the picture; pinning the emulator and the
-app to a CPU each.
+start per cell (kept workers), a read-back per settled row, repeated genai-prices answers, and the full decode of
+an 8-bit RGB(A) PNG (lib.imaging.verify_picture inflates it without the lock: bench_record).  Tried and not kept (no
+gain in paired runs): Pillow's decoder for the check, which lets go of the lock but takes it back per 64 KB; one
+thread recording the cells in turn; a 1 ms switch interval; no fsync of the picture; pinning the emulator and the
+app to a CPU each; a guard keeping the prompt-search trigger from re-indexing an unchanged prompt on settle.
 """
 from __future__ import annotations
 

@@ -372,7 +372,7 @@ def verify_picture(data: bytes, *, label: str = "The picture") -> Image.Image | 
     source = _result(label)
     img = _header(data, source)
     if img.format == "PNG" and getattr(img, "n_frames", 1) == 1 and _source_rawmode(img) == img.mode in ("RGB", "RGBA") \
-            and "transparency" not in img.info and data[28:29] == b"\x00":  # IHDR's interlace method: none
+            and "transparency" not in img.info and data[26:29] == b"\x00\x00\x00":  # IHDR: deflate, PNG's filters, not interlaced
         _check_png_data(data, img.width, img.height, len(img.mode), source)
         return None
     return _decode(data, source)[0]

@@ -41,9 +41,9 @@ def raw_rows(array: np.ndarray, filters: list[int] | None = None) -> bytes:
 
 
 def png(array: np.ndarray, *, idat: bytes | None = None, parts: int = 1, between: bytes = b"",
-        idat_crc: int | None = None, interlace: int = 0) -> bytes:
+        idat_crc: int | None = None, interlace: int = 0, compression: int = 0) -> bytes:
     height, width, channels = array.shape
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, {3: 2, 4: 6}[channels], 0, 0, interlace)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, {3: 2, 4: 6}[channels], compression, 0, interlace)
     data = zlib.compress(raw_rows(array)) if idat is None else idat
     step = -(-len(data) // parts)
     pieces = [data[i:i + step] for i in range(0, len(data), step)]
@@ -80,6 +80,7 @@ def damaged() -> dict[str, bytes]:
         "a row with filter type 7": png(PICTURE, idat=zlib.compress(raw_rows(PICTURE, [0] * 10 + [7] + [0] * 37))),
         "the image data not zlib at all": png(PICTURE, idat=b"not a zlib stream, just bytes" * 10),
         "the image data in two pieces with a chunk between": png(PICTURE, parts=2, between=chunk(b"tEXt", b"a\x00b")),
+        "a header naming a compression method PNG does not have": png(PICTURE, compression=1),
     }
 
 

@@ -35,6 +35,7 @@ from lib.spreadsheet import formula_safe
 from lib.types import ImageResult
 
 MAX_PROMPTS = 100  # a batch is for judging engines, not for bulk production
+NO_PROMPTS = 'Write a prompt (or upload a CSV with a "prompt" column) first.'
 DEFAULT_MAX_WORKERS = 8  # enough to run a typical row of targets at once without tripping rate limits
 
 FAULT_HEADER = "X-Emulator-Fault"  # demo/test only: a target can ask the emulator to misbehave for it alone
@@ -136,7 +137,7 @@ def parse_prompts(text_or_csv: str | bytes) -> list[str]:
         column = next((c for c in (reader.fieldnames or []) if c and c.strip().lower() == "prompt"), None)
         if column is None:
             found = ", ".join(c for c in (reader.fieldnames or []) if c) or "none"
-            raise InvalidInput(f"The CSV needs a column named `prompt` (columns found: {found}).", param="prompts")
+            raise InvalidInput(f'The CSV needs a column named "prompt" (columns found: {found}).', param="prompts")
         prompts = [(row.get(column) or "").strip() for row in reader]
     else:
         prompts = [line.strip() for line in text_or_csv.splitlines()]
@@ -238,7 +239,7 @@ class _Translations:
 def plan(prompts: list[str], targets: list[Target], group_id: str | None = None) -> CompareRun:
     """A comparison not yet sent: one pending cell per (prompt x target), row by row."""
     if not prompts:
-        raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
+        raise InvalidInput(NO_PROMPTS, param="prompts")
     if not targets:
         raise InvalidInput("Add at least one target to compare.", param="targets")
     return CompareRun(

@@ -365,7 +365,7 @@ if st.button("Compare", type="primary", icon=":material/compare:",
     try:
         prompts = read_prompts(st.session_state[PROMPTS], upload)
         if not prompts:
-            raise InvalidInput("Write a prompt (or upload a CSV with a `prompt` column) first.", param="prompts")
+            raise InvalidInput(compare.NO_PROMPTS, param="prompts")
         start_run(cfgs, prompts, expand=bool(st.session_state.get(USE_PIPELINE) and pipeline_ok))
     except StudioError as exc:  # nothing sent to the engines; every input stays where it was
         st.session_state[LAST_ERROR] = exc

@@ -59,7 +59,8 @@ def error_box(err: StudioError | Exception, *, key_hint: str | None = None) -> N
     icon = ":material/block:" if err.status_label == "rejected" else ":material/error:"
     st.error(md_literal(err.message), icon=icon)  # provider text may be quoted in it
     facts = [f"HTTP {err.http_status}" if err.http_status else None, f"code {md_literal(err.code)}" if err.code else None,
-             f"parameter {md_literal(err.param)}" if err.param else None,
+             # the parameter a provider's answer named (the app's own checks name its variables: not for a person)
+             f"parameter {md_literal(err.param)}" if err.param and err.http_status else None,
              f"request id {md_literal(err.request_id)}" if err.request_id else None]
     facts = [f for f in facts if f]
     if facts or err.detail:

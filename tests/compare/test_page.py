@@ -162,3 +162,12 @@ def test_a_run_whose_rows_another_session_deleted_says_so_instead_of_a_traceback
     vote = at.segmented_control[0]
     vote.set_value(vote.options[0]).run()  # a vote on the deleted run is still taken, without a traceback
     assert not at.exception, at.exception
+
+
+def test_an_empty_prompt_is_said_in_words_without_the_apps_own_parameter_names(demo_env):
+    at = open_compare()
+    next(b for b in at.button if b.label == "Compare").click()
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ['Write a prompt (or upload a CSV with a "prompt" column) first.']
+    assert not [c.value for c in at.caption if "parameter" in c.value]  # "parameter prompts" named our own variable

@@ -314,7 +314,7 @@ def test_prompts_from_a_csv_prompt_column():
 def test_a_csv_without_a_prompt_column_says_which_columns_it_has():
     with pytest.raises(InvalidInput) as info:
         parse_prompts(b"text,style\nfox,oil\n")
-    assert "`prompt`" in info.value.message and "text, style" in info.value.message
+    assert '"prompt"' in info.value.message and "text, style" in info.value.message
 
 
 def test_too_many_prompts_are_refused():

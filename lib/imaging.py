@@ -381,24 +381,16 @@ def verify_picture(data: bytes, *, label: str = "The picture") -> Image.Image | 
 def _check_png_data(data: bytes, width: int, height: int, channels: int, source: _Source) -> None:
     """An 8-bit, non-interlaced PNG's image data, as ``verify_picture`` says; as lenient as libspng where it is
     (image data past the last row is not read, the image data's CRCs are not checked) and never inflating more."""
-    broken = source.error(f"{source.label} is damaged (its image data is corrupt). {source.again}", "broken_image")
-    cut_off = source.error(f"{source.label} is cut off: the file ends before the picture does. {source.again}",
-                           "truncated_image")
-    view, pos, parts, last = memoryview(data), 8, [], b""
-    while True:
-        if pos + 12 > len(data):
-            raise cut_off
-        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
-        end = pos + 8 + length
-        if end + 4 > len(data):
-            raise cut_off
+    broken = source.error(*_broken_message(ValueError(), source))
+    parts, last = [], b""
+    for kind, start, end in _png_chunks(data):
         if kind == b"IDAT":
             if parts and last != b"IDAT":
                 raise broken  # image data in pieces with other chunks between them: decoders refuse it
-            parts.append(view[pos + 8:end])
-        last, pos = kind, end + 4
-        if kind == b"IEND":
-            break
+            parts.append(memoryview(data)[start:end])
+        last = kind
+    if last != b"IEND":
+        raise source.error(*_broken_message(EOFError(), source))
     stride = 1 + width * channels
     expected = height * stride
     try:
@@ -411,16 +403,25 @@ def _check_png_data(data: bytes, width: int, height: int, channels: int, source:
         raise broken
 
 
+def _png_chunks(data: bytes):
+    """``(kind, data start, data end)`` of each whole chunk of a PNG, in order, up to its IEND; it stops at a chunk
+    the file cuts off."""
+    pos = 8
+    while pos + 12 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            return
+        yield kind, pos + 8, end
+        if kind == b"IEND":
+            return
+        pos = end + 4
+
+
 def _ends_whole(data: bytes, fmt: str | None) -> bool:
     """Whether the file reaches its format's end marker: a cheap test for a cut-off download, without decoding."""
     if fmt == "PNG":
-        pos = 8
-        while pos + 12 <= len(data):
-            length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
-            pos += 12 + length
-            if kind == b"IEND":
-                return pos <= len(data)
-        return False
+        return any(kind == b"IEND" for kind, _start, _end in _png_chunks(data))
     if fmt == "JPEG":
         return data.rstrip(b"\x00")[-2:] == b"\xff\xd9"  # EOI (some encoders pad after it)
     if fmt == "WEBP":

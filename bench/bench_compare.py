@@ -42,6 +42,7 @@ app to a CPU each; a guard keeping the prompt-search trigger from re-indexing an
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -215,10 +216,6 @@ def _no_row(**_fields) -> None:
     return None
 
 
-def _engines_timer(base_url: str):
-    return _compare_timer(base_url, ledger=False)
-
-
 def _client_floor_timer(base_url: str):
     """A function (prompt, targets) -> (started, ended, wall ms) of the same requests sent by the vendors' clients
     alone, one thread each (kept between runs, like Compare's), with none of the app: no pending or settled row, no
@@ -232,6 +229,8 @@ def _client_floor_timer(base_url: str):
     import requests
     from google import genai
     from google.genai import types
+
+    from lib.providers.karlo import API_PATH as KARLO_PATH  # the wire path only: none of the app's code runs
 
     openai_client = openai.OpenAI(api_key=API_KEYS["openai"], base_url=base_url + "/v1", max_retries=0, timeout=60)
     compat_client = openai.OpenAI(api_key=API_KEYS["openai_compat"], base_url=base_url + "/compat/v1", max_retries=0,
@@ -257,7 +256,7 @@ def _client_floor_timer(base_url: str):
             return next(part.inline_data.data for part in answer.candidates[0].content.parts if part.inline_data)
         if target.provider == "karlo":
             width, height = (int(x) for x in settings["size"].split("x"))
-            reply = karlo_session.post(base_url + "/v2/inference/karlo/t2i", timeout=60,
+            reply = karlo_session.post(base_url + KARLO_PATH + "t2i", timeout=60,
                                        headers={"Authorization": f"KakaoAK {API_KEYS['karlo']}"},
                                        json={"version": target.model.removeprefix("karlo-"), "prompt": prompt,
                                              "width": width, "height": height, "return_type": "base64_string",
@@ -352,7 +351,7 @@ def _measure(base_url: str, latency_ms: int, repeats: int, layers: dict, with_ex
 # the ledger and the picture store, and the vendors' clients alone (the floor under both).
 OWN_PROCESS_LAYERS = {
     "emulator in its own process": _compare_timer,
-    "own process, engines without ledger or store": _engines_timer,
+    "own process, engines without ledger or store": functools.partial(_compare_timer, ledger=False),
     "own process, vendors' clients alone (the floor)": _client_floor_timer,
 }
 
